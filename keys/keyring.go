@@ -1,0 +1,429 @@
+package keys
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config configures a Keyring. KMS and Store are required.
+type Config struct {
+	// KMS holds the root key that wraps every subject key.
+	KMS KMS
+	// Store keeps the wrapped keys and tombstones.
+	Store Store
+	// CacheEntries bounds the number of unwrapped keys kept in memory.
+	// 0 means DefaultCacheEntries; a negative value disables the cache.
+	CacheEntries int
+	// CacheMaxAge bounds how long an unwrapped key is served from memory.
+	// 0 means DefaultCacheMaxAge. It is also the bound on how long another
+	// process may keep using a key after a Forget it was not told about.
+	CacheMaxAge time.Duration
+	// Audit, if set, receives an Event for every key created, rotated,
+	// forgotten or denied.
+	Audit Auditor
+}
+
+// Keyring hands out per-subject keys: it creates them on first use, wraps
+// them with the KMS, keeps them in the Store, caches them unwrapped and
+// destroys them on Forget. It is safe for concurrent use.
+type Keyring struct {
+	kms   KMS
+	store Store
+	audit Auditor
+	cache *keyCache
+	idKey []byte // HMAC key deriving SubjectRef and KeyID; never leaves the process
+}
+
+// Key is one unwrapped subject key version. Its secret is reachable only
+// through Derive, so every use of raw key material is greppable.
+//
+// A Key is immutable apart from its memoised derived values and is safe for
+// concurrent use. Callers must not keep a Key beyond one operation: holding
+// it would outlive a Forget.
+type Key struct {
+	id      KeyID
+	version uint32
+	subject SubjectRef
+	purpose string
+	secret  []byte
+
+	mu      sync.Mutex
+	derived atomic.Pointer[[]derivedValue]
+}
+
+type derivedValue struct {
+	label string
+	value any
+}
+
+// ID returns the key's identifier, which ciphertexts carry.
+func (k *Key) ID() KeyID { return k.id }
+
+// Version returns the key's version.
+func (k *Key) Version() uint32 { return k.version }
+
+// Subject returns the keystore reference of the key's subject.
+func (k *Key) Subject() SubjectRef { return k.subject }
+
+// Purpose returns the purpose the key serves.
+func (k *Key) Purpose() string { return k.purpose }
+
+// Derive returns the value build computes from the key's secret, computing
+// it once per label and cached Key. Packages use it to turn a subject key
+// into ready-to-use primitives (an AEAD, an FF1 cipher) so that no key
+// schedule or KDF runs per message. build must not keep or modify secret
+// beyond the primitives it returns; label must name both the algorithm and
+// the derivation, so that two users never share a label by accident.
+func (k *Key) Derive(label string, build func(secret []byte) (any, error)) (any, error) {
+	if p := k.derived.Load(); p != nil {
+		for _, d := range *p {
+			if d.label == label {
+				return d.value, nil
+			}
+		}
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var cur []derivedValue
+	if p := k.derived.Load(); p != nil {
+		cur = *p
+		for _, d := range cur {
+			if d.label == label {
+				return d.value, nil
+			}
+		}
+	}
+	v, err := build(k.secret)
+	if err != nil {
+		return nil, err
+	}
+	next := make([]derivedValue, len(cur), len(cur)+1)
+	copy(next, cur)
+	next = append(next, derivedValue{label, v})
+	k.derived.Store(&next)
+	return v, nil
+}
+
+const idKeyMeta = "id-key.v1"
+
+// Open returns a Keyring over cfg.KMS and cfg.Store. On a new keystore it
+// records the root key check value; on an existing one it verifies it and
+// fails with ErrRootKeyMismatch if cfg.KMS holds a different root key.
+func Open(ctx context.Context, cfg Config) (*Keyring, error) {
+	if cfg.KMS == nil || cfg.Store == nil {
+		return nil, errors.New("keys: Config.KMS and Config.Store are required")
+	}
+	entries, age := cfg.CacheEntries, cfg.CacheMaxAge
+	if entries == 0 {
+		entries = DefaultCacheEntries
+	}
+	if age == 0 {
+		age = DefaultCacheMaxAge
+	}
+	if age < 0 {
+		return nil, errors.New("keys: Config.CacheMaxAge must not be negative")
+	}
+	idKey, err := loadIDKey(ctx, cfg.KMS, cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	return &Keyring{
+		kms:   cfg.KMS,
+		store: cfg.Store,
+		audit: cfg.Audit,
+		cache: newKeyCache(entries, age),
+		idKey: idKey,
+	}, nil
+}
+
+func loadIDKey(ctx context.Context, kms KMS, store Store) ([]byte, error) {
+	ad := []byte("fieldcrypt/keystore/" + idKeyMeta)
+	fresh := make([]byte, KeySize)
+	if _, err := rand.Read(fresh); err != nil {
+		return nil, fmt.Errorf("keys: generating keystore identifier key: %w", err)
+	}
+	wrapped, err := kms.Wrap(ctx, fresh, ad)
+	if err != nil {
+		return nil, fmt.Errorf("keys: wrapping keystore identifier key: %w", err)
+	}
+	stored, err := store.PutMeta(ctx, idKeyMeta, wrapped)
+	if err != nil {
+		return nil, fmt.Errorf("keys: recording root key check value: %w", err)
+	}
+	idKey, err := kms.Unwrap(ctx, stored, ad)
+	if errors.Is(err, ErrUnwrap) {
+		return nil, fmt.Errorf("%w: the keystore's check value does not unwrap under this root key; "+
+			"configure the root key the keystore was created with", ErrRootKeyMismatch)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("keys: verifying root key: %w", err)
+	}
+	if len(idKey) != KeySize {
+		return nil, fmt.Errorf("%w: check value has the wrong length", ErrRootKeyMismatch)
+	}
+	return idKey, nil
+}
+
+// SubjectRef returns the keystore's reference for subject.
+func (kr *Keyring) SubjectRef(subject string) (SubjectRef, error) {
+	if err := ValidateSubject(subject); err != nil {
+		return SubjectRef{}, err
+	}
+	return kr.subjectRef(subject), nil
+}
+
+func (kr *Keyring) subjectRef(subject string) SubjectRef {
+	m := hmac.New(sha256.New, kr.idKey)
+	m.Write([]byte("fieldcrypt/subject/v1\x00"))
+	m.Write([]byte(subject))
+	var r SubjectRef
+	copy(r[:], m.Sum(nil))
+	return r
+}
+
+func (kr *Keyring) keyID(ref SubjectRef, purpose string) KeyID {
+	m := hmac.New(sha256.New, kr.idKey)
+	m.Write([]byte("fieldcrypt/key-id/v1\x00"))
+	m.Write(ref[:])
+	m.Write([]byte(purpose))
+	var id KeyID
+	copy(id[:], m.Sum(nil))
+	return id
+}
+
+// wrapAD binds a wrapped key to its identity, so that swapping wrapped keys
+// between rows of the keystore fails to unwrap.
+func wrapAD(id KeyID, version uint32) []byte {
+	ad := make([]byte, 0, 20+len(id)+4)
+	ad = append(ad, "fieldcrypt/key/v1\x00"...)
+	ad = append(ad, id[:]...)
+	return binary.BigEndian.AppendUint32(ad, version)
+}
+
+func (kr *Keyring) emit(ctx context.Context, e Event) {
+	if kr.audit != nil {
+		e.Time = time.Now()
+		kr.audit.Audit(ctx, e)
+	}
+}
+
+// Current returns the current key of (subject, purpose), creating version 1
+// on first use. It fails with ErrKeyDestroyed if the subject was forgotten.
+func (kr *Keyring) Current(ctx context.Context, subject, purpose string) (*Key, error) {
+	if k := kr.cache.getCurrent(subject, purpose); k != nil {
+		return k, nil
+	}
+	if err := ValidateSubject(subject); err != nil {
+		return nil, err
+	}
+	if err := ValidatePurpose(purpose); err != nil {
+		return nil, err
+	}
+	ref := kr.subjectRef(subject)
+	id := kr.keyID(ref, purpose)
+	gen := kr.cache.generation()
+	rec, err := kr.store.LatestKey(ctx, id)
+	if errors.Is(err, ErrKeyNotFound) {
+		rec, err = kr.create(ctx, ref, id, purpose, 1)
+		if errors.Is(err, ErrKeyExists) { // another process created it first
+			rec, err = kr.store.LatestKey(ctx, id)
+		}
+	}
+	if err != nil {
+		return nil, kr.fail(ctx, err, Event{Subject: ref, Key: id, Purpose: purpose})
+	}
+	k, err := kr.unwrap(ctx, rec)
+	if err != nil {
+		return nil, err
+	}
+	kr.cache.put(k, &currentKey{subject, purpose}, gen)
+	return k, nil
+}
+
+// KeyVersion returns one version of the key id, as named by a ciphertext. It
+// fails with ErrKeyDestroyed if the subject was forgotten and with
+// ErrKeyNotFound if the keystore never held that key.
+func (kr *Keyring) KeyVersion(ctx context.Context, id KeyID, version uint32) (*Key, error) {
+	if k := kr.cache.getVersion(id, version); k != nil {
+		return k, nil
+	}
+	if version == 0 || version > MaxVersion {
+		return nil, fmt.Errorf("%w: version %d is out of range", ErrKeyNotFound, version)
+	}
+	gen := kr.cache.generation()
+	rec, err := kr.store.GetKey(ctx, id, version)
+	if err != nil {
+		return nil, kr.fail(ctx, err, Event{Key: id, Version: version})
+	}
+	k, err := kr.unwrap(ctx, rec)
+	if err != nil {
+		return nil, err
+	}
+	kr.cache.put(k, nil, gen)
+	return k, nil
+}
+
+// Rotate adds a new version of the (subject, purpose) key and makes it
+// current in this process; other processes switch within their cache
+// MaxAge. Old versions keep decrypting. It returns the new version.
+func (kr *Keyring) Rotate(ctx context.Context, subject, purpose string) (uint32, error) {
+	if err := ValidateSubject(subject); err != nil {
+		return 0, err
+	}
+	if err := ValidatePurpose(purpose); err != nil {
+		return 0, err
+	}
+	ref := kr.subjectRef(subject)
+	id := kr.keyID(ref, purpose)
+	for attempt := 0; attempt < 8; attempt++ {
+		next := uint32(1)
+		rec, err := kr.store.LatestKey(ctx, id)
+		switch {
+		case err == nil:
+			next = rec.Version + 1
+		case !errors.Is(err, ErrKeyNotFound):
+			return 0, kr.fail(ctx, err, Event{Subject: ref, Key: id, Purpose: purpose})
+		}
+		if next > MaxVersion {
+			return 0, fmt.Errorf("keys: rotate: key has reached the maximum version %d", MaxVersion)
+		}
+		_, err = kr.create(ctx, ref, id, purpose, next)
+		if errors.Is(err, ErrKeyExists) {
+			continue // a concurrent rotation won; build on top of it
+		}
+		if err != nil {
+			return 0, kr.fail(ctx, err, Event{Subject: ref, Key: id, Purpose: purpose})
+		}
+		kr.cache.evictCurrent(subject, purpose)
+		kr.emit(ctx, Event{Type: EventRotated, Subject: ref, Key: id, Purpose: purpose, Version: next})
+		return next, nil
+	}
+	return 0, errors.New("keys: rotate: too many concurrent rotations of one key")
+}
+
+// Forget crypto-shreds subject: the material of every version of every
+// purpose is deleted from the store, a tombstone with the time and reason is
+// kept, and the keys are evicted from this process's cache. Once Forget
+// returns, no operation started in this process obtains the subject's keys,
+// and none will ever be created again. Forget is idempotent: forgetting a
+// forgotten subject returns the first tombstone.
+//
+// reason is stored and logged: use a ticket reference, not personal data.
+// It is at most 256 bytes.
+func (kr *Keyring) Forget(ctx context.Context, subject, reason string) (Tombstone, error) {
+	if err := ValidateSubject(subject); err != nil {
+		return Tombstone{}, err
+	}
+	if len(reason) > 256 {
+		return Tombstone{}, errors.New("keys: forget: reason longer than 256 bytes")
+	}
+	ref := kr.subjectRef(subject)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	t, err := kr.store.Forget(ctx, Tombstone{Subject: ref, ForgottenAt: now, Reason: reason})
+	// Evict even on error: the store may have committed before failing.
+	kr.cache.evictSubject(ref)
+	if err != nil {
+		return Tombstone{}, fmt.Errorf("keys: forget: %w", err)
+	}
+	kr.emit(ctx, Event{Type: EventForgotten, Subject: ref, Reason: t.Reason, Destroyed: t.Destroyed,
+		Repeated: !t.ForgottenAt.Equal(now)})
+	return t, nil
+}
+
+// Status describes a subject's state in the keystore.
+type Status struct {
+	Subject   SubjectRef
+	Forgotten bool
+	Tombstone Tombstone // set when Forgotten
+}
+
+// Status reports whether subject was forgotten, with its tombstone.
+func (kr *Keyring) Status(ctx context.Context, subject string) (Status, error) {
+	if err := ValidateSubject(subject); err != nil {
+		return Status{}, err
+	}
+	ref := kr.subjectRef(subject)
+	t, err := kr.store.Tombstone(ctx, ref)
+	switch {
+	case errors.Is(err, ErrKeyNotFound):
+		return Status{Subject: ref}, nil
+	case err != nil:
+		return Status{}, fmt.Errorf("keys: status: %w", err)
+	}
+	return Status{Subject: ref, Forgotten: true, Tombstone: t}, nil
+}
+
+// Forgotten reports whether subject was forgotten.
+func (kr *Keyring) Forgotten(ctx context.Context, subject string) (bool, error) {
+	s, err := kr.Status(ctx, subject)
+	return s.Forgotten, err
+}
+
+// Evict drops every cached key of the subject with reference ref, so the
+// next use reads the keystore. Invalidation listeners call it when another
+// process forgets a subject; most users won't need it.
+func (kr *Keyring) Evict(ref SubjectRef) { kr.cache.evictSubject(ref) }
+
+// EvictAll empties the key cache.
+func (kr *Keyring) EvictAll() { kr.cache.evictAll() }
+
+// CacheStats returns the key cache's counters.
+func (kr *Keyring) CacheStats() CacheStats { return kr.cache.stats() }
+
+func (kr *Keyring) create(ctx context.Context, ref SubjectRef, id KeyID, purpose string, version uint32) (KeyRecord, error) {
+	secret := make([]byte, KeySize)
+	if _, err := rand.Read(secret); err != nil {
+		return KeyRecord{}, fmt.Errorf("keys: generating key: %w", err)
+	}
+	wrapped, err := kr.kms.Wrap(ctx, secret, wrapAD(id, version))
+	clear(secret)
+	if err != nil {
+		return KeyRecord{}, fmt.Errorf("keys: wrapping key: %w", err)
+	}
+	rec := KeyRecord{
+		ID: id, Version: version, Subject: ref, Purpose: purpose,
+		Wrapped: wrapped, CreatedAt: time.Now().UTC().Truncate(time.Microsecond),
+	}
+	if err := kr.store.CreateKey(ctx, rec); err != nil {
+		return KeyRecord{}, err
+	}
+	if version == 1 {
+		kr.emit(ctx, Event{Type: EventCreated, Subject: ref, Key: id, Purpose: purpose, Version: version})
+	}
+	return rec, nil
+}
+
+func (kr *Keyring) unwrap(ctx context.Context, rec KeyRecord) (*Key, error) {
+	if rec.Wrapped == nil {
+		return nil, ErrKeyDestroyed
+	}
+	secret, err := kr.kms.Unwrap(ctx, rec.Wrapped, wrapAD(rec.ID, rec.Version))
+	if err != nil {
+		return nil, fmt.Errorf("keys: unwrapping key %s v%d: %w", rec.ID, rec.Version, err)
+	}
+	if len(secret) != KeySize {
+		return nil, fmt.Errorf("keys: unwrapping key %s v%d: %w", rec.ID, rec.Version, ErrUnwrap)
+	}
+	return &Key{id: rec.ID, version: rec.Version, subject: rec.Subject, purpose: rec.Purpose, secret: secret}, nil
+}
+
+// fail audits a refusal of a destroyed key and wraps err.
+func (kr *Keyring) fail(ctx context.Context, err error, e Event) error {
+	if errors.Is(err, ErrKeyDestroyed) {
+		e.Type = EventDenied
+		kr.emit(ctx, e)
+		return err
+	}
+	if errors.Is(err, ErrKeyNotFound) {
+		return err
+	}
+	return fmt.Errorf("keys: keystore: %w", err)
+}

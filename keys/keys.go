@@ -1,0 +1,152 @@
+package keys
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+)
+
+// Errors callers branch on. They are wrapped with context; match them with
+// errors.Is. No error from this package contains key material, plaintext or
+// a subject identifier.
+var (
+	// ErrKeyDestroyed means the subject was forgotten: its key material is
+	// gone and will never be re-created.
+	ErrKeyDestroyed = errors.New("keys: key destroyed (subject forgotten)")
+	// ErrKeyNotFound means the keystore holds no such key.
+	ErrKeyNotFound = errors.New("keys: key not found")
+	// ErrKeyExists is returned by Store.CreateKey when the version is taken,
+	// usually because another process created it first.
+	ErrKeyExists = errors.New("keys: key version already exists")
+	// ErrInvalidSubject means the subject is empty, too long or not UTF-8.
+	ErrInvalidSubject = errors.New("keys: invalid subject")
+	// ErrInvalidPurpose means the purpose does not match [a-z0-9][a-z0-9._-]{0,63}.
+	ErrInvalidPurpose = errors.New("keys: invalid purpose")
+	// ErrRootKeyMismatch means the configured root key is not the one the
+	// keystore was created with.
+	ErrRootKeyMismatch = errors.New("keys: root key does not match the keystore")
+	// ErrRootKeyInvalid means a root key could not be loaded: missing,
+	// malformed, wrong length or stored with unsafe permissions.
+	ErrRootKeyInvalid = errors.New("keys: invalid root key")
+	// ErrUnwrap is the single opaque error for a wrapped key that fails
+	// authentication (wrong root key, tampering, wrong associated data).
+	ErrUnwrap = errors.New("keys: unwrap failed")
+)
+
+// KMS holds the root key. It wraps (encrypts) and unwraps subject keys,
+// binding each to associatedData, which must be presented again to unwrap.
+// Implementations must be safe for concurrent use, must use randomised
+// authenticated encryption, and must return an error wrapping [ErrUnwrap]
+// when authentication fails.
+type KMS interface {
+	Wrap(ctx context.Context, plaintext, associatedData []byte) ([]byte, error)
+	Unwrap(ctx context.Context, wrapped, associatedData []byte) ([]byte, error)
+}
+
+// SubjectRef is the keystore's name for a data subject: a 128-bit keyed hash
+// of the subject identifier, so the keystore never holds the identifier.
+type SubjectRef [16]byte
+
+// String returns the reference in hex; it is safe to log.
+func (r SubjectRef) String() string { return hex.EncodeToString(r[:]) }
+
+// KeyID names the key of one (subject, purpose) pair; versions share it.
+// Ciphertexts carry it. It is derived like [SubjectRef] and safe to log.
+type KeyID [16]byte
+
+// String returns the identifier in hex.
+func (id KeyID) String() string { return hex.EncodeToString(id[:]) }
+
+// KeyRecord is one stored key version. Wrapped is nil once destroyed.
+type KeyRecord struct {
+	ID          KeyID
+	Version     uint32
+	Subject     SubjectRef
+	Purpose     string
+	Wrapped     []byte
+	CreatedAt   time.Time
+	DestroyedAt time.Time // zero while the key is live
+}
+
+// Tombstone records that a subject was forgotten. It holds no key material.
+type Tombstone struct {
+	Subject     SubjectRef
+	ForgottenAt time.Time
+	// Reason is the caller's reference for the erasure (a ticket number, say).
+	// It is stored and logged: it must not contain personal data.
+	Reason string
+	// Destroyed is how many key versions had their material deleted.
+	Destroyed int
+}
+
+// Store keeps wrapped keys and tombstones. Implementations must be safe for
+// concurrent use, also by several processes where the backend is shared,
+// and must pass keystest.RunStoreTests.
+//
+// Most users won't implement a Store: use keys/memstore or keys/sqlstore.
+type Store interface {
+	// CreateKey stores a new key version. It fails with ErrKeyDestroyed if
+	// the subject has a tombstone and with ErrKeyExists if (ID, Version)
+	// exists; the tombstone check and the insert are one atomic step.
+	CreateKey(ctx context.Context, rec KeyRecord) error
+	// LatestKey returns the highest version of id. It fails with
+	// ErrKeyNotFound when there is none and ErrKeyDestroyed when the subject
+	// was forgotten.
+	LatestKey(ctx context.Context, id KeyID) (KeyRecord, error)
+	// GetKey returns one version, failing like LatestKey.
+	GetKey(ctx context.Context, id KeyID, version uint32) (KeyRecord, error)
+	// Forget deletes the material of every key of t.Subject and records t,
+	// atomically. If the subject was already forgotten it changes nothing
+	// and returns the first tombstone. Otherwise it returns t with
+	// Destroyed set.
+	Forget(ctx context.Context, t Tombstone) (Tombstone, error)
+	// Tombstone returns the subject's tombstone, or ErrKeyNotFound.
+	Tombstone(ctx context.Context, subject SubjectRef) (Tombstone, error)
+	// PutMeta stores value under name unless name exists, and returns the
+	// value stored under name afterwards (the existing one if there was one).
+	PutMeta(ctx context.Context, name string, value []byte) ([]byte, error)
+}
+
+const (
+	// DefaultPurpose is the purpose used when none is given.
+	DefaultPurpose = "default"
+	// MaxSubjectLen is the longest subject identifier, in bytes.
+	MaxSubjectLen = 256
+	// MaxPurposeLen is the longest purpose, in bytes.
+	MaxPurposeLen = 64
+	// MaxVersion is the highest key version.
+	MaxVersion = 1<<31 - 1
+	// KeySize is the size of every subject key, in bytes.
+	KeySize = 32
+)
+
+// ValidateSubject reports whether s is a usable subject identifier.
+func ValidateSubject(s string) error {
+	switch {
+	case s == "":
+		return fmt.Errorf("%w: subject is empty", ErrInvalidSubject)
+	case len(s) > MaxSubjectLen:
+		return fmt.Errorf("%w: subject longer than %d bytes", ErrInvalidSubject, MaxSubjectLen)
+	case !utf8.ValidString(s):
+		return fmt.Errorf("%w: subject is not valid UTF-8", ErrInvalidSubject)
+	}
+	return nil
+}
+
+// ValidatePurpose reports whether p is a well-formed purpose.
+func ValidatePurpose(p string) error {
+	if p == "" || len(p) > MaxPurposeLen {
+		return fmt.Errorf("%w: purpose must be 1 to %d bytes", ErrInvalidPurpose, MaxPurposeLen)
+	}
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		ok := c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || i > 0 && (c == '.' || c == '_' || c == '-')
+		if !ok {
+			return fmt.Errorf("%w: purpose must match [a-z0-9][a-z0-9._-]*", ErrInvalidPurpose)
+		}
+	}
+	return nil
+}

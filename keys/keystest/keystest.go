@@ -1,0 +1,421 @@
+// Package keystest is the conformance suite every keys.Store and keys.KMS
+// implementation must pass. A backend's tests call RunStoreTests or
+// RunKMSTests with a function that returns a fresh, empty instance:
+//
+//	func TestConformance(t *testing.T) {
+//		keystest.RunStoreTests(t, func(t *testing.T) keys.Store { return memstore.New() })
+//	}
+package keystest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fieldcrypt/fieldcrypt/keys"
+)
+
+func randomID[T ~[16]byte](t *testing.T) T {
+	t.Helper()
+	var v T
+	if _, err := rand.Read(v[:]); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func record(t *testing.T, subject keys.SubjectRef, id keys.KeyID, version uint32) keys.KeyRecord {
+	w := make([]byte, 60)
+	rand.Read(w)
+	return keys.KeyRecord{
+		ID: id, Version: version, Subject: subject, Purpose: "default",
+		Wrapped: w, CreatedAt: time.Now().UTC().Truncate(time.Microsecond),
+	}
+}
+
+func sameRecord(t *testing.T, got, want keys.KeyRecord) {
+	t.Helper()
+	if got.ID != want.ID || got.Version != want.Version || got.Subject != want.Subject ||
+		got.Purpose != want.Purpose || !bytes.Equal(got.Wrapped, want.Wrapped) ||
+		!got.CreatedAt.Equal(want.CreatedAt) {
+		t.Fatalf("record mismatch:\n got  %s v%d subject %s purpose %q created %v wrapped %d bytes\n want %s v%d subject %s purpose %q created %v wrapped %d bytes",
+			got.ID, got.Version, got.Subject, got.Purpose, got.CreatedAt, len(got.Wrapped),
+			want.ID, want.Version, want.Subject, want.Purpose, want.CreatedAt, len(want.Wrapped))
+	}
+}
+
+// RunStoreTests checks that the Stores newStore returns behave as
+// keys.Store documents. newStore must return an empty store each call.
+func RunStoreTests(t *testing.T, newStore func(t *testing.T) keys.Store) {
+	ctx := context.Background()
+
+	t.Run("CreateGetLatest", func(t *testing.T) {
+		s := newStore(t)
+		subj, id := randomID[keys.SubjectRef](t), randomID[keys.KeyID](t)
+		r1, r3, r2 := record(t, subj, id, 1), record(t, subj, id, 3), record(t, subj, id, 2)
+		r2.Purpose = "tokens.card-v2"
+		for _, r := range []keys.KeyRecord{r1, r3, r2} {
+			if err := s.CreateKey(ctx, r); err != nil {
+				t.Fatalf("CreateKey v%d: %v", r.Version, err)
+			}
+		}
+		got, err := s.LatestKey(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameRecord(t, got, r3)
+		for _, want := range []keys.KeyRecord{r1, r2, r3} {
+			got, err := s.GetKey(ctx, id, want.Version)
+			if err != nil {
+				t.Fatalf("GetKey v%d: %v", want.Version, err)
+			}
+			sameRecord(t, got, want)
+		}
+	})
+
+	t.Run("NotFound", func(t *testing.T) {
+		s := newStore(t)
+		id := randomID[keys.KeyID](t)
+		if _, err := s.LatestKey(ctx, id); !errors.Is(err, keys.ErrKeyNotFound) {
+			t.Fatalf("LatestKey of unknown key: got %v, want ErrKeyNotFound", err)
+		}
+		if _, err := s.GetKey(ctx, id, 1); !errors.Is(err, keys.ErrKeyNotFound) {
+			t.Fatalf("GetKey of unknown key: got %v, want ErrKeyNotFound", err)
+		}
+		subj := randomID[keys.SubjectRef](t)
+		if err := s.CreateKey(ctx, record(t, subj, id, 1)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.GetKey(ctx, id, 2); !errors.Is(err, keys.ErrKeyNotFound) {
+			t.Fatalf("GetKey of unknown version: got %v, want ErrKeyNotFound", err)
+		}
+		if _, err := s.Tombstone(ctx, subj); !errors.Is(err, keys.ErrKeyNotFound) {
+			t.Fatalf("Tombstone of live subject: got %v, want ErrKeyNotFound", err)
+		}
+	})
+
+	t.Run("DuplicateVersion", func(t *testing.T) {
+		s := newStore(t)
+		subj, id := randomID[keys.SubjectRef](t), randomID[keys.KeyID](t)
+		first := record(t, subj, id, 1)
+		if err := s.CreateKey(ctx, first); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateKey(ctx, record(t, subj, id, 1)); !errors.Is(err, keys.ErrKeyExists) {
+			t.Fatalf("second CreateKey of v1: got %v, want ErrKeyExists", err)
+		}
+		got, err := s.GetKey(ctx, id, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameRecord(t, got, first)
+	})
+
+	t.Run("CallerBuffersNotAliased", func(t *testing.T) {
+		s := newStore(t)
+		subj, id := randomID[keys.SubjectRef](t), randomID[keys.KeyID](t)
+		r := record(t, subj, id, 1)
+		want := bytes.Clone(r.Wrapped)
+		if err := s.CreateKey(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		clear(r.Wrapped)
+		got, err := s.GetKey(ctx, id, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Wrapped, want) {
+			t.Fatal("store aliases the caller's Wrapped slice")
+		}
+		clear(got.Wrapped)
+		again, _ := s.GetKey(ctx, id, 1)
+		if !bytes.Equal(again.Wrapped, want) {
+			t.Fatal("store returns its internal Wrapped slice")
+		}
+	})
+
+	t.Run("Forget", func(t *testing.T) {
+		s := newStore(t)
+		subj, other := randomID[keys.SubjectRef](t), randomID[keys.SubjectRef](t)
+		idA, idB, idOther := randomID[keys.KeyID](t), randomID[keys.KeyID](t), randomID[keys.KeyID](t)
+		for _, r := range []keys.KeyRecord{record(t, subj, idA, 1), record(t, subj, idA, 2), record(t, subj, idB, 1)} {
+			if err := s.CreateKey(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		otherRec := record(t, other, idOther, 1)
+		if err := s.CreateKey(ctx, otherRec); err != nil {
+			t.Fatal(err)
+		}
+		when := time.Now().UTC().Truncate(time.Microsecond)
+		ts, err := s.Forget(ctx, keys.Tombstone{Subject: subj, ForgottenAt: when, Reason: "ticket-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ts.Destroyed != 3 || ts.Subject != subj || ts.Reason != "ticket-1" || !ts.ForgottenAt.Equal(when) {
+			t.Fatalf("tombstone = %+v, want 3 destroyed, reason ticket-1, time %v", ts, when)
+		}
+		for _, c := range []struct {
+			id keys.KeyID
+			v  uint32
+		}{{idA, 1}, {idA, 2}, {idB, 1}} {
+			rec, err := s.GetKey(ctx, c.id, c.v)
+			if !errors.Is(err, keys.ErrKeyDestroyed) {
+				t.Fatalf("GetKey after Forget: got %v, want ErrKeyDestroyed", err)
+			}
+			if rec.Wrapped != nil {
+				t.Fatal("GetKey after Forget returned key material")
+			}
+		}
+		if _, err := s.LatestKey(ctx, idA); !errors.Is(err, keys.ErrKeyDestroyed) {
+			t.Fatalf("LatestKey after Forget: got %v, want ErrKeyDestroyed", err)
+		}
+		// Never re-created, for a known key and for a purpose not used before.
+		for _, r := range []keys.KeyRecord{record(t, subj, idA, 3), record(t, subj, randomID[keys.KeyID](t), 1)} {
+			if err := s.CreateKey(ctx, r); !errors.Is(err, keys.ErrKeyDestroyed) {
+				t.Fatalf("CreateKey after Forget: got %v, want ErrKeyDestroyed", err)
+			}
+		}
+		// Other subjects are untouched.
+		got, err := s.GetKey(ctx, idOther, 1)
+		if err != nil {
+			t.Fatalf("other subject after Forget: %v", err)
+		}
+		sameRecord(t, got, otherRec)
+		// Idempotent: the first tombstone stays.
+		again, err := s.Forget(ctx, keys.Tombstone{Subject: subj, ForgottenAt: when.Add(time.Hour), Reason: "ticket-2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !again.ForgottenAt.Equal(when) || again.Reason != "ticket-1" || again.Destroyed != 3 {
+			t.Fatalf("second Forget = %+v, want the first tombstone", again)
+		}
+		stored, err := s.Tombstone(ctx, subj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !stored.ForgottenAt.Equal(when) || stored.Reason != "ticket-1" || stored.Destroyed != 3 || stored.Subject != subj {
+			t.Fatalf("Tombstone = %+v, want the first tombstone", stored)
+		}
+	})
+
+	t.Run("ForgetUnknownSubject", func(t *testing.T) {
+		s := newStore(t)
+		subj := randomID[keys.SubjectRef](t)
+		ts, err := s.Forget(ctx, keys.Tombstone{Subject: subj, ForgottenAt: time.Now().UTC().Truncate(time.Microsecond)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ts.Destroyed != 0 {
+			t.Fatalf("Destroyed = %d, want 0", ts.Destroyed)
+		}
+		if err := s.CreateKey(ctx, record(t, subj, randomID[keys.KeyID](t), 1)); !errors.Is(err, keys.ErrKeyDestroyed) {
+			t.Fatalf("CreateKey for a subject forgotten before it had keys: got %v, want ErrKeyDestroyed", err)
+		}
+	})
+
+	t.Run("Meta", func(t *testing.T) {
+		s := newStore(t)
+		got, err := s.PutMeta(ctx, "check", []byte("first"))
+		if err != nil || string(got) != "first" {
+			t.Fatalf("PutMeta = %q, %v; want first", got, err)
+		}
+		got, err = s.PutMeta(ctx, "check", []byte("second"))
+		if err != nil || string(got) != "first" {
+			t.Fatalf("second PutMeta = %q, %v; want the first value", got, err)
+		}
+		got, err = s.PutMeta(ctx, "other", []byte{0, 1, 2, 255})
+		if err != nil || !bytes.Equal(got, []byte{0, 1, 2, 255}) {
+			t.Fatalf("PutMeta of binary value = %x, %v", got, err)
+		}
+	})
+
+	t.Run("ConcurrentCreate", func(t *testing.T) {
+		s := newStore(t)
+		subj, id := randomID[keys.SubjectRef](t), randomID[keys.KeyID](t)
+		const n = 16
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() { errs[i] = s.CreateKey(ctx, record(t, subj, id, 1)) })
+		}
+		wg.Wait()
+		ok := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case !errors.Is(err, keys.ErrKeyExists):
+				t.Fatalf("concurrent CreateKey: %v", err)
+			}
+		}
+		if ok != 1 {
+			t.Fatalf("%d concurrent creates of one version succeeded, want exactly 1", ok)
+		}
+	})
+
+	t.Run("ForgetRacesCreate", func(t *testing.T) {
+		s := newStore(t)
+		const rounds, creators = 20, 4
+		for round := range rounds {
+			subj := randomID[keys.SubjectRef](t)
+			ids := make([]keys.KeyID, creators)
+			var wg sync.WaitGroup
+			errs := make(chan error, creators+1)
+			for i := range creators {
+				ids[i] = randomID[keys.KeyID](t)
+				wg.Go(func() {
+					err := s.CreateKey(ctx, record(t, subj, ids[i], 1))
+					if err != nil && !errors.Is(err, keys.ErrKeyDestroyed) {
+						errs <- fmt.Errorf("create: %w", err)
+					}
+				})
+			}
+			wg.Go(func() {
+				if _, err := s.Forget(ctx, keys.Tombstone{Subject: subj, ForgottenAt: time.Now().UTC().Truncate(time.Microsecond)}); err != nil {
+					errs <- fmt.Errorf("forget: %w", err)
+				}
+			})
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Fatalf("round %d: %v", round, err)
+			}
+			for _, id := range ids {
+				if rec, err := s.LatestKey(ctx, id); err == nil || rec.Wrapped != nil {
+					t.Fatalf("round %d: a key created concurrently with Forget survived it", round)
+				}
+			}
+		}
+	})
+
+	t.Run("CanceledContext", func(t *testing.T) {
+		s := newStore(t)
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		if _, err := s.LatestKey(cctx, randomID[keys.KeyID](t)); err == nil || errors.Is(err, keys.ErrKeyNotFound) {
+			t.Fatalf("LatestKey with canceled context: got %v, want a context error", err)
+		}
+	})
+}
+
+// RunKMSTests checks that the KMSs newKMS returns behave as keys.KMS
+// documents. Two calls to newKMS may return the same root key.
+func RunKMSTests(t *testing.T, newKMS func(t *testing.T) keys.KMS) {
+	ctx := context.Background()
+	key := make([]byte, 32)
+	rand.Read(key)
+	ad := []byte("fieldcrypt/keystest/ad")
+
+	t.Run("RoundTrip", func(t *testing.T) {
+		k := newKMS(t)
+		for _, size := range []int{1, 16, 32, 64} {
+			pt := key[:min(size, len(key))]
+			if size == 64 {
+				pt = append(bytes.Clone(key), key...)
+			}
+			in, inAD := bytes.Clone(pt), bytes.Clone(ad)
+			w, err := k.Wrap(ctx, in, inAD)
+			if err != nil {
+				t.Fatalf("Wrap %d bytes: %v", size, err)
+			}
+			if !bytes.Equal(in, pt) || !bytes.Equal(inAD, ad) {
+				t.Fatal("Wrap modified its input")
+			}
+			if bytes.Contains(w, pt) {
+				t.Fatal("wrapped key contains the plaintext key")
+			}
+			wCopy := bytes.Clone(w)
+			got, err := k.Unwrap(ctx, w, ad)
+			if err != nil {
+				t.Fatalf("Unwrap %d bytes: %v", size, err)
+			}
+			if !bytes.Equal(got, pt) {
+				t.Fatal("Unwrap(Wrap(k)) != k")
+			}
+			if !bytes.Equal(w, wCopy) {
+				t.Fatal("Unwrap modified its input")
+			}
+		}
+	})
+
+	t.Run("Randomised", func(t *testing.T) {
+		k := newKMS(t)
+		a, err := k.Wrap(ctx, key, ad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := k.Wrap(ctx, key, ad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Equal(a, b) {
+			t.Fatal("two wraps of one key are identical: wrapping must be randomised")
+		}
+	})
+
+	t.Run("WrongAssociatedData", func(t *testing.T) {
+		k := newKMS(t)
+		w, err := k.Wrap(ctx, key, ad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, bad := range [][]byte{[]byte("fieldcrypt/keystest/ae"), nil, append(bytes.Clone(ad), 0)} {
+			if _, err := k.Unwrap(ctx, w, bad); !errors.Is(err, keys.ErrUnwrap) {
+				t.Fatalf("Unwrap with wrong associated data %q: got %v, want ErrUnwrap", bad, err)
+			}
+		}
+	})
+
+	t.Run("Tampered", func(t *testing.T) {
+		k := newKMS(t)
+		w, err := k.Wrap(ctx, key, ad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range w {
+			bad := bytes.Clone(w)
+			bad[i] ^= 0x01
+			if _, err := k.Unwrap(ctx, bad, ad); !errors.Is(err, keys.ErrUnwrap) {
+				t.Fatalf("Unwrap with byte %d flipped: got %v, want ErrUnwrap", i, err)
+			}
+		}
+		for _, n := range []int{0, 1, len(w) / 2, len(w) - 1} {
+			if _, err := k.Unwrap(ctx, w[:n], ad); !errors.Is(err, keys.ErrUnwrap) {
+				t.Fatalf("Unwrap of %d-byte truncation: got %v, want ErrUnwrap", n, err)
+			}
+		}
+	})
+
+	t.Run("Concurrent", func(t *testing.T) {
+		k := newKMS(t)
+		var wg sync.WaitGroup
+		errs := make(chan error, 16)
+		for range 16 {
+			wg.Go(func() {
+				for range 20 {
+					w, err := k.Wrap(ctx, key, ad)
+					if err != nil {
+						errs <- err
+						return
+					}
+					got, err := k.Unwrap(ctx, w, ad)
+					if err != nil || !bytes.Equal(got, key) {
+						errs <- fmt.Errorf("concurrent round trip failed: %v", err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+	})
+}
