@@ -417,13 +417,14 @@ func (kr *Keyring) unwrap(ctx context.Context, rec KeyRecord) (*Key, error) {
 
 // fail audits a refusal of a destroyed key and wraps err.
 func (kr *Keyring) fail(ctx context.Context, err error, e Event) error {
+	// The store's own wrapping adds nothing a caller can act on here.
 	if errors.Is(err, ErrKeyDestroyed) {
 		e.Type = EventDenied
 		kr.emit(ctx, e)
-		return err
+		return ErrKeyDestroyed
 	}
 	if errors.Is(err, ErrKeyNotFound) {
-		return err
+		return ErrKeyNotFound
 	}
 	return fmt.Errorf("keys: keystore: %w", err)
 }
