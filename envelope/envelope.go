@@ -55,7 +55,8 @@ const (
 	// HeaderSize is the size of a ciphertext's header in bytes.
 	HeaderSize = 22
 
-	gcmOverhead = 12 + 16
+	nonceSize   = 12
+	gcmOverhead = nonceSize + 16
 	sivOverhead = 16
 
 	labelGCM = "fieldcrypt/envelope/v1/aes-256-gcm"
@@ -155,7 +156,7 @@ func gcmOf(k *keys.Key) (*gcmPrimitive, error) {
 		if err != nil {
 			return nil, err
 		}
-		aead, err := cipher.NewGCMWithRandomNonce(block)
+		aead, err := cipher.NewGCM(block)
 		if err != nil {
 			return nil, err
 		}
@@ -214,9 +215,13 @@ func (c *Cipher) Encrypt(ctx context.Context, subject string, plaintext, associa
 	if err != nil {
 		return nil, err
 	}
-	out := make([]byte, 0, HeaderSize+gcmOverhead+len(plaintext))
-	out = putHeader(out, Randomized, k)
-	return p.aead.Seal(out, nil, plaintext, associatedData), nil
+	out := make([]byte, HeaderSize+nonceSize, HeaderSize+gcmOverhead+len(plaintext))
+	putHeader(out[:0], Randomized, k)
+	nonce := out[HeaderSize:]
+	if err := readNonce(nonce); err != nil {
+		return nil, err
+	}
+	return p.aead.Seal(out, nonce, plaintext, associatedData), nil
 }
 
 // EncryptDeterministic encrypts plaintext for subject with AES-SIV: the same
@@ -263,7 +268,7 @@ func (c *Cipher) Decrypt(ctx context.Context, ciphertext, associatedData []byte)
 		if err != nil {
 			return nil, err
 		}
-		pt, err = p.aead.Open(nil, nil, body, associatedData)
+		pt, err = p.aead.Open(nil, body[:nonceSize], body[nonceSize:], associatedData)
 		if err != nil {
 			return nil, ErrDecrypt
 		}

@@ -438,3 +438,37 @@ func TestForgetUnderLoad(t *testing.T) {
 		}
 	}
 }
+
+// Nonces come from a pooled random buffer: across goroutines no nonce may
+// ever repeat.
+func TestNoncesUnique(t *testing.T) {
+	c := newCipher(t)
+	const workers, each = 32, 2000
+	nonces := make([][][12]byte, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for range each {
+				ct, err := c.Encrypt(ctx, "cust-1", []byte("v"), nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				nonces[w] = append(nonces[w], [12]byte(ct[envelope.HeaderSize:envelope.HeaderSize+12]))
+			}
+		})
+	}
+	wg.Wait()
+	seen := make(map[[12]byte]bool, workers*each)
+	for _, ns := range nonces {
+		for _, n := range ns {
+			if seen[n] {
+				t.Fatal("nonce reused")
+			}
+			seen[n] = true
+		}
+	}
+	if len(seen) != workers*each {
+		t.Fatalf("%d nonces, want %d", len(seen), workers*each)
+	}
+}

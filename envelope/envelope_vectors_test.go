@@ -3,7 +3,7 @@ package envelope
 // Known-answer tests for the primitives this package builds on, from
 // Project Wycheproof (github.com/c2sp/wycheproof, testvectors_v1):
 // aes_gcm_test.json for the AES-256-GCM AEAD exactly as Encrypt/Decrypt
-// construct it (cipher.NewGCMWithRandomNonce, nonce prepended),
+// construct it (cipher.NewGCM with 96-bit nonces and 128-bit tags),
 // aes_siv_cmac_test.json for Tink's AES-SIV, and hkdf_sha256_test.json for
 // the data-key derivation.
 
@@ -73,12 +73,12 @@ func TestWycheproofAESGCM(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				aead, err := cipher.NewGCMWithRandomNonce(block)
+				aead, err := cipher.NewGCM(block)
 				if err != nil {
 					t.Fatal(err)
 				}
-				in := append(append(append([]byte{}, tc.Iv...), tc.Ct...), tc.Tag...)
-				pt, err := aead.Open(nil, nil, in, tc.Aad)
+				in := append(append([]byte{}, tc.Ct...), tc.Tag...)
+				pt, err := aead.Open(nil, tc.Iv, in, tc.Aad)
 				switch tc.Result {
 				case "valid", "acceptable":
 					if err != nil {
@@ -87,9 +87,7 @@ func TestWycheproofAESGCM(t *testing.T) {
 					if !bytes.Equal(pt, tc.Msg) {
 						t.Fatal("Open returned the wrong plaintext")
 					}
-					// The same GCM with the vector's nonce must produce its ciphertext.
-					fixed, _ := cipher.NewGCM(block)
-					if got := fixed.Seal(nil, tc.Iv, tc.Msg, tc.Aad); !bytes.Equal(got, append(append([]byte{}, tc.Ct...), tc.Tag...)) {
+					if got := aead.Seal(nil, tc.Iv, tc.Msg, tc.Aad); !bytes.Equal(got, append(append([]byte{}, tc.Ct...), tc.Tag...)) {
 						t.Fatal("Seal does not reproduce the vector")
 					}
 				case "invalid":

@@ -11,11 +11,49 @@ const (
 	// DefaultCacheEntries is the default bound on unwrapped keys held in memory.
 	DefaultCacheEntries = 10_000
 	// DefaultCacheMaxAge is the default time an unwrapped key may be served
-	// from memory before the keystore is read again. It is the upper bound
-	// on how long another process may keep using a key after a Forget when
-	// no invalidation message reaches it.
+	// from memory before the keystore is read again. Plus MaxAgeSlack, it is
+	// the upper bound on how long another process may keep using a key after
+	// a Forget when no invalidation message reaches it.
 	DefaultCacheMaxAge = time.Minute
 )
+
+// clockTick is the resolution of the clock the cache reads on every hit.
+// Reading the system clock costs as much as a small AES-GCM encryption on
+// some virtual machines, so hits read an atomic that a background goroutine
+// advances every clockTick; misses and inserts read the system clock.
+const clockTick = 5 * time.Millisecond
+
+// MaxAgeSlack is how much longer than its MaxAge a cached key may be served:
+// the coarse clock's tick plus scheduling delay after the process resumes
+// from a pause. The documented staleness bound is CacheMaxAge + MaxAgeSlack.
+const MaxAgeSlack = 25 * time.Millisecond
+
+var coarse struct {
+	once  sync.Once
+	epoch time.Time
+	nanos atomic.Int64 // time since epoch, advanced every clockTick
+}
+
+// coarseNow returns the time since the coarse clock's epoch, at most
+// clockTick (plus scheduling delay) behind the system clock.
+func coarseNow() time.Duration {
+	coarse.once.Do(func() {
+		coarse.epoch = time.Now()
+		go func() {
+			t := time.NewTicker(clockTick)
+			for range t.C {
+				coarse.nanos.Store(int64(time.Since(coarse.epoch)))
+			}
+		}()
+	})
+	return time.Duration(coarse.nanos.Load())
+}
+
+// preciseNow is coarseNow's scale read from the system clock.
+func preciseNow() time.Duration {
+	coarseNow() // starts the clock
+	return time.Since(coarse.epoch)
+}
 
 // CacheStats are counters of a Keyring's key cache.
 type CacheStats struct {
@@ -34,7 +72,7 @@ type versionKey struct {
 
 type cacheEntry struct {
 	key     *Key
-	loaded  time.Time
+	loaded  time.Duration // preciseNow when inserted
 	elem    *list.Element
 	current *currentKey // set when this entry is the current version of a (subject, purpose)
 }
@@ -72,8 +110,8 @@ func (c *keyCache) generation() uint64 {
 	return c.gen
 }
 
-func (c *keyCache) lookup(e *cacheEntry, now time.Time) *Key {
-	if now.Sub(e.loaded) >= c.maxAge {
+func (c *keyCache) lookup(e *cacheEntry, now time.Duration) *Key {
+	if now-e.loaded >= c.maxAge {
 		c.remove(e)
 		return nil
 	}
@@ -86,7 +124,7 @@ func (c *keyCache) getCurrent(subject, purpose string) *Key {
 		c.misses.Add(1)
 		return nil
 	}
-	now := time.Now()
+	now := coarseNow()
 	c.mu.Lock()
 	var k *Key
 	if e := c.byCurrent[currentKey{subject, purpose}]; e != nil {
@@ -106,7 +144,7 @@ func (c *keyCache) getVersion(id KeyID, version uint32) *Key {
 		c.misses.Add(1)
 		return nil
 	}
-	now := time.Now()
+	now := coarseNow()
 	c.mu.Lock()
 	var k *Key
 	if e := c.byVersion[versionKey{id, version}]; e != nil {
@@ -127,7 +165,7 @@ func (c *keyCache) put(k *Key, cur *currentKey, gen uint64) {
 	if c.max <= 0 {
 		return
 	}
-	now := time.Now()
+	now := preciseNow()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen != gen {

@@ -22,9 +22,11 @@ type Config struct {
 	// CacheEntries bounds the number of unwrapped keys kept in memory.
 	// 0 means DefaultCacheEntries; a negative value disables the cache.
 	CacheEntries int
-	// CacheMaxAge bounds how long an unwrapped key is served from memory.
-	// 0 means DefaultCacheMaxAge. It is also the bound on how long another
-	// process may keep using a key after a Forget it was not told about.
+	// CacheMaxAge bounds how long an unwrapped key is served from memory
+	// (give or take MaxAgeSlack, 25 ms). 0 means DefaultCacheMaxAge. It is
+	// also the bound on how long another process may keep using a key after
+	// a Forget it was not told about: lower it to shorten that window at the
+	// cost of more keystore reads and unwraps.
 	CacheMaxAge time.Duration
 	// Audit, if set, receives an Event for every key created, rotated,
 	// forgotten or denied.

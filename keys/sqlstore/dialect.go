@@ -1,0 +1,222 @@
+package sqlstore
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+
+	sqlite "github.com/glebarez/go-sqlite"
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Dialect selects the SQL variant spoken by the database handed to [New]:
+// placeholders, column types, insert-if-absent syntax, row locks and how
+// duplicate-key and retryable errors are recognised.
+type Dialect int
+
+const (
+	// SQLite is SQLite 3.24 or later, as opened by [OpenSQLite]. A *sql.DB
+	// opened by the caller should begin write transactions with BEGIN
+	// IMMEDIATE (glebarez/go-sqlite: "_txlock=immediate") and set a busy
+	// timeout, or concurrent writers fail with SQLITE_BUSY.
+	SQLite Dialect = iota + 1
+	// Postgres is PostgreSQL 9.5 or later through github.com/jackc/pgx/v5/stdlib.
+	Postgres
+	// MySQL is MySQL 5.7+ or MariaDB 10.3+ with InnoDB, through
+	// github.com/go-sql-driver/mysql.
+	MySQL
+)
+
+// String returns the dialect's name.
+func (d Dialect) String() string {
+	switch d {
+	case SQLite:
+		return "sqlite"
+	case Postgres:
+		return "postgres"
+	case MySQL:
+		return "mysql"
+	}
+	return "Dialect(" + strconv.Itoa(int(d)) + ")"
+}
+
+func (d Dialect) valid() bool { return d == SQLite || d == Postgres || d == MySQL }
+
+// SQLite result codes (https://www.sqlite.org/rescode.html). The driver
+// enables extended result codes, so the primary code is the low byte.
+const (
+	sqliteBusy                 = 5
+	sqliteLocked               = 6
+	sqliteConstraint           = 19
+	sqliteConstraintPrimaryKey = 1555
+	sqliteConstraintUnique     = 2067
+)
+
+// isDuplicate reports whether err is a unique or primary-key violation.
+func (d Dialect) isDuplicate(err error) bool {
+	switch d {
+	case Postgres:
+		var pe *pgconn.PgError
+		return errors.As(err, &pe) && pe.Code == "23505"
+	case MySQL:
+		var me *mysql.MySQLError
+		return errors.As(err, &me) && me.Number == 1062
+	case SQLite:
+		var se *sqlite.Error
+		if errors.As(err, &se) {
+			c := se.Code()
+			return c == sqliteConstraintPrimaryKey || c == sqliteConstraintUnique ||
+				c&0xff == sqliteConstraint && strings.Contains(se.Error(), "UNIQUE constraint failed")
+		}
+	}
+	return false
+}
+
+// retryable reports whether err means the transaction lost a race with
+// another one and may simply be run again.
+func (d Dialect) retryable(err error) bool {
+	switch d {
+	case Postgres:
+		var pe *pgconn.PgError
+		// serialization_failure, deadlock_detected
+		return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+	case MySQL:
+		var me *mysql.MySQLError
+		// ER_LOCK_DEADLOCK
+		return errors.As(err, &me) && me.Number == 1213
+	case SQLite:
+		var se *sqlite.Error
+		if errors.As(err, &se) {
+			c := se.Code() & 0xff
+			return c == sqliteBusy || c == sqliteLocked
+		}
+	}
+	return false
+}
+
+// rebind rewrites ? placeholders as $1, $2, ... for PostgreSQL. The
+// package's queries contain no string literals with question marks.
+func (d Dialect) rebind(q string) string {
+	if d != Postgres {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}
+
+// queries holds the statements of one dialect, placeholders already bound.
+type queries struct {
+	lockSubject   string // create the subject row if absent and lock it
+	selectSubject string // read the subject row, under a row lock where supported
+	insertKey     string
+	getKey        string
+	latestKey     string
+	destroyKeys   string
+	forgetSubject string
+	tombstone     string
+	insertMeta    string
+	selectMeta    string
+}
+
+const keyColumns = `version, subject_ref, purpose, wrapped, wrapped IS NULL, created_at, destroyed_at`
+
+func (d Dialect) queries() queries {
+	var q queries
+	lock := ""
+	switch d {
+	case SQLite:
+		// BEGIN IMMEDIATE already serialises writers: SQLite has no row locks.
+		q.lockSubject = `INSERT INTO fieldcrypt_subjects (subject_ref, destroyed) VALUES (?, 0) ON CONFLICT (subject_ref) DO NOTHING`
+		q.insertMeta = `INSERT INTO fieldcrypt_meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`
+	case Postgres:
+		// DO UPDATE rather than DO NOTHING: it takes the row lock at once
+		// and writes a new row version, so a concurrent transaction running
+		// at REPEATABLE READ or SERIALIZABLE that took its snapshot earlier
+		// gets a serialization failure (and is retried) instead of missing
+		// this transaction's keys.
+		q.lockSubject = `INSERT INTO fieldcrypt_subjects (subject_ref, destroyed) VALUES (?, 0) ON CONFLICT (subject_ref) DO UPDATE SET destroyed = fieldcrypt_subjects.destroyed`
+		q.insertMeta = `INSERT INTO fieldcrypt_meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`
+		lock = ` FOR UPDATE`
+	case MySQL:
+		// ON DUPLICATE KEY UPDATE takes an exclusive lock on an existing row
+		// directly (INSERT IGNORE takes a shared one, and upgrading it
+		// deadlocks with every other waiter). Not INSERT IGNORE for meta
+		// either: it turns data errors into warnings.
+		q.lockSubject = `INSERT INTO fieldcrypt_subjects (subject_ref, destroyed) VALUES (?, 0) ON DUPLICATE KEY UPDATE destroyed = destroyed`
+		q.insertMeta = `INSERT INTO fieldcrypt_meta (name, value) VALUES (?, ?) ON DUPLICATE KEY UPDATE name = name`
+		lock = ` FOR UPDATE`
+	}
+	q.selectSubject = `SELECT forgotten_at, reason, destroyed FROM fieldcrypt_subjects WHERE subject_ref = ?` + lock
+	q.insertKey = `INSERT INTO fieldcrypt_keys (key_id, version, subject_ref, purpose, wrapped, created_at, destroyed_at) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	q.getKey = `SELECT ` + keyColumns + ` FROM fieldcrypt_keys WHERE key_id = ? AND version = ?`
+	q.latestKey = `SELECT ` + keyColumns + ` FROM fieldcrypt_keys WHERE key_id = ? ORDER BY version DESC LIMIT 1`
+	q.destroyKeys = `UPDATE fieldcrypt_keys SET wrapped = NULL, destroyed_at = ? WHERE subject_ref = ? AND wrapped IS NOT NULL`
+	q.forgetSubject = `UPDATE fieldcrypt_subjects SET forgotten_at = ?, reason = ?, destroyed = ? WHERE subject_ref = ?`
+	q.tombstone = `SELECT forgotten_at, reason, destroyed FROM fieldcrypt_subjects WHERE subject_ref = ? AND forgotten_at IS NOT NULL`
+	q.selectMeta = `SELECT value FROM fieldcrypt_meta WHERE name = ?`
+
+	for _, p := range []*string{&q.lockSubject, &q.selectSubject, &q.insertKey, &q.getKey, &q.latestKey,
+		&q.destroyKeys, &q.forgetSubject, &q.tombstone, &q.insertMeta, &q.selectMeta} {
+		*p = d.rebind(*p)
+	}
+	return q
+}
+
+// schema returns the statements that create the tables, all idempotent.
+func (d Dialect) schema() []string {
+	var ref, blob, bigblob, name, purpose, bigint, suffix string
+	switch d {
+	case SQLite:
+		ref, blob, bigblob, name, purpose, bigint = "BLOB", "BLOB", "BLOB", "TEXT", "TEXT", "INTEGER"
+	case Postgres:
+		ref, blob, bigblob, name, purpose, bigint = "BYTEA", "BYTEA", "BYTEA", "VARCHAR(255)", "VARCHAR(64)", "BIGINT"
+	case MySQL:
+		// VARBINARY for the meta name: compared byte by byte, not by a
+		// case-insensitive collation.
+		ref, blob, bigblob, name, purpose, bigint = "BINARY(16)", "BLOB", "LONGBLOB", "VARBINARY(255)", "VARCHAR(64)", "BIGINT"
+		suffix = " ENGINE=InnoDB"
+	}
+	index := ""
+	if d == MySQL {
+		// MySQL has no CREATE INDEX IF NOT EXISTS.
+		index = `,
+	INDEX fieldcrypt_keys_subject (subject_ref)`
+	}
+	stmts := []string{
+		`CREATE TABLE IF NOT EXISTS fieldcrypt_meta (
+	name ` + name + ` NOT NULL PRIMARY KEY,
+	value ` + bigblob + ` NOT NULL
+)` + suffix,
+		`CREATE TABLE IF NOT EXISTS fieldcrypt_subjects (
+	subject_ref ` + ref + ` NOT NULL PRIMARY KEY,
+	forgotten_at ` + bigint + ` NULL,
+	reason ` + blob + ` NULL,
+	destroyed ` + bigint + ` NOT NULL DEFAULT 0
+)` + suffix,
+		`CREATE TABLE IF NOT EXISTS fieldcrypt_keys (
+	key_id ` + ref + ` NOT NULL,
+	version ` + bigint + ` NOT NULL,
+	subject_ref ` + ref + ` NOT NULL,
+	purpose ` + purpose + ` NOT NULL,
+	wrapped ` + blob + ` NULL,
+	created_at ` + bigint + ` NOT NULL,
+	destroyed_at ` + bigint + ` NULL,
+	PRIMARY KEY (key_id, version)` + index + `
+)` + suffix,
+	}
+	if d != MySQL {
+		stmts = append(stmts, `CREATE INDEX IF NOT EXISTS fieldcrypt_keys_subject ON fieldcrypt_keys (subject_ref)`)
+	}
+	return stmts
+}

@@ -1,0 +1,101 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// migrateLockKey is the PostgreSQL advisory lock held while migrating
+// ("fcmigrat" in ASCII).
+const migrateLockKey int64 = 0x66636d6967726174
+
+// mysqlLockName is the MySQL named lock held while migrating.
+const mysqlLockName = "fieldcrypt_migrate"
+
+// migrate creates the tables and records the schema version. Concurrent
+// callers are serialised: by the write lock of BEGIN IMMEDIATE on SQLite,
+// by a transaction-scoped advisory lock on PostgreSQL (whose CREATE TABLE
+// IF NOT EXISTS is not safe against itself) and by a named lock on MySQL,
+// where DDL commits implicitly and cannot be wrapped in a transaction.
+func (s *Store) migrate(ctx context.Context) error {
+	var err error
+	switch s.dialect {
+	case MySQL:
+		err = s.migrateMySQL(ctx)
+	default:
+		err = s.inTx(ctx, func(tx *sql.Tx) error {
+			if s.dialect == Postgres {
+				if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, migrateLockKey); err != nil {
+					return err
+				}
+			}
+			return s.createSchema(ctx, tx)
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("sqlstore: migrate %v schema: %w", s.dialect, err)
+	}
+	return nil
+}
+
+// execer is what *sql.Tx and *sql.Conn have in common.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (s *Store) createSchema(ctx context.Context, db execer) error {
+	for _, stmt := range s.dialect.schema() {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	if _, err := db.ExecContext(ctx, s.q.insertMeta, "schema_version", []byte(strconv.Itoa(SchemaVersion))); err != nil {
+		return err
+	}
+	var v []byte
+	if err := db.QueryRowContext(ctx, s.q.selectMeta, "schema_version").Scan(&v); err != nil {
+		return err
+	}
+	n, err := strconv.Atoi(string(v))
+	if err != nil || n < 1 {
+		return fmt.Errorf("malformed schema_version %q", v)
+	}
+	if n > SchemaVersion {
+		return fmt.Errorf("database schema version %d is newer than this version of sqlstore supports (%d)", n, SchemaVersion)
+	}
+	// Migrations from n to SchemaVersion go here.
+	return nil
+}
+
+func (s *Store) migrateMySQL(ctx context.Context) (err error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	var got sql.NullInt64
+	if err := conn.QueryRowContext(ctx, `SELECT GET_LOCK(?, 30)`, mysqlLockName).Scan(&got); err != nil {
+		return err
+	}
+	if got.Int64 != 1 {
+		return errors.New("timed out waiting for another process's migration (GET_LOCK)")
+	}
+	defer func() {
+		var released sql.NullInt64
+		rerr := conn.QueryRowContext(context.WithoutCancel(ctx), `SELECT RELEASE_LOCK(?)`, mysqlLockName).Scan(&released)
+		if rerr != nil || released.Int64 != 1 {
+			// The lock belongs to the session: drop the connection rather
+			// than return it to the pool still holding the lock.
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+		if err == nil && rerr != nil {
+			err = rerr
+		}
+	}()
+	return s.createSchema(ctx, conn)
+}

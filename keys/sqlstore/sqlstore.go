@@ -1,0 +1,304 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/fieldcrypt/fieldcrypt/keys"
+)
+
+// Store is a keys.Store kept in SQL tables. It is safe for concurrent use by
+// many goroutines, and by many processes sharing one database.
+type Store struct {
+	db      *sql.DB
+	owned   bool // Close closes db
+	dialect Dialect
+	q       queries
+}
+
+var _ keys.Store = (*Store)(nil)
+
+// Limits enforced before anything reaches the database, so that no backend
+// silently truncates a value (MySQL does outside strict mode).
+const (
+	// MaxWrappedLen is the largest wrapped key, in bytes.
+	MaxWrappedLen = 1<<16 - 1
+	// MaxReasonLen is the longest tombstone reason, in bytes.
+	MaxReasonLen = 1<<16 - 1
+	// MaxMetaNameLen is the longest metadata name, in bytes.
+	MaxMetaNameLen = 255
+)
+
+// SchemaVersion is the version of the tables this package creates and
+// understands, recorded as "schema_version" in fieldcrypt_meta. New refuses
+// a database whose recorded version is higher.
+const SchemaVersion = 1
+
+// maxAttempts bounds how often a transaction that lost a race (deadlock,
+// serialization failure, SQLITE_BUSY) is run again.
+const maxAttempts = 8
+
+// New returns a Store on db, which must speak dialect d, creating the tables
+// if they do not exist. Several processes may call New on one database at
+// the same time. Close does not close db: the caller keeps owning it.
+//
+// Most users won't need New: [OpenSQLite] opens the embedded default.
+func New(ctx context.Context, db *sql.DB, d Dialect) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("sqlstore: nil *sql.DB")
+	}
+	if !d.valid() {
+		return nil, fmt.Errorf("sqlstore: unknown dialect %v", d)
+	}
+	s := &Store{db: db, dialect: d, q: d.queries()}
+	if err := s.migrate(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the database if the Store opened it (OpenSQLite, OpenPostgres,
+// OpenMySQL); a Store made by New leaves the caller's *sql.DB open.
+func (s *Store) Close() error {
+	if !s.owned {
+		return nil
+	}
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("sqlstore: close: %w", err)
+	}
+	return nil
+}
+
+// inTx runs fn in a transaction, again if it lost a race with another
+// transaction. An error from fn rolls the transaction back and is returned.
+func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.tryTx(ctx, fn)
+		if err == nil || attempt == maxAttempts || !s.dialect.retryable(err) {
+			return err
+		}
+		// Jittered exponential backoff: 2ms, 4ms, ... so that the losers
+		// of a deadlock do not collide again.
+		d := time.Duration(1<<attempt) * time.Millisecond
+		d += rand.N(d)
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Store) tryTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+func nullMicros(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: micros(t), Valid: true}
+}
+
+// CreateKey implements keys.Store. The tombstone check and the insert run in
+// one transaction holding the subject's row lock, which Forget takes too.
+// Times are stored with microsecond precision.
+func (s *Store) CreateKey(ctx context.Context, rec keys.KeyRecord) error {
+	if len(rec.Purpose) > keys.MaxPurposeLen {
+		return fmt.Errorf("sqlstore: create key: %w", keys.ErrInvalidPurpose)
+	}
+	if len(rec.Wrapped) > MaxWrappedLen {
+		return fmt.Errorf("sqlstore: create key: wrapped key longer than %d bytes", MaxWrappedLen)
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.q.lockSubject, rec.Subject[:]); err != nil {
+			return err
+		}
+		var forgotten sql.NullInt64
+		var reason []byte
+		var destroyed int64
+		if err := tx.QueryRowContext(ctx, s.q.selectSubject, rec.Subject[:]).Scan(&forgotten, &reason, &destroyed); err != nil {
+			return err
+		}
+		if forgotten.Valid {
+			return keys.ErrKeyDestroyed
+		}
+		_, err := tx.ExecContext(ctx, s.q.insertKey, rec.ID[:], int64(rec.Version), rec.Subject[:],
+			rec.Purpose, rec.Wrapped, micros(rec.CreatedAt), nullMicros(rec.DestroyedAt))
+		if err != nil && s.dialect.isDuplicate(err) {
+			return keys.ErrKeyExists
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: create key: %w", err)
+	}
+	return nil
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanKey(row scanner, id keys.KeyID) (keys.KeyRecord, error) {
+	var (
+		version, created int64
+		subject, wrapped []byte
+		purpose          string
+		isNull           bool
+		destroyedAt      sql.NullInt64
+	)
+	if err := row.Scan(&version, &subject, &purpose, &wrapped, &isNull, &created, &destroyedAt); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return keys.KeyRecord{}, keys.ErrKeyNotFound
+		}
+		return keys.KeyRecord{}, err
+	}
+	if len(subject) != len(keys.SubjectRef{}) || version < 0 || version > 1<<32-1 {
+		return keys.KeyRecord{}, errors.New("malformed key row")
+	}
+	rec := keys.KeyRecord{
+		ID:        id,
+		Version:   uint32(version),
+		Subject:   keys.SubjectRef(subject),
+		Purpose:   purpose,
+		CreatedAt: fromMicros(created),
+	}
+	if destroyedAt.Valid {
+		rec.DestroyedAt = fromMicros(destroyedAt.Int64)
+	}
+	if isNull {
+		return rec, keys.ErrKeyDestroyed
+	}
+	// Some drivers return nil for an empty BLOB; only NULL means destroyed.
+	if wrapped == nil {
+		wrapped = []byte{}
+	}
+	rec.Wrapped = wrapped // Scan copied it: the caller owns it.
+	return rec, nil
+}
+
+// LatestKey implements keys.Store.
+func (s *Store) LatestKey(ctx context.Context, id keys.KeyID) (keys.KeyRecord, error) {
+	rec, err := scanKey(s.db.QueryRowContext(ctx, s.q.latestKey, id[:]), id)
+	if err != nil {
+		return rec, fmt.Errorf("sqlstore: latest key: %w", err)
+	}
+	return rec, nil
+}
+
+// GetKey implements keys.Store.
+func (s *Store) GetKey(ctx context.Context, id keys.KeyID, version uint32) (keys.KeyRecord, error) {
+	rec, err := scanKey(s.db.QueryRowContext(ctx, s.q.getKey, id[:], int64(version)), id)
+	if err != nil {
+		return rec, fmt.Errorf("sqlstore: get key: %w", err)
+	}
+	return rec, nil
+}
+
+// Forget implements keys.Store. Key material is deleted by setting the
+// wrapped column to NULL in place; see the package documentation for the
+// copies a database may keep until vacuum or checkpoint.
+func (s *Store) Forget(ctx context.Context, t keys.Tombstone) (keys.Tombstone, error) {
+	if len(t.Reason) > MaxReasonLen {
+		return keys.Tombstone{}, fmt.Errorf("sqlstore: forget: reason longer than %d bytes", MaxReasonLen)
+	}
+	var out keys.Tombstone
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.q.lockSubject, t.Subject[:]); err != nil {
+			return err
+		}
+		var forgotten sql.NullInt64
+		var reason []byte
+		var destroyed int64
+		if err := tx.QueryRowContext(ctx, s.q.selectSubject, t.Subject[:]).Scan(&forgotten, &reason, &destroyed); err != nil {
+			return err
+		}
+		if forgotten.Valid {
+			out = keys.Tombstone{Subject: t.Subject, ForgottenAt: fromMicros(forgotten.Int64),
+				Reason: string(reason), Destroyed: int(destroyed)}
+			return nil
+		}
+		res, err := tx.ExecContext(ctx, s.q.destroyKeys, micros(t.ForgottenAt), t.Subject[:])
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q.forgetSubject, micros(t.ForgottenAt), []byte(t.Reason), n, t.Subject[:]); err != nil {
+			return err
+		}
+		out = t
+		out.ForgottenAt = fromMicros(micros(t.ForgottenAt))
+		out.Destroyed = int(n)
+		return nil
+	})
+	if err != nil {
+		return keys.Tombstone{}, fmt.Errorf("sqlstore: forget: %w", err)
+	}
+	if s.dialect == SQLite && out.Destroyed > 0 {
+		// Copy the zeroed pages back into the database file and empty the
+		// write-ahead log, which still holds the pages with the wrapped keys.
+		// Best effort: a long-running reader in another process can keep the
+		// log from being truncated until a later checkpoint.
+		s.db.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+	}
+	return out, nil
+}
+
+// Tombstone implements keys.Store.
+func (s *Store) Tombstone(ctx context.Context, subject keys.SubjectRef) (keys.Tombstone, error) {
+	var forgotten, destroyed int64
+	var reason []byte
+	err := s.db.QueryRowContext(ctx, s.q.tombstone, subject[:]).Scan(&forgotten, &reason, &destroyed)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = keys.ErrKeyNotFound
+	}
+	if err != nil {
+		return keys.Tombstone{}, fmt.Errorf("sqlstore: tombstone: %w", err)
+	}
+	return keys.Tombstone{Subject: subject, ForgottenAt: fromMicros(forgotten),
+		Reason: string(reason), Destroyed: int(destroyed)}, nil
+}
+
+// PutMeta implements keys.Store. Names are at most [MaxMetaNameLen] bytes.
+func (s *Store) PutMeta(ctx context.Context, name string, value []byte) ([]byte, error) {
+	if len(name) > MaxMetaNameLen {
+		return nil, fmt.Errorf("sqlstore: put meta: name longer than %d bytes", MaxMetaNameLen)
+	}
+	if value == nil {
+		value = []byte{} // the column is NOT NULL
+	}
+	var stored []byte
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.q.insertMeta, name, value); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, s.q.selectMeta, name).Scan(&stored)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: put meta: %w", err)
+	}
+	if stored == nil {
+		stored = []byte{}
+	}
+	return stored, nil
+}

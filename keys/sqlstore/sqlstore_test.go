@@ -1,0 +1,370 @@
+package sqlstore_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystest"
+	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore"
+)
+
+const (
+	postgresEnv = "FIELDCRYPT_TEST_POSTGRES_DSN"
+	mysqlEnv    = "FIELDCRYPT_TEST_MYSQL_DSN"
+)
+
+// An opener opens a Store on one database prepared for one test; every call
+// opens the same database through a new *sql.DB, as another process would.
+type opener func(ctx context.Context) (*sqlstore.Store, error)
+
+type backend struct {
+	name string
+	// fresh returns an opener for a new, empty database, dropped when t ends.
+	fresh func(t *testing.T) opener
+}
+
+var backends = []backend{
+	{"SQLite", freshSQLite},
+	{"Postgres", freshPostgres},
+	{"MySQL", freshMySQL},
+}
+
+func randomName(t *testing.T) string {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return "fc_" + hex.EncodeToString(b)
+}
+
+func freshSQLite(t *testing.T) opener {
+	path := filepath.Join(t.TempDir(), "keys.db")
+	return func(ctx context.Context) (*sqlstore.Store, error) { return sqlstore.OpenSQLite(ctx, path) }
+}
+
+func freshPostgres(t *testing.T) opener {
+	dsn := os.Getenv(postgresEnv)
+	if dsn == "" {
+		t.Skip(postgresEnv + " not set; set it to run the PostgreSQL conformance suite")
+	}
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	schema := randomName(t)
+	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); err != nil {
+			t.Errorf("drop schema: %v", err)
+		}
+	})
+	// Append rather than re-encode the query: pgx does not read '+' as a space.
+	switch {
+	case !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://"):
+		dsn += " search_path=" + schema
+	case strings.Contains(dsn, "?"):
+		dsn += "&search_path=" + schema
+	default:
+		dsn += "?search_path=" + schema
+	}
+	return func(ctx context.Context) (*sqlstore.Store, error) { return sqlstore.OpenPostgres(ctx, dsn) }
+}
+
+func freshMySQL(t *testing.T) opener {
+	dsn := os.Getenv(mysqlEnv)
+	if dsn == "" {
+		t.Skip(mysqlEnv + " not set; set it to run the MySQL/MariaDB conformance suite")
+	}
+	admin, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	name := randomName(t)
+	if _, err := admin.Exec(`CREATE DATABASE ` + name); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.Exec(`DROP DATABASE ` + name); err != nil {
+			t.Errorf("drop database: %v", err)
+		}
+	})
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DBName = name
+	dsn = cfg.FormatDSN()
+	return func(ctx context.Context) (*sqlstore.Store, error) { return sqlstore.OpenMySQL(ctx, dsn) }
+}
+
+func mustOpen(t *testing.T, open opener) *sqlstore.Store {
+	t.Helper()
+	s, err := open(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			keystest.RunStoreTests(t, func(t *testing.T) keys.Store { return mustOpen(t, b.fresh(t)) })
+		})
+	}
+}
+
+func TestMigrateTwice(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			open := b.fresh(t)
+			first := mustOpen(t, open)
+			if _, err := first.PutMeta(t.Context(), "check", []byte("v")); err != nil {
+				t.Fatal(err)
+			}
+			second := mustOpen(t, open)
+			got, err := second.PutMeta(t.Context(), "check", []byte("other"))
+			if err != nil || string(got) != "v" {
+				t.Fatalf("second open: PutMeta = %q, %v; want the first store's value", got, err)
+			}
+		})
+	}
+}
+
+func TestConcurrentMigrate(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			open := b.fresh(t)
+			const n = 4
+			stores := make([]*sqlstore.Store, n)
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() { stores[i], errs[i] = open(t.Context()) })
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Fatalf("concurrent open %d: %v", i, err)
+				}
+				t.Cleanup(func() { stores[i].Close() })
+			}
+			var subj keys.SubjectRef
+			rand.Read(subj[:])
+			if _, err := stores[0].Forget(t.Context(), keys.Tombstone{Subject: subj, ForgottenAt: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+			for i, s := range stores {
+				if _, err := s.Tombstone(t.Context(), subj); err != nil {
+					t.Fatalf("store %d: Tombstone: %v", i, err)
+				}
+			}
+		})
+	}
+}
+
+// TestSharedDatabase uses two Stores on one database, as two processes
+// would, and checks that a Forget through one is seen through the other.
+func TestSharedDatabase(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := t.Context()
+			open := b.fresh(t)
+			a, other := mustOpen(t, open), mustOpen(t, open)
+			var subj keys.SubjectRef
+			var id keys.KeyID
+			rand.Read(subj[:])
+			rand.Read(id[:])
+			now := time.Now().UTC().Truncate(time.Microsecond)
+			rec := keys.KeyRecord{ID: id, Version: 1, Subject: subj, Purpose: "default", Wrapped: []byte("wrapped"), CreatedAt: now}
+			if err := a.CreateKey(ctx, rec); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := other.LatestKey(ctx, id); err != nil || string(got.Wrapped) != "wrapped" {
+				t.Fatalf("other LatestKey = %q, %v", got.Wrapped, err)
+			}
+			ts, err := other.Forget(ctx, keys.Tombstone{Subject: subj, ForgottenAt: now, Reason: "ticket"})
+			if err != nil || ts.Destroyed != 1 {
+				t.Fatalf("other Forget = %+v, %v; want 1 destroyed", ts, err)
+			}
+			got, err := a.GetKey(ctx, id, 1)
+			if !errors.Is(err, keys.ErrKeyDestroyed) || got.Wrapped != nil {
+				t.Fatalf("GetKey after other's Forget = %q, %v; want ErrKeyDestroyed", got.Wrapped, err)
+			}
+			if !got.DestroyedAt.Equal(now) {
+				t.Fatalf("DestroyedAt = %v, want %v", got.DestroyedAt, now)
+			}
+			rec.Version = 2
+			if err := a.CreateKey(ctx, rec); !errors.Is(err, keys.ErrKeyDestroyed) {
+				t.Fatalf("CreateKey after other's Forget: %v, want ErrKeyDestroyed", err)
+			}
+			if ts, err := a.Tombstone(ctx, subj); err != nil || ts.Reason != "ticket" || ts.Destroyed != 1 {
+				t.Fatalf("Tombstone = %+v, %v", ts, err)
+			}
+		})
+	}
+}
+
+func TestSQLiteFileMode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keys.db")
+	s := mustOpen(t, func(ctx context.Context) (*sqlstore.Store, error) { return sqlstore.OpenSQLite(ctx, path) })
+	if _, err := s.PutMeta(t.Context(), "n", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	// The -wal and -shm files exist while the database is open.
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mode := fi.Mode().Perm(); mode != 0o600 {
+			t.Errorf("%s mode = %o, want 600", filepath.Base(p), mode)
+		}
+	}
+}
+
+func TestSQLiteBadPath(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "no-such-dir", "keys.db")
+	_, err := sqlstore.OpenSQLite(t.Context(), path)
+	if err == nil {
+		t.Fatal("OpenSQLite in a missing directory succeeded")
+	}
+	if !errors.Is(err, fs.ErrNotExist) || !strings.HasPrefix(err.Error(), "sqlstore: open sqlite:") {
+		t.Fatalf("error = %q, want a sqlstore error wrapping fs.ErrNotExist", err)
+	}
+	for _, bad := range []string{"", ":memory:", "file:keys.db", "keys.db?mode=ro"} {
+		if _, err := sqlstore.OpenSQLite(t.Context(), bad); err == nil {
+			t.Errorf("OpenSQLite(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestSchemaTooNew(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keys.db")
+	s, err := sqlstore.OpenSQLite(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`UPDATE fieldcrypt_meta SET value = ? WHERE name = 'schema_version'`, []byte("2")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sqlstore.OpenSQLite(t.Context(), path); err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Fatalf("OpenSQLite of a newer schema: %v, want an error", err)
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	if _, err := sqlstore.New(t.Context(), nil, sqlstore.SQLite); err == nil {
+		t.Error("New with nil db succeeded")
+	}
+	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "keys.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := sqlstore.New(t.Context(), db, sqlstore.Dialect(0)); err == nil {
+		t.Error("New with the zero Dialect succeeded")
+	}
+	s, err := sqlstore.New(t.Context(), db, sqlstore.SQLite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Ping(); err != nil {
+		t.Fatalf("Close closed the caller's *sql.DB: %v", err)
+	}
+}
+
+func TestLimits(t *testing.T) {
+	s := mustOpen(t, freshSQLite(t))
+	ctx := t.Context()
+	rec := keys.KeyRecord{Version: 1, Purpose: strings.Repeat("p", keys.MaxPurposeLen+1), Wrapped: []byte{1}}
+	if err := s.CreateKey(ctx, rec); !errors.Is(err, keys.ErrInvalidPurpose) {
+		t.Errorf("CreateKey with a long purpose: %v, want ErrInvalidPurpose", err)
+	}
+	rec.Purpose, rec.Wrapped = "default", make([]byte, sqlstore.MaxWrappedLen+1)
+	if err := s.CreateKey(ctx, rec); err == nil {
+		t.Error("CreateKey with an oversized wrapped key succeeded")
+	}
+	if _, err := s.PutMeta(ctx, strings.Repeat("n", sqlstore.MaxMetaNameLen+1), nil); err == nil {
+		t.Error("PutMeta with a long name succeeded")
+	}
+	if _, err := s.Forget(ctx, keys.Tombstone{Reason: strings.Repeat("r", sqlstore.MaxReasonLen+1)}); err == nil {
+		t.Error("Forget with a long reason succeeded")
+	}
+}
+
+// TestSQLiteForgetLeavesNoMaterialOnDisk reads the database file and its
+// write-ahead log after Forget: the wrapped key's bytes must be gone from
+// both, not merely marked deleted.
+func TestSQLiteForgetLeavesNoMaterialOnDisk(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "keys.db")
+	s, err := sqlstore.OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var subject keys.SubjectRef
+	var id keys.KeyID
+	rand.Read(subject[:])
+	rand.Read(id[:])
+	wrapped := make([]byte, 61)
+	rand.Read(wrapped)
+	rec := keys.KeyRecord{ID: id, Version: 1, Subject: subject, Purpose: "default", Wrapped: wrapped,
+		CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
+	if err := s.CreateKey(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	onDisk := func() bool {
+		found := false
+		for _, f := range []string{path, path + "-wal"} {
+			data, err := os.ReadFile(f)
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				t.Fatal(err)
+			}
+			found = found || bytes.Contains(data, wrapped)
+		}
+		return found
+	}
+	if !onDisk() {
+		t.Fatal("wrapped key not found on disk before Forget: the test would prove nothing")
+	}
+	if _, err := s.Forget(ctx, keys.Tombstone{Subject: subject, ForgottenAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if onDisk() {
+		t.Fatal("wrapped key material still on disk after Forget")
+	}
+}
