@@ -1,0 +1,189 @@
+package gormcrypt_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/fieldcrypt/fieldcrypt/gormcrypt"
+	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/localkms"
+	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore"
+)
+
+// Shopper is a model with an encrypted, blind-indexed email.
+type Shopper struct {
+	ID         uint
+	Ref        string  `gorm:"size:64;uniqueIndex" fieldcrypt:"subject"`
+	Email      string  `gorm:"serializer:encrypt"`
+	EmailIndex *string `gorm:"size:32;index" fieldcrypt:"blind_index:Email"`
+	Phone      *string `gorm:"serializer:encrypt"`
+}
+
+// Example shows the whole life of a customer on the embedded default: a
+// root key file and a SQLite keystore next to a SQLite shop database.
+func Example() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "gormcrypt-example")
+	defer os.RemoveAll(dir)
+
+	root, _ := localkms.OpenFile(filepath.Join(dir, "root.key"))
+	store, _ := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "keys.db"))
+	defer store.Close()
+	kr, _ := keys.Open(ctx, keys.Config{KMS: root, Store: store})
+
+	db, _ := gorm.Open(sqlite.Open(filepath.Join(dir, "shop.db")), &gorm.Config{Logger: logger.Discard})
+	if _, err := gormcrypt.Register(db, kr, gormcrypt.Models(&Shopper{})); err != nil {
+		fmt.Println(err)
+		return
+	}
+	db.AutoMigrate(&Shopper{})
+
+	phone := "+48 600 100 200"
+	db.Create(&Shopper{Ref: "customer-42", Email: "ada@example.com", Phone: &phone})
+
+	var raw string
+	db.Raw("SELECT email FROM shoppers").Scan(&raw)
+	fmt.Println("plaintext in the database:", raw == "ada@example.com")
+
+	var s Shopper
+	db.Scopes(gormcrypt.WhereEqual(ctx, &Shopper{}, "Email", " Ada@Example.com")).First(&s)
+	fmt.Println("found by email:", s.Ref, s.Email, *s.Phone)
+
+	gormcrypt.Forget(ctx, db, "customer-42", "erasure ticket 1001")
+	err := db.First(&Shopper{}, s.ID).Error
+	fmt.Println("read after Forget refused:", errors.Is(err, keys.ErrKeyDestroyed))
+	var n int64
+	db.Model(&Shopper{}).Scopes(gormcrypt.WhereEqual(ctx, &Shopper{}, "Email", "ada@example.com")).Count(&n)
+	fmt.Println("found by email after Forget:", n)
+	// Output:
+	// plaintext in the database: false
+	// found by email: customer-42 ada@example.com +48 600 100 200
+	// read after Forget refused: true
+	// found by email after Forget: 0
+}
+
+// ExampleWithSubject encrypts a model that has no subject field: the
+// context names the customer.
+func ExampleWithSubject() {
+	type Note struct {
+		ID   uint
+		Text string `gorm:"serializer:encrypt"`
+	}
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "gormcrypt-example")
+	defer os.RemoveAll(dir)
+	root, _ := localkms.Parse([]byte(localkms.GenerateKey()))
+	store, _ := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "keys.db"))
+	defer store.Close()
+	kr, _ := keys.Open(ctx, keys.Config{KMS: root, Store: store})
+	db, _ := gorm.Open(sqlite.Open(filepath.Join(dir, "shop.db")), &gorm.Config{Logger: logger.Discard})
+	gormcrypt.Register(db, kr, gormcrypt.Models(&Note{}))
+	db.AutoMigrate(&Note{})
+
+	as42 := db.WithContext(gormcrypt.WithSubject(ctx, "customer-42"))
+	as42.Create(&Note{Text: "call back on Monday"})
+	var n Note
+	as42.First(&n)
+	fmt.Println(n.Text)
+
+	err := db.First(&Note{}).Error
+	fmt.Println("without a subject:", errors.Is(err, gormcrypt.ErrNoSubject))
+	// Output:
+	// call back on Monday
+	// without a subject: true
+}
+
+// openShop opens a temporary shop database with gormcrypt registered; the
+// returned function removes it.
+func openShop(opts ...gormcrypt.Option) (*gorm.DB, func()) {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "gormcrypt-example")
+	root, _ := localkms.Parse([]byte(localkms.GenerateKey()))
+	store, _ := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "keys.db"))
+	kr, _ := keys.Open(ctx, keys.Config{KMS: root, Store: store})
+	db, _ := gorm.Open(sqlite.Open(filepath.Join(dir, "shop.db")), &gorm.Config{Logger: logger.Discard})
+	if _, err := gormcrypt.Register(db, kr, append(opts, gormcrypt.Models(&Shopper{}))...); err != nil {
+		panic(err)
+	}
+	db.AutoMigrate(&Shopper{})
+	return db, func() {
+		if s, err := db.DB(); err == nil {
+			s.Close()
+		}
+		store.Close()
+		os.RemoveAll(dir)
+	}
+}
+
+// ExampleBlindIndex computes the value to compare with the blind index
+// column, for queries WhereEqual cannot express.
+func ExampleBlindIndex() {
+	ctx := context.Background()
+	db, done := openShop()
+	defer done()
+	db.Create(&Shopper{Ref: "customer-1", Email: "ada@example.com"})
+	db.Create(&Shopper{Ref: "customer-2", Email: "grace@example.com"})
+
+	col, idx, _ := gormcrypt.BlindIndex(ctx, db, &Shopper{}, "Email", "ADA@example.com")
+	var refs []string
+	db.Model(&Shopper{}).Where(col+" = ? OR ref = ?", idx, "customer-2").Order("ref").Pluck("ref", &refs)
+	fmt.Println(col, len(idx), refs)
+	// Output:
+	// email_index 32 [customer-1 customer-2]
+}
+
+// ExampleRedactForgotten reads a forgotten customer's encrypted columns as
+// zero values instead of failing.
+func ExampleRedactForgotten() {
+	ctx := context.Background()
+	db, done := openShop(gormcrypt.RedactForgotten())
+	defer done()
+	phone := "+48 600 100 200"
+	db.Create(&Shopper{Ref: "customer-1", Email: "ada@example.com", Phone: &phone})
+	db.Create(&Shopper{Ref: "customer-2", Email: "grace@example.com"})
+	gormcrypt.Forget(ctx, db, "customer-1", "erasure ticket 7")
+
+	var all []Shopper
+	err := db.Order("ref").Find(&all).Error
+	fmt.Println("error:", err)
+	for _, s := range all {
+		fmt.Printf("%s %q phone=%v index=%v\n", s.Ref, s.Email, s.Phone != nil, s.EmailIndex != nil)
+	}
+	// Output:
+	// error: <nil>
+	// customer-1 "" phone=false index=false
+	// customer-2 "grace@example.com" phone=false index=true
+}
+
+// ExampleScanRows reads encrypted rows one at a time.
+func ExampleScanRows() {
+	db, done := openShop()
+	defer done()
+	db.Create(&Shopper{Ref: "customer-1", Email: "ada@example.com"})
+	db.Create(&Shopper{Ref: "customer-2", Email: "grace@example.com"})
+
+	rows, err := db.Model(&Shopper{}).Order("ref").Rows()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s Shopper
+		if err := gormcrypt.ScanRows(db, rows, &s); err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Println(s.Ref, s.Email)
+	}
+	// Output:
+	// customer-1 ada@example.com
+	// customer-2 grace@example.com
+}

@@ -1,0 +1,289 @@
+package gormcrypt
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/schema"
+
+	"github.com/fieldcrypt/fieldcrypt/envelope"
+	"github.com/fieldcrypt/fieldcrypt/keys"
+)
+
+// Serializer names, for the gorm tag: `gorm:"serializer:encrypt"`.
+const (
+	// SerializerName selects randomised encryption (AES-256-GCM): equal
+	// values give unrelated ciphertexts. Use it unless lookups are needed.
+	SerializerName = "encrypt"
+	// DeterministicSerializerName selects deterministic encryption (AES-SIV):
+	// equal values of one subject in one column give equal ciphertexts, so
+	// [WhereEqual] can find them for a known subject.
+	DeterministicSerializerName = "encrypt_det"
+)
+
+// Reserved subjects and purposes.
+const (
+	// ReservedSubjectPrefix starts every subject gormcrypt uses for its own
+	// keys. Data subjects must not start with it, and [Forget] refuses it.
+	ReservedSubjectPrefix = "fieldcrypt/"
+	// BlindIndexSubjectPrefix is followed by "<table>.<column>" (the index
+	// column) to name the keystore subject whose key is the column's blind
+	// index key.
+	BlindIndexSubjectPrefix = ReservedSubjectPrefix + "blind-index/"
+	// BlindIndexPurpose is the purpose of blind index keys.
+	BlindIndexPurpose = "blind-index"
+)
+
+// Errors callers branch on, matched with errors.Is. A forgotten subject's
+// data fails with keys.ErrKeyDestroyed instead.
+var (
+	// ErrNoSubject means no data subject could be found for a value: the
+	// model has no non-empty `fieldcrypt:"subject"` field and the context
+	// carries none (see WithSubject).
+	ErrNoSubject = errors.New("gormcrypt: no data subject")
+	// ErrInvalidModel means a model's tags cannot be honoured: an unknown
+	// fieldcrypt tag key, an unsupported field type, a token column, a
+	// misplaced subject field. Nothing is written for such a model.
+	ErrInvalidModel = errors.New("gormcrypt: invalid model")
+	// ErrNotRegistered means an encrypted column was used through a
+	// *gorm.DB on which Register was not called.
+	ErrNotRegistered = errors.New("gormcrypt: gormcrypt.Register was not called on this *gorm.DB")
+	// ErrUnsupported means the operation cannot be done safely on a model
+	// with encrypted columns (for example Create from a map).
+	ErrUnsupported = errors.New("gormcrypt: unsupported operation")
+)
+
+const pluginName = "fieldcrypt:gormcrypt"
+
+// Plugin is the gorm.Plugin that Register installs: it holds the Keyring
+// and Cipher the serializers use and keeps blind indexes up to date. It is
+// safe for concurrent use.
+type Plugin struct {
+	kr     *keys.Keyring
+	c      *envelope.Cipher
+	redact bool
+
+	metas   sync.Map // *schema.Schema -> *modelMeta
+	columns sync.Map // *schema.Field -> *columnMeta
+
+	mu     sync.Mutex
+	models map[string]*modelMeta // by table, the models Forget clears
+	tables map[string]*modelMeta // by table, every model with encrypted columns
+}
+
+var _ gorm.Plugin = (*Plugin)(nil)
+
+type config struct {
+	models  []any
+	redact  bool
+	purpose string
+}
+
+// Option configures Register.
+type Option func(*config)
+
+// Models validates the given models (pointers to structs) at registration
+// and records them for Forget, which clears the blind indexes of every
+// model it knows. Pass every model that has a blind index: a model first
+// seen in a query is validated and recorded then, but a Forget before that
+// would not reach it.
+func Models(models ...any) Option {
+	return func(c *config) { c.models = append(c.models, models...) }
+}
+
+// RedactForgotten makes reads of a forgotten subject's encrypted columns
+// give the field's zero value (nil for pointers and []byte, "" for strings)
+// instead of failing with keys.ErrKeyDestroyed. Other decryption failures
+// still fail. Most users won't need it: the error is the safer default,
+// since a zero value can be mistaken for data.
+func RedactForgotten() Option { return func(c *config) { c.redact = true } }
+
+// Purpose selects the purpose of the subject keys used for columns (default
+// keys.DefaultPurpose), as envelope.WithPurpose does.
+func Purpose(p string) Option { return func(c *config) { c.purpose = p } }
+
+// Register installs gormcrypt on db: it registers the "encrypt" and
+// "encrypt_det" serializers (GORM's serializer registry is global; the
+// serializers are stateless and find this db's Cipher through the
+// statement context, so several *gorm.DB with different Keyrings can
+// coexist in one process) and the callbacks that fill blind indexes and
+// encrypt map updates. It validates the models given with Models.
+//
+// Call it once per *gorm.DB, before the models are used; sessions and
+// transactions derived from db share the registration.
+func Register(db *gorm.DB, kr *keys.Keyring, opts ...Option) (*Plugin, error) {
+	if db == nil || kr == nil {
+		return nil, errors.New("gormcrypt: Register needs a *gorm.DB and a *keys.Keyring")
+	}
+	cfg := config{purpose: keys.DefaultPurpose}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	c, err := envelope.New(kr, envelope.WithPurpose(cfg.purpose))
+	if err != nil {
+		return nil, fmt.Errorf("gormcrypt: %w", err)
+	}
+	if err := registerSerializers(); err != nil {
+		return nil, err
+	}
+	p := &Plugin{kr: kr, c: c, redact: cfg.redact, models: map[string]*modelMeta{}, tables: map[string]*modelMeta{}}
+	for _, m := range cfg.models {
+		stmt := &gorm.Statement{DB: db}
+		if err := stmt.Parse(m); err != nil {
+			return nil, fmt.Errorf("gormcrypt: parsing model %T: %w", m, err)
+		}
+		fixColumnTypes(stmt.Schema)
+		if _, err := p.meta(stmt.Schema); err != nil {
+			return nil, err
+		}
+	}
+	if err := db.Use(p); err != nil {
+		return nil, fmt.Errorf("gormcrypt: %w", err)
+	}
+	return p, nil
+}
+
+var serializerOnce sync.Mutex
+
+func registerSerializers() error {
+	serializerOnce.Lock()
+	defer serializerOnce.Unlock()
+	for name, want := range map[string]schema.SerializerInterface{
+		SerializerName:              serializer{mode: envelope.Randomized},
+		DeterministicSerializerName: serializer{mode: envelope.Deterministic},
+	} {
+		if got, ok := schema.GetSerializer(name); ok {
+			if _, ours := got.(serializer); !ours {
+				return fmt.Errorf("gormcrypt: another package registered a GORM serializer named %q", name)
+			}
+			continue
+		}
+		schema.RegisterSerializer(name, want)
+	}
+	return nil
+}
+
+// Name implements gorm.Plugin.
+func (p *Plugin) Name() string { return pluginName }
+
+// Initialize implements gorm.Plugin; Register calls it through db.Use.
+func (p *Plugin) Initialize(db *gorm.DB) error {
+	cb := db.Callback()
+	regs := []struct {
+		name string
+		err  error
+	}{
+		{"create prepare", cb.Create().Before("*").Register("fieldcrypt:prepare", p.prepare)},
+		{"create", cb.Create().After("gorm:before_create").Before("gorm:create").Register("fieldcrypt:before_create", p.beforeCreate)},
+		{"update prepare", cb.Update().Before("*").Register("fieldcrypt:prepare", p.prepare)},
+		{"update", cb.Update().After("gorm:before_update").Before("gorm:update").Register("fieldcrypt:before_update", p.beforeUpdate)},
+		{"query prepare", cb.Query().Before("*").Register("fieldcrypt:prepare", p.prepareQuery)},
+		{"delete prepare", cb.Delete().Before("*").Register("fieldcrypt:prepare", p.prepare)},
+		{"row prepare", cb.Row().Before("*").Register("fieldcrypt:prepare", p.prepareQuery)},
+		{"raw prepare", cb.Raw().Before("*").Register("fieldcrypt:prepare", p.prepare)},
+	}
+	for _, r := range regs {
+		if r.err != nil {
+			return fmt.Errorf("gormcrypt: registering %s callback: %w", r.name, r.err)
+		}
+	}
+	return nil
+}
+
+func pluginOf(db *gorm.DB) (*Plugin, error) {
+	if db == nil || db.Config == nil {
+		return nil, ErrNotRegistered
+	}
+	if v, ok := db.Config.Plugins[pluginName]; ok {
+		if p, ok := v.(*Plugin); ok {
+			return p, nil
+		}
+	}
+	return nil, ErrNotRegistered
+}
+
+// stmtState is what the serializers find in a statement's context.
+type stmtState struct {
+	p      *Plugin
+	stmt   *gorm.Statement
+	failed atomic.Bool // a Scan failed: later ones only zero their field
+}
+
+type stateKey struct{}
+
+type subjectKey struct{}
+
+// WithSubject returns a context that names the data subject of the values
+// written and read through it, for models without a `fieldcrypt:"subject"`
+// field (or rows whose subject field is empty):
+//
+//	db.WithContext(gormcrypt.WithSubject(ctx, "customer-42")).Create(&note)
+func WithSubject(ctx context.Context, subject string) context.Context {
+	return context.WithValue(ctx, subjectKey{}, subject)
+}
+
+// prepare points the statement's context at p, so the serializers, which
+// GORM calls with that context, find the Cipher.
+func (p *Plugin) prepare(db *gorm.DB) {
+	ctx := db.Statement.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if st, ok := ctx.Value(stateKey{}).(*stmtState); ok && st.p == p && st.stmt == db.Statement {
+		st.failed.Store(false) // the statement is being reused
+		return
+	}
+	db.Statement.Context = context.WithValue(ctx, stateKey{}, &stmtState{p: p, stmt: db.Statement})
+}
+
+func (p *Plugin) prepareQuery(db *gorm.DB) {
+	p.prepare(db)
+	if db.Error == nil && db.Statement.Schema != nil {
+		if _, err := p.meta(db.Statement.Schema); err != nil {
+			db.AddError(err)
+		}
+	}
+}
+
+func stateFrom(ctx context.Context) (*stmtState, error) {
+	if st, ok := ctx.Value(stateKey{}).(*stmtState); ok {
+		return st, nil
+	}
+	return nil, ErrNotRegistered
+}
+
+func checkSubject(s string) error {
+	if strings.HasPrefix(s, ReservedSubjectPrefix) {
+		return fmt.Errorf("%w: subjects starting with %q are reserved", keys.ErrInvalidSubject, ReservedSubjectPrefix)
+	}
+	return keys.ValidateSubject(s)
+}
+
+// ScanRows is db.ScanRows for rows of a model with encrypted columns:
+// GORM runs no callbacks for ScanRows, so the serializers would not find
+// the Keyring and would fail with ErrNotRegistered.
+//
+//	rows, _ := db.Model(&Customer{}).Where("tier = ?", "gold").Rows()
+//	defer rows.Close()
+//	for rows.Next() {
+//		var c Customer
+//		err := gormcrypt.ScanRows(db, rows, &c)
+//		...
+//	}
+func ScanRows(db *gorm.DB, rows *sql.Rows, dest any) error {
+	p, err := pluginOf(db)
+	if err != nil {
+		return err
+	}
+	ctx := db.Statement.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return db.WithContext(context.WithValue(ctx, stateKey{}, &stmtState{p: p})).ScanRows(rows, dest)
+}

@@ -1,0 +1,323 @@
+package gormcrypt
+
+import (
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/schema"
+
+	"github.com/fieldcrypt/fieldcrypt/envelope"
+)
+
+// TagName is the struct tag gormcrypt reads besides GORM's own.
+const TagName = "fieldcrypt"
+
+// The keys of the fieldcrypt tag.
+const (
+	tagSubject    = "subject"
+	tagBlindIndex = "blind_index"
+	tagNormalize  = "normalize"
+	tagToken      = "token"
+)
+
+var knownTags = []string{tagSubject, tagBlindIndex, tagNormalize, tagToken}
+
+// Normalisations a blind index applies before hashing, selected with
+// `fieldcrypt:"blind_index:Email;normalize:lower"`.
+const (
+	// NormalizeLower trims surrounding white space and lower-cases
+	// (Unicode simple folding via strings.ToLower). The default.
+	NormalizeLower = "lower"
+	// NormalizeExact hashes the value as it is.
+	NormalizeExact = "exact"
+	// NormalizeDigits keeps only the ASCII digits (phone and card numbers).
+	NormalizeDigits = "digits"
+)
+
+type kind uint8
+
+const (
+	kindString kind = iota + 1
+	kindBytes
+	kindTime
+	kindInt
+	kindUint
+)
+
+var timeType = reflect.TypeFor[time.Time]()
+
+// columnMeta describes one encrypted column.
+type columnMeta struct {
+	model  *modelMeta
+	field  *schema.Field
+	dbName string
+	mode   envelope.Mode
+	kind   kind
+	ptr    bool // the Go type is a pointer to the kind
+	typ    reflect.Type
+}
+
+// blindMeta describes one blind index column.
+type blindMeta struct {
+	index     *schema.Field // the companion column
+	source    *schema.Field // the encrypted column it indexes
+	normalize string
+	subject   string // keystore subject of its key
+}
+
+// modelMeta is what gormcrypt knows about one model.
+type modelMeta struct {
+	table   string
+	subject *schema.Field // nil: subjects come from the context
+	columns map[string]*columnMeta
+	blind   []*blindMeta
+	err     error // set if the model is invalid; every use fails with it
+}
+
+func (p *Plugin) parse(db *gorm.DB, model any) (*modelMeta, error) {
+	stmt := &gorm.Statement{DB: db}
+	if err := stmt.Parse(model); err != nil {
+		return nil, fmt.Errorf("gormcrypt: parsing model %T: %w", model, err)
+	}
+	return p.meta(stmt.Schema)
+}
+
+// fixColumnTypes makes every encrypted column of s a text column: GORM
+// gives serializer fields of time and integer types their own column
+// types, which cannot hold a ciphertext. It mutates GORM's cached schema,
+// so it runs only in Register, before the model is used.
+func fixColumnTypes(s *schema.Schema) {
+	for _, f := range s.Fields {
+		if _, ours := f.Serializer.(serializer); ours && f.TagSettings["TYPE"] == "" && f.DataType != schema.String {
+			f.DataType = schema.String
+			if f.TagSettings["SIZE"] == "" {
+				f.Size = 0 // GORM sets the bit size of integers
+			}
+		}
+	}
+}
+
+// meta returns the validated description of s, building it on first use.
+func (p *Plugin) meta(s *schema.Schema) (*modelMeta, error) {
+	if v, ok := p.metas.Load(s); ok {
+		m := v.(*modelMeta)
+		return m, m.err
+	}
+	m := buildMeta(s)
+	if v, loaded := p.metas.LoadOrStore(s, m); loaded {
+		m = v.(*modelMeta)
+		return m, m.err
+	}
+	if m.err == nil {
+		for _, c := range m.columns {
+			p.columns.Store(c.field, c)
+		}
+		p.mu.Lock()
+		if len(m.columns) > 0 {
+			p.tables[m.table] = m
+		}
+		if len(m.blind) > 0 {
+			p.models[m.table] = m
+		}
+		p.mu.Unlock()
+	}
+	return m, m.err
+}
+
+// column returns the description of an encrypted field, validating its
+// model on first use.
+func (p *Plugin) column(f *schema.Field) (*columnMeta, error) {
+	if v, ok := p.columns.Load(f); ok {
+		return v.(*columnMeta), nil
+	}
+	if _, err := p.meta(f.Schema); err != nil {
+		return nil, err
+	}
+	if v, ok := p.columns.Load(f); ok {
+		return v.(*columnMeta), nil
+	}
+	return nil, fmt.Errorf("%w: %s.%s is not an encrypted column", ErrInvalidModel, f.Schema.Table, f.DBName)
+}
+
+func parseTag(tag string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, part := range strings.Split(tag, ";") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		k, v := part, ""
+		if i := strings.IndexAny(part, ":="); i >= 0 {
+			k, v = part[:i], part[i+1:]
+		}
+		k = strings.ToLower(strings.TrimSpace(k))
+		known := false
+		for _, t := range knownTags {
+			known = known || k == t
+		}
+		if !known {
+			return nil, fmt.Errorf("unknown fieldcrypt tag key %q (known keys: %s)", k, strings.Join(knownTags, ", "))
+		}
+		if _, dup := out[k]; dup {
+			return nil, fmt.Errorf("fieldcrypt tag key %q given twice", k)
+		}
+		out[k] = strings.TrimSpace(v)
+	}
+	return out, nil
+}
+
+func buildMeta(s *schema.Schema) *modelMeta {
+	m := &modelMeta{table: s.Table, columns: map[string]*columnMeta{}}
+	fail := func(f *schema.Field, format string, args ...any) *modelMeta {
+		where := s.Name
+		if f != nil {
+			where += "." + f.Name
+		}
+		m.err = fmt.Errorf("%w: %s: %s", ErrInvalidModel, where, fmt.Sprintf(format, args...))
+		return m
+	}
+	type pending struct {
+		field *schema.Field
+		tags  map[string]string
+	}
+	var blinds []pending
+	firstEncrypted := -1
+	subjectAt := -1
+	for i, f := range s.Fields {
+		tag, hasTag := f.StructField.Tag.Lookup(TagName)
+		var tags map[string]string
+		if hasTag {
+			var err error
+			if tags, err = parseTag(tag); err != nil {
+				return fail(f, "%v", err)
+			}
+		}
+		if _, ok := tags[tagToken]; ok {
+			return fail(f, "token columns (fieldcrypt:\"token=...\") are not supported yet: they need the tokenize package; use serializer:encrypt for now")
+		}
+		name := strings.ToLower(f.TagSettings["SERIALIZER"])
+		_, ours := f.Serializer.(serializer)
+		if name == SerializerName || name == DeterministicSerializerName || ours {
+			if !ours {
+				return fail(f, "serializer %q is not gormcrypt's (another package replaced it)", name)
+			}
+			if len(tags) > 0 {
+				return fail(f, "an encrypted field takes no fieldcrypt tag; put blind_index on the index field")
+			}
+			if f.DBName == "" {
+				return fail(f, "encrypted field has no column")
+			}
+			if f.DataType != schema.String && f.TagSettings["TYPE"] == "" {
+				return fail(f, "a %s column cannot hold a ciphertext: pass the model to gormcrypt.Models at Register, "+
+					"or give the field gorm:\"type:text\"", f.DataType)
+			}
+			c, err := newColumn(m, f)
+			if err != nil {
+				return fail(f, "%v", err)
+			}
+			m.columns[f.Name] = c
+			if firstEncrypted < 0 {
+				firstEncrypted = i
+			}
+			continue
+		}
+		if _, ok := tags[tagSubject]; ok {
+			if len(tags) != 1 || tags[tagSubject] != "" {
+				return fail(f, "the subject tag takes no value and no other keys")
+			}
+			if m.subject != nil {
+				return fail(f, "two subject fields (%s and %s)", m.subject.Name, f.Name)
+			}
+			if f.FieldType.Kind() != reflect.String || f.DBName == "" {
+				return fail(f, "the subject field must be a string column, not %s", f.FieldType)
+			}
+			m.subject, subjectAt = f, i
+			continue
+		}
+		if _, ok := tags[tagBlindIndex]; ok {
+			blinds = append(blinds, pending{f, tags})
+			continue
+		}
+		if _, ok := tags[tagNormalize]; ok {
+			return fail(f, "normalize is only valid with blind_index")
+		}
+	}
+	if m.subject != nil && firstEncrypted >= 0 && subjectAt > firstEncrypted {
+		// Rows are decrypted as they are scanned, column by column, and the
+		// associated data names the subject: it must be read first.
+		return fail(m.subject, "the subject field must be declared before the encrypted fields (%s)",
+			s.Fields[firstEncrypted].Name)
+	}
+	for _, b := range blinds {
+		f := b.field
+		src := s.LookUpField(b.tags[tagBlindIndex])
+		if src == nil {
+			return fail(f, "blind_index names an unknown field %q", b.tags[tagBlindIndex])
+		}
+		c, ok := m.columns[src.Name]
+		if !ok {
+			return fail(f, "blind_index source %s is not an encrypted field", src.Name)
+		}
+		if c.kind != kindString && c.kind != kindBytes {
+			return fail(f, "blind indexes need a string or []byte source, %s is %s", src.Name, src.FieldType)
+		}
+		t := f.FieldType
+		if t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.String || f.DBName == "" || f.Serializer != nil {
+			return fail(f, "a blind index field must be a string or *string column without serializer, not %s", f.FieldType)
+		}
+		if m.subject == nil {
+			return fail(f, "a model with blind indexes needs a fieldcrypt:\"subject\" field, so that Forget can clear them")
+		}
+		norm := b.tags[tagNormalize]
+		switch norm {
+		case "":
+			norm = NormalizeLower
+		case NormalizeLower, NormalizeExact, NormalizeDigits:
+		default:
+			return fail(f, "unknown normalize %q (known: %s, %s, %s)", norm, NormalizeLower, NormalizeExact, NormalizeDigits)
+		}
+		for _, other := range m.blind {
+			if other.source == src {
+				return fail(f, "%s already has a blind index (%s)", src.Name, other.index.Name)
+			}
+		}
+		m.blind = append(m.blind, &blindMeta{
+			index: f, source: src, normalize: norm,
+			subject: BlindIndexSubjectPrefix + s.Table + "." + f.DBName,
+		})
+	}
+	sort.Slice(m.blind, func(i, j int) bool { return m.blind[i].index.DBName < m.blind[j].index.DBName })
+	return m
+}
+
+func newColumn(m *modelMeta, f *schema.Field) (*columnMeta, error) {
+	c := &columnMeta{model: m, field: f, dbName: f.DBName, typ: f.FieldType}
+	c.mode = f.Serializer.(serializer).mode
+	t := f.FieldType
+	if t.Kind() == reflect.Pointer {
+		c.ptr = true
+		t = t.Elem()
+	}
+	switch {
+	case t == timeType:
+		c.kind = kindTime
+	case t.Kind() == reflect.String:
+		c.kind = kindString
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8 && !c.ptr:
+		c.kind = kindBytes
+	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Int64:
+		c.kind = kindInt
+	case t.Kind() >= reflect.Uint && t.Kind() <= reflect.Uint64:
+		c.kind = kindUint
+	default:
+		return nil, fmt.Errorf("unsupported type %s for an encrypted column (supported: string, []byte, time.Time, integers, and pointers to them except []byte)", f.FieldType)
+	}
+	return c, nil
+}
