@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -31,17 +30,29 @@ type Config struct {
 	// Audit, if set, receives an Event for every key created, rotated,
 	// forgotten or denied.
 	Audit Auditor
+	// DisableWatch stops Open from watching a Store that implements
+	// [Watcher] for subjects forgotten by other processes. Most users won't
+	// need it: without the watcher, only CacheMaxAge bounds how long other
+	// processes' Forget calls take to reach this one.
+	DisableWatch bool
 }
 
 // Keyring hands out per-subject keys: it creates them on first use, wraps
 // them with the KMS, keeps them in the Store, caches them unwrapped and
-// destroys them on Forget. It is safe for concurrent use.
+// destroys them on Forget. It is safe for concurrent use. On a Store shared
+// by several processes it also evicts subjects other processes forget (see
+// [Watcher]); Close stops that.
 type Keyring struct {
 	kms   KMS
 	store Store
 	audit Auditor
 	cache *keyCache
 	idKey []byte // HMAC key deriving SubjectRef and KeyID; never leaves the process
+
+	// Invalidation watcher (see watch.go); nil when not watching.
+	stopWatch context.CancelFunc
+	watchDone chan struct{}
+	closeOnce sync.Once
 }
 
 // Key is one unwrapped subject key version. Its secret is reachable only
@@ -114,11 +125,13 @@ func (k *Key) Derive(label string, build func(secret []byte) (any, error)) (any,
 	return v, nil
 }
 
-const idKeyMeta = "id-key.v1"
-
 // Open returns a Keyring over cfg.KMS and cfg.Store. On a new keystore it
 // records the root key check value; on an existing one it verifies it and
 // fails with ErrRootKeyMismatch if cfg.KMS holds a different root key.
+//
+// If cfg.Store implements [Watcher], Open starts a goroutine that evicts
+// subjects forgotten by other processes from the cache, until
+// [Keyring.Close] (or the Store's own Close) stops it.
 func Open(ctx context.Context, cfg Config) (*Keyring, error) {
 	if cfg.KMS == nil || cfg.Store == nil {
 		return nil, errors.New("keys: Config.KMS and Config.Store are required")
@@ -137,17 +150,21 @@ func Open(ctx context.Context, cfg Config) (*Keyring, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Keyring{
+	kr := &Keyring{
 		kms:   cfg.KMS,
 		store: cfg.Store,
 		audit: cfg.Audit,
 		cache: newKeyCache(entries, age),
 		idKey: idKey,
-	}, nil
+	}
+	if w, ok := cfg.Store.(Watcher); ok && !cfg.DisableWatch {
+		kr.watch(w)
+	}
+	return kr, nil
 }
 
 func loadIDKey(ctx context.Context, kms KMS, store Store) ([]byte, error) {
-	ad := []byte("fieldcrypt/keystore/" + idKeyMeta)
+	ad := []byte(IDKeyAssociatedData)
 	fresh := make([]byte, KeySize)
 	if _, err := rand.Read(fresh); err != nil {
 		return nil, fmt.Errorf("keys: generating keystore identifier key: %w", err)
@@ -156,7 +173,7 @@ func loadIDKey(ctx context.Context, kms KMS, store Store) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keys: wrapping keystore identifier key: %w", err)
 	}
-	stored, err := store.PutMeta(ctx, idKeyMeta, wrapped)
+	stored, err := store.PutMeta(ctx, IDKeyMetaName, wrapped)
 	if err != nil {
 		return nil, fmt.Errorf("keys: recording root key check value: %w", err)
 	}
@@ -199,15 +216,6 @@ func (kr *Keyring) keyID(ref SubjectRef, purpose string) KeyID {
 	var id KeyID
 	copy(id[:], m.Sum(nil))
 	return id
-}
-
-// wrapAD binds a wrapped key to its identity, so that swapping wrapped keys
-// between rows of the keystore fails to unwrap.
-func wrapAD(id KeyID, version uint32) []byte {
-	ad := make([]byte, 0, 20+len(id)+4)
-	ad = append(ad, "fieldcrypt/key/v1\x00"...)
-	ad = append(ad, id[:]...)
-	return binary.BigEndian.AppendUint32(ad, version)
 }
 
 func (kr *Keyring) emit(ctx context.Context, e Event) {
@@ -370,8 +378,10 @@ func (kr *Keyring) Forgotten(ctx context.Context, subject string) (bool, error) 
 }
 
 // Evict drops every cached key of the subject with reference ref, so the
-// next use reads the keystore. Invalidation listeners call it when another
-// process forgets a subject; most users won't need it.
+// next use reads the keystore. Like Forget, it also stops any load of a key
+// that started before Evict from putting its result into the cache. The
+// invalidation watcher (see [Watcher]) calls it when another process
+// forgets a subject; most users won't need it.
 func (kr *Keyring) Evict(ref SubjectRef) { kr.cache.evictSubject(ref) }
 
 // EvictAll empties the key cache.
@@ -385,7 +395,7 @@ func (kr *Keyring) create(ctx context.Context, ref SubjectRef, id KeyID, purpose
 	if _, err := rand.Read(secret); err != nil {
 		return KeyRecord{}, fmt.Errorf("keys: generating key: %w", err)
 	}
-	wrapped, err := kr.kms.Wrap(ctx, secret, wrapAD(id, version))
+	wrapped, err := kr.kms.Wrap(ctx, secret, WrapAssociatedData(id, version))
 	clear(secret)
 	if err != nil {
 		return KeyRecord{}, fmt.Errorf("keys: wrapping key: %w", err)
@@ -407,7 +417,7 @@ func (kr *Keyring) unwrap(ctx context.Context, rec KeyRecord) (*Key, error) {
 	if rec.Wrapped == nil {
 		return nil, ErrKeyDestroyed
 	}
-	secret, err := kr.kms.Unwrap(ctx, rec.Wrapped, wrapAD(rec.ID, rec.Version))
+	secret, err := kr.kms.Unwrap(ctx, rec.Wrapped, WrapAssociatedData(rec.ID, rec.Version))
 	if err != nil {
 		return nil, fmt.Errorf("keys: unwrapping key %s v%d: %w", rec.ID, rec.Version, err)
 	}

@@ -327,7 +327,7 @@ func RunKMSTests(t *testing.T, newKMS func(t *testing.T) keys.KMS) {
 			if !bytes.Equal(in, pt) || !bytes.Equal(inAD, ad) {
 				t.Fatal("Wrap modified its input")
 			}
-			if bytes.Contains(w, pt) {
+			if len(pt) >= 8 && bytes.Contains(w, pt) {
 				t.Fatal("wrapped key contains the plaintext key")
 			}
 			wCopy := bytes.Clone(w)

@@ -127,7 +127,12 @@ type queries struct {
 	tombstone     string
 	insertMeta    string
 	selectMeta    string
+	recentForgets string // tombstones newer than a time, for Watch
+	lastForget    string // the newest tombstone's time, for Watch
 }
+
+// forgottenIndex indexes tombstones by time, for Watch.
+const forgottenIndex = "fieldcrypt_subjects_forgotten"
 
 const keyColumns = `version, subject_ref, purpose, wrapped, wrapped IS NULL, created_at, destroyed_at`
 
@@ -165,9 +170,11 @@ func (d Dialect) queries() queries {
 	q.forgetSubject = `UPDATE fieldcrypt_subjects SET forgotten_at = ?, reason = ?, destroyed = ? WHERE subject_ref = ?`
 	q.tombstone = `SELECT forgotten_at, reason, destroyed FROM fieldcrypt_subjects WHERE subject_ref = ? AND forgotten_at IS NOT NULL`
 	q.selectMeta = `SELECT value FROM fieldcrypt_meta WHERE name = ?`
+	q.recentForgets = `SELECT subject_ref, forgotten_at FROM fieldcrypt_subjects WHERE forgotten_at > ?`
+	q.lastForget = `SELECT MAX(forgotten_at) FROM fieldcrypt_subjects`
 
 	for _, p := range []*string{&q.lockSubject, &q.selectSubject, &q.insertKey, &q.getKey, &q.latestKey,
-		&q.destroyKeys, &q.forgetSubject, &q.tombstone, &q.insertMeta, &q.selectMeta} {
+		&q.destroyKeys, &q.forgetSubject, &q.tombstone, &q.insertMeta, &q.selectMeta, &q.recentForgets} {
 		*p = d.rebind(*p)
 	}
 	return q
@@ -187,11 +194,14 @@ func (d Dialect) schema() []string {
 		ref, blob, bigblob, name, purpose, bigint = "BINARY(16)", "BLOB", "LONGBLOB", "VARBINARY(255)", "VARCHAR(64)", "BIGINT"
 		suffix = " ENGINE=InnoDB"
 	}
-	index := ""
+	index, subjectsIndex := "", ""
 	if d == MySQL {
-		// MySQL has no CREATE INDEX IF NOT EXISTS.
+		// MySQL has no CREATE INDEX IF NOT EXISTS. Tables created before
+		// fieldcrypt_subjects_forgotten existed get it from migrateMySQL.
 		index = `,
 	INDEX fieldcrypt_keys_subject (subject_ref)`
+		subjectsIndex = `,
+	INDEX ` + forgottenIndex + ` (forgotten_at)`
 	}
 	stmts := []string{
 		`CREATE TABLE IF NOT EXISTS fieldcrypt_meta (
@@ -202,7 +212,7 @@ func (d Dialect) schema() []string {
 	subject_ref ` + ref + ` NOT NULL PRIMARY KEY,
 	forgotten_at ` + bigint + ` NULL,
 	reason ` + blob + ` NULL,
-	destroyed ` + bigint + ` NOT NULL DEFAULT 0
+	destroyed ` + bigint + ` NOT NULL DEFAULT 0` + subjectsIndex + `
 )` + suffix,
 		`CREATE TABLE IF NOT EXISTS fieldcrypt_keys (
 	key_id ` + ref + ` NOT NULL,
@@ -216,7 +226,11 @@ func (d Dialect) schema() []string {
 )` + suffix,
 	}
 	if d != MySQL {
-		stmts = append(stmts, `CREATE INDEX IF NOT EXISTS fieldcrypt_keys_subject ON fieldcrypt_keys (subject_ref)`)
+		stmts = append(stmts,
+			`CREATE INDEX IF NOT EXISTS fieldcrypt_keys_subject ON fieldcrypt_keys (subject_ref)`,
+			// For Watch's polling and catch-up queries. Added after schema
+			// version 1 was released; older versions of this package ignore it.
+			`CREATE INDEX IF NOT EXISTS `+forgottenIndex+` ON fieldcrypt_subjects (forgotten_at)`)
 	}
 	return stmts
 }

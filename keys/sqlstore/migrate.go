@@ -97,5 +97,17 @@ func (s *Store) migrateMySQL(ctx context.Context) (err error) {
 			err = rerr
 		}
 	}()
-	return s.createSchema(ctx, conn)
+	if err := s.createSchema(ctx, conn); err != nil {
+		return err
+	}
+	// Tables created by an earlier version of this package lack the
+	// tombstone time index; add it once, still under the named lock.
+	var n int
+	err = conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.statistics
+WHERE table_schema = DATABASE() AND table_name = 'fieldcrypt_subjects' AND index_name = ?`, forgottenIndex).Scan(&n)
+	if err != nil || n > 0 {
+		return err
+	}
+	_, err = conn.ExecContext(ctx, `ALTER TABLE fieldcrypt_subjects ADD INDEX `+forgottenIndex+` (forgotten_at)`)
+	return err
 }

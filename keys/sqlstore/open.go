@@ -32,7 +32,7 @@ const sqliteParams = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
 // This is the embedded default: no server, one file (plus its -wal and -shm
 // companions, created with the same permissions). Several processes may
 // open the same file at once. Close closes the database.
-func OpenSQLite(ctx context.Context, path string) (*Store, error) {
+func OpenSQLite(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	switch {
 	case path == "":
 		return nil, errors.New("sqlstore: open sqlite: empty path")
@@ -58,26 +58,26 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
 	}
-	return newOwned(ctx, db, SQLite)
+	return newOwned(ctx, db, SQLite, opts)
 }
 
 // OpenPostgres connects to PostgreSQL through pgx, for example with
 // "postgres://user@host:5432/db?sslmode=verify-full", and creates the tables
 // if needed. Tables are created in the first schema of the search_path
 // (set it with a "search_path=..." DSN parameter). Close closes the pool.
-func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
+func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open postgres: %w", err)
 	}
-	return newOwned(ctx, stdlib.OpenDB(*cfg), Postgres)
+	return newOwned(ctx, stdlib.OpenDB(*cfg), Postgres, opts)
 }
 
 // OpenMySQL connects to MySQL or MariaDB through go-sql-driver/mysql, for
 // example with "user:password@tcp(host:3306)/db", and creates the tables if
 // needed. Times are stored as integers, so parseTime is not needed. Close
 // closes the pool.
-func OpenMySQL(ctx context.Context, dsn string) (*Store, error) {
+func OpenMySQL(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open mysql: %w", err)
@@ -86,11 +86,11 @@ func OpenMySQL(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open mysql: %w", err)
 	}
-	return newOwned(ctx, sql.OpenDB(conn), MySQL)
+	return newOwned(ctx, sql.OpenDB(conn), MySQL, opts)
 }
 
-func newOwned(ctx context.Context, db *sql.DB, d Dialect) (*Store, error) {
-	s, err := New(ctx, db, d)
+func newOwned(ctx context.Context, db *sql.DB, d Dialect, opts []Option) (*Store, error) {
+	s, err := New(ctx, db, d, opts...)
 	if err != nil {
 		db.Close()
 		return nil, err

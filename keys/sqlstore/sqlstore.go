@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/fieldcrypt/fieldcrypt/keys"
@@ -18,9 +20,17 @@ type Store struct {
 	owned   bool // Close closes db
 	dialect Dialect
 	q       queries
+	opts    options
+	channel string // PostgreSQL: the NOTIFY channel of this keystore
+
+	closeOnce sync.Once
+	closed    chan struct{} // closed by Close; stops every Watch
 }
 
-var _ keys.Store = (*Store)(nil)
+var (
+	_ keys.Store   = (*Store)(nil)
+	_ keys.Watcher = (*Store)(nil)
+)
 
 // Limits enforced before anything reaches the database, so that no backend
 // silently truncates a value (MySQL does outside strict mode).
@@ -47,23 +57,39 @@ const maxAttempts = 8
 // the same time. Close does not close db: the caller keeps owning it.
 //
 // Most users won't need New: [OpenSQLite] opens the embedded default.
-func New(ctx context.Context, db *sql.DB, d Dialect) (*Store, error) {
+func New(ctx context.Context, db *sql.DB, d Dialect, opts ...Option) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("sqlstore: nil *sql.DB")
 	}
 	if !d.valid() {
 		return nil, fmt.Errorf("sqlstore: unknown dialect %v", d)
 	}
-	s := &Store{db: db, dialect: d, q: d.queries()}
+	o := options{pollInterval: DefaultPollInterval}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.pollInterval <= 0 {
+		return nil, errors.New("sqlstore: poll interval must be positive")
+	}
+	s := &Store{db: db, dialect: d, q: d.queries(), opts: o, closed: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
+	}
+	if d == Postgres {
+		var schema string
+		if err := db.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+			return nil, fmt.Errorf("sqlstore: reading current schema: %w", err)
+		}
+		s.channel = notifyChannel(schema)
 	}
 	return s, nil
 }
 
-// Close closes the database if the Store opened it (OpenSQLite, OpenPostgres,
-// OpenMySQL); a Store made by New leaves the caller's *sql.DB open.
+// Close stops every Watch on the Store and closes the database if the Store
+// opened it (OpenSQLite, OpenPostgres, OpenMySQL); a Store made by New
+// leaves the caller's *sql.DB open.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() { close(s.closed) })
 	if !s.owned {
 		return nil
 	}
@@ -245,6 +271,14 @@ func (s *Store) Forget(ctx context.Context, t keys.Tombstone) (keys.Tombstone, e
 		}
 		if _, err := tx.ExecContext(ctx, s.q.forgetSubject, micros(t.ForgottenAt), []byte(t.Reason), n, t.Subject[:]); err != nil {
 			return err
+		}
+		if s.dialect == Postgres {
+			// Delivered to every listener when, and only if, the
+			// transaction commits.
+			payload := t.Subject.String() + " " + strconv.FormatInt(micros(t.ForgottenAt), 10)
+			if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, s.channel, payload); err != nil {
+				return err
+			}
 		}
 		out = t
 		out.ForgottenAt = fromMicros(micros(t.ForgottenAt))

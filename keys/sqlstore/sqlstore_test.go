@@ -57,6 +57,12 @@ func freshSQLite(t *testing.T) opener {
 }
 
 func freshPostgres(t *testing.T) opener {
+	dsn := freshPostgresDSN(t)
+	return func(ctx context.Context) (*sqlstore.Store, error) { return sqlstore.OpenPostgres(ctx, dsn) }
+}
+
+// freshPostgresDSN returns the DSN of a new, empty schema, dropped when t ends.
+func freshPostgresDSN(t *testing.T) string {
 	dsn := os.Getenv(postgresEnv)
 	if dsn == "" {
 		t.Skip(postgresEnv + " not set; set it to run the PostgreSQL conformance suite")
@@ -84,10 +90,16 @@ func freshPostgres(t *testing.T) opener {
 	default:
 		dsn += "?search_path=" + schema
 	}
-	return func(ctx context.Context) (*sqlstore.Store, error) { return sqlstore.OpenPostgres(ctx, dsn) }
+	return dsn
 }
 
 func freshMySQL(t *testing.T) opener {
+	dsn := freshMySQLDSN(t)
+	return func(ctx context.Context) (*sqlstore.Store, error) { return sqlstore.OpenMySQL(ctx, dsn) }
+}
+
+// freshMySQLDSN returns the DSN of a new, empty database, dropped when t ends.
+func freshMySQLDSN(t *testing.T) string {
 	dsn := os.Getenv(mysqlEnv)
 	if dsn == "" {
 		t.Skip(mysqlEnv + " not set; set it to run the MySQL/MariaDB conformance suite")
@@ -111,8 +123,7 @@ func freshMySQL(t *testing.T) opener {
 		t.Fatal(err)
 	}
 	cfg.DBName = name
-	dsn = cfg.FormatDSN()
-	return func(ctx context.Context) (*sqlstore.Store, error) { return sqlstore.OpenMySQL(ctx, dsn) }
+	return cfg.FormatDSN()
 }
 
 func mustOpen(t *testing.T, open opener) *sqlstore.Store {

@@ -1,0 +1,176 @@
+// Package shop holds the code the example services share: how each opens
+// the shared keystore and its own database, and the services themselves,
+// so that the walk-through in examples/shop/README.md can also run as a
+// test.
+package shop
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "github.com/glebarez/go-sqlite" // the services' own databases
+
+	"github.com/fieldcrypt/fieldcrypt/envelope"
+	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/localkms"
+	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore"
+)
+
+// Service is what every example program gets: the shared keyring, a cipher
+// over it and the service's own database.
+type Service struct {
+	Name    string
+	Keyring *keys.Keyring
+	Cipher  *envelope.Cipher
+	DB      *sql.DB // the service's own data: <data>/<name>.db
+	Out     io.Writer
+
+	store *sqlstore.Store
+}
+
+// Close stops the keyring's invalidation watcher and closes the databases.
+func (s *Service) Close() {
+	s.Keyring.Close()
+	s.store.Close()
+	if s.DB != nil {
+		s.DB.Close()
+	}
+}
+
+// A Command defines its own flags on fs, if any, and returns the function
+// that runs it with the arguments left after the flags.
+type Command func(fs *flag.FlagSet) func(ctx context.Context, s *Service, args []string) error
+
+// Main parses the common flags, opens the service and runs cmd. It returns
+// the process exit code.
+func Main(name string, args []string, out io.Writer, command Command) int {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	cmd := command(fs)
+	data := fs.String("data", "shop-data", "directory for the shared root key, the SQLite keystore and each service's own database")
+	dsn := fs.String("keystore-dsn", "", "shared keystore on a server instead of <data>/keys.db: postgres://... or user:pass@tcp(host:3306)/db (MySQL/MariaDB)")
+	rootKey := fs.String("root-key", "", "root key file shared by every service (default <data>/root.key)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	ctx := context.Background()
+	s, err := Open(ctx, name, *data, *dsn, *rootKey, out)
+	if err == nil {
+		err = cmd(ctx, s, fs.Args())
+		s.Close()
+	}
+	if err != nil {
+		fmt.Fprintf(out, "%s: %v\n", name, err)
+		return 1
+	}
+	return 0
+}
+
+// Open opens the shared keystore (dsn, or <data>/keys.db when empty), the
+// shared root key and the service's own database <data>/<name>.db. name
+// "erase" has no database of its own.
+func Open(ctx context.Context, name, data, dsn, rootKey string, out io.Writer) (*Service, error) {
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		return nil, err
+	}
+	if rootKey == "" {
+		rootKey = filepath.Join(data, "root.key")
+	}
+	root, err := localkms.OpenFile(rootKey)
+	if err != nil {
+		return nil, err
+	}
+	var store *sqlstore.Store
+	switch {
+	case dsn == "":
+		store, err = sqlstore.OpenSQLite(ctx, filepath.Join(data, "keys.db"))
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		store, err = sqlstore.OpenPostgres(ctx, dsn)
+	default:
+		store, err = sqlstore.OpenMySQL(ctx, dsn)
+	}
+	if err != nil {
+		return nil, err
+	}
+	// keys.Open starts watching the store: an erase in any process evicts
+	// the customer's keys from this one's cache.
+	kr, err := keys.Open(ctx, keys.Config{KMS: root, Store: store})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	c, err := envelope.New(kr)
+	if err != nil {
+		kr.Close()
+		store.Close()
+		return nil, err
+	}
+	s := &Service{Name: name, Keyring: kr, Cipher: c, Out: out, store: store}
+	if name != "erase" {
+		path := filepath.Join(data, name+".db")
+		if f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600); err == nil {
+			f.Close()
+		}
+		s.DB, err = sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// reveal decrypts a stored field, or describes why it cannot.
+func (s *Service) reveal(ctx context.Context, ct string, ad []byte) string {
+	pt, err := s.Cipher.DecryptString(ctx, ct, ad)
+	switch {
+	case err == nil:
+		return fmt.Sprintf("%q", pt)
+	case errors.Is(err, keys.ErrKeyDestroyed):
+		return "refused: " + err.Error()
+	default:
+		return "error: " + err.Error()
+	}
+}
+
+// subcommand splits args into a subcommand and its flag set.
+func subcommand(s *Service, args []string, usage string) (string, *flag.FlagSet, error) {
+	if len(args) == 0 {
+		return "", nil, fmt.Errorf("usage: %s [flags] %s", s.Name, usage)
+	}
+	fs := flag.NewFlagSet(s.Name+" "+args[0], flag.ContinueOnError)
+	fs.SetOutput(s.Out)
+	return args[0], fs, nil
+}
+
+// watch decrypts ct every 50 ms, as a running service serving the customer
+// would, until it is refused or for elapses.
+func (s *Service) watch(ctx context.Context, customer, ct string, ad []byte, d time.Duration) error {
+	readable := time.Time{}
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		_, err := s.Cipher.DecryptString(ctx, ct, ad)
+		switch {
+		case err == nil && readable.IsZero():
+			readable = time.Now()
+			fmt.Fprintf(s.Out, "%s: %s is readable; its key is cached. Watching for an erasure...\n", s.Name, customer)
+		case errors.Is(err, keys.ErrKeyDestroyed):
+			fmt.Fprintf(s.Out, "%s: %s refused: %v\n", s.Name, customer, err)
+			if st, err := s.Keyring.Status(ctx, customer); err == nil && st.Forgotten && !readable.IsZero() {
+				fmt.Fprintf(s.Out, "%s: the erasure reached this running service %v after it was recorded\n",
+					s.Name, time.Since(st.Tombstone.ForgottenAt).Round(time.Millisecond))
+			}
+			return nil
+		case err != nil:
+			return err
+		}
+	}
+	return fmt.Errorf("%s was still readable after %v", customer, d)
+}

@@ -1,0 +1,119 @@
+package memstore
+
+import (
+	"bytes"
+	"context"
+	"slices"
+
+	"github.com/fieldcrypt/fieldcrypt/keys"
+)
+
+var _ keys.RotatableStore = (*Store)(nil)
+
+// LiveKeys implements keys.RotatableStore. It sorts every key on each call:
+// fine for the sizes an in-memory store holds.
+func (s *Store) LiveKeys(ctx context.Context, after keys.KeyCursor, limit int) ([]keys.KeyRecord, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		return nil, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []keys.KeyRecord
+	for _, vs := range s.keys {
+		for _, r := range vs {
+			if r.Wrapped != nil && after.Less(keys.KeyCursor{ID: r.ID, Version: r.Version}) {
+				out = append(out, r)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b keys.KeyRecord) int {
+		if c := bytes.Compare(a.ID[:], b.ID[:]); c != 0 {
+			return c
+		}
+		return int(int64(a.Version) - int64(b.Version))
+	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	for i := range out {
+		out[i] = clone(out[i])
+	}
+	return out, nil
+}
+
+// CountLiveKeys implements keys.RotatableStore.
+func (s *Store) CountLiveKeys(ctx context.Context) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, vs := range s.keys {
+		for _, r := range vs {
+			if r.Wrapped != nil {
+				n++
+			}
+		}
+	}
+	return n, nil
+}
+
+// RewrapKey implements keys.RotatableStore.
+func (s *Store) RewrapKey(ctx context.Context, id keys.KeyID, version uint32, oldWrapped, newWrapped []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	vs := s.keys[id]
+	for i := range vs {
+		if vs[i].Version != version {
+			continue
+		}
+		switch {
+		case vs[i].Wrapped == nil:
+			return keys.ErrKeyDestroyed
+		case !bytes.Equal(vs[i].Wrapped, oldWrapped):
+			return keys.ErrRewrapConflict
+		}
+		vs[i].Wrapped = slices.Clone(newWrapped)
+		return nil
+	}
+	return keys.ErrKeyNotFound
+}
+
+// Meta implements keys.RotatableStore.
+func (s *Store) Meta(ctx context.Context, name string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.meta[name]
+	if !ok {
+		return nil, keys.ErrKeyNotFound
+	}
+	return slices.Clone(v), nil
+}
+
+// RewrapMeta implements keys.RotatableStore.
+func (s *Store) RewrapMeta(ctx context.Context, name string, oldValue, newValue []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.meta[name]
+	switch {
+	case !ok:
+		return keys.ErrKeyNotFound
+	case !bytes.Equal(v, oldValue):
+		return keys.ErrRewrapConflict
+	}
+	s.meta[name] = slices.Clone(newValue)
+	return nil
+}

@@ -1,0 +1,326 @@
+package keys
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// ErrRewrapConflict is returned by RotatableStore.RewrapKey and RewrapMeta
+// when the stored wrapped value is no longer the one the caller read: another
+// rotation got there first. RotateRoot treats it as done by the other run.
+var ErrRewrapConflict = errors.New("keys: wrapped value changed concurrently")
+
+// KeyCursor is a position in the keystore's order of key versions: by key
+// identifier (bytewise), then version. The zero cursor is before every key.
+type KeyCursor struct {
+	ID      KeyID
+	Version uint32
+}
+
+// Less reports whether c comes before d.
+func (c KeyCursor) Less(d KeyCursor) bool {
+	if x := bytes.Compare(c.ID[:], d.ID[:]); x != 0 {
+		return x < 0
+	}
+	return c.Version < d.Version
+}
+
+// RotatableStore is the optional Store capability RotateRoot needs: listing
+// the live keys in a stable order and replacing a wrapped value by
+// compare-and-swap, so that a rotation never loses a key to a race with
+// another rotation, a Forget or a crash. keys/memstore and keys/sqlstore
+// implement it.
+//
+// Most users won't implement it.
+type RotatableStore interface {
+	Store
+	// LiveKeys returns up to limit records that still hold key material,
+	// in KeyCursor order, strictly after after.
+	LiveKeys(ctx context.Context, after KeyCursor, limit int) ([]KeyRecord, error)
+	// CountLiveKeys returns how many records still hold key material.
+	CountLiveKeys(ctx context.Context) (int, error)
+	// RewrapKey replaces the wrapped material of (id, version) with
+	// newWrapped if and only if it is currently oldWrapped. It fails with
+	// ErrKeyDestroyed if the key was destroyed meanwhile (a destroyed key
+	// is never brought back), ErrKeyNotFound if there is no such key and
+	// ErrRewrapConflict if the material is neither oldWrapped nor gone.
+	RewrapKey(ctx context.Context, id KeyID, version uint32, oldWrapped, newWrapped []byte) error
+	// Meta returns the value stored under name, or ErrKeyNotFound.
+	Meta(ctx context.Context, name string) ([]byte, error)
+	// RewrapMeta replaces the value of name with newValue if and only if it
+	// is currently oldValue, failing with ErrRewrapConflict otherwise.
+	RewrapMeta(ctx context.Context, name string, oldValue, newValue []byte) error
+}
+
+// RewrapRequest is one wrapped value for KMSRewrapper.Rewrap, with the
+// associated data it was wrapped with.
+type RewrapRequest struct {
+	Wrapped        []byte
+	AssociatedData []byte
+}
+
+// RewrapResult is the outcome for one RewrapRequest: the value wrapped under
+// the KMS's newest root key version, or an error (wrapping ErrUnwrap when
+// the value does not authenticate).
+type RewrapResult struct {
+	Wrapped []byte
+	Err     error
+}
+
+// KMSRewrapper is an optional KMS capability: re-encrypting wrapped values
+// under the newest version of the root key inside the KMS, so that the
+// subject keys never leave it (Vault Transit's rewrap endpoint).
+// RotateRoot uses it when the source and destination KMS are the same.
+type KMSRewrapper interface {
+	// Rewrap returns one result per request, in order. A non-nil error
+	// means the whole call failed (network, permission) and nothing may be
+	// assumed about any item.
+	Rewrap(ctx context.Context, reqs []RewrapRequest) ([]RewrapResult, error)
+}
+
+// WrapAssociatedData returns the associated data a Keyring binds the wrapped
+// material of key (id, version) to: "fieldcrypt/key/v1\x00" || id ||
+// uint32 big-endian version. KMS tools that re-wrap keys outside a Keyring
+// need it; most users won't.
+func WrapAssociatedData(id KeyID, version uint32) []byte {
+	ad := make([]byte, 0, 18+len(id)+4)
+	ad = append(ad, "fieldcrypt/key/v1\x00"...)
+	ad = append(ad, id[:]...)
+	return binary.BigEndian.AppendUint32(ad, version)
+}
+
+// IDKeyMetaName is the keystore metadata entry holding the identifier key
+// wrapped by the root key (the root key check value), and
+// IDKeyAssociatedData the associated data it is wrapped with.
+const (
+	IDKeyMetaName       = "id-key.v1"
+	IDKeyAssociatedData = "fieldcrypt/keystore/id-key.v1"
+)
+
+// errAlreadyRotated marks a key that already unwraps under the new KMS.
+var errAlreadyRotated = errors.New("keys: already re-wrapped")
+
+// RotateOptions tunes RotateRoot. The zero value is usable.
+type RotateOptions struct {
+	// BatchSize is how many keys are read, and sent to the KMS, per round
+	// trip. 0 means 100. With 1, a KMSRewrapper gets one key per request.
+	BatchSize int
+	// After resumes an interrupted rotation after this cursor, as last
+	// reported by Progress. Starting again from the zero cursor is also
+	// correct, only slower: re-wrapping a re-wrapped key is harmless.
+	After KeyCursor
+	// Progress, if set, is called after each batch with the keys handled so
+	// far in this run, the number of live keys counted at the start (keys
+	// created meanwhile are already under the new root key version), and
+	// the cursor to resume from.
+	Progress func(done, total int, resume KeyCursor)
+	// UnwrapAndWrap forces unwrapping with the old KMS and wrapping with the
+	// new one even when the KMS can re-wrap internally. Most users won't
+	// need it.
+	UnwrapAndWrap bool
+}
+
+// RotateStats reports what RotateRoot did.
+type RotateStats struct {
+	Total     int       // live keys counted at the start
+	Rewrapped int       // keys now wrapped under the new root key (version)
+	Skipped   int       // keys forgotten meanwhile, or already re-wrapped (by another or an earlier run)
+	Failed    int       // keys that do not unwrap under the old root key; left untouched
+	Resume    KeyCursor // the cursor of the last key handled
+}
+
+// RotateRoot re-wraps every live subject key in store, and the keystore's
+// root key check value, so that they are wrapped under to — or, when to is
+// nil or the same KMS as from, under from's newest root key version. Data
+// encrypted under the subject keys is not touched and stays readable
+// throughout; the Keyrings using the store need not stop.
+//
+// Each key is replaced by compare-and-swap, one at a time, so at every
+// moment each key is wrapped under the old or the new root key, never
+// neither: a crash, a cancelled context or a KMS error half-way loses
+// nothing, and running RotateRoot again (from RotateOptions.After, or from
+// the start) completes the rotation. A key forgotten meanwhile stays
+// forgotten. Keys that do not unwrap under from are left as they are and
+// counted in RotateStats.Failed; RotateRoot then returns an error wrapping
+// ErrUnwrap after handling every other key.
+//
+// When from is a KMSRewrapper (Vault Transit) and to is nil or from, the
+// keys are re-wrapped inside the KMS, in batches, and never leave it.
+//
+// A rotation reaches keystore backups only once the old root key (version)
+// can no longer decrypt: destroy the old local root key, or raise Vault's
+// min_decryption_version, after RotateRoot returns without error. Until
+// then an old backup plus the KMS still yields every key, including those
+// of subjects forgotten since the backup was taken.
+func RotateRoot(ctx context.Context, store RotatableStore, from, to KMS, opts RotateOptions) (RotateStats, error) {
+	if store == nil || from == nil {
+		return RotateStats{}, errors.New("keys: rotate root: store and KMS are required")
+	}
+	if to == nil {
+		to = from
+	}
+	batch := opts.BatchSize
+	if batch <= 0 {
+		batch = 100
+	}
+	var rw KMSRewrapper
+	if r, ok := from.(KMSRewrapper); ok && !opts.UnwrapAndWrap && sameKMS(from, to) {
+		rw = r
+	}
+	st := RotateStats{Resume: opts.After}
+
+	// The check value first: a keystore whose keys are under the new root
+	// key but whose check value is not would refuse to open.
+	if err := rotateMeta(ctx, store, from, to, rw); err != nil {
+		return st, err
+	}
+	total, err := store.CountLiveKeys(ctx)
+	if err != nil {
+		return st, fmt.Errorf("keys: rotate root: counting keys: %w", err)
+	}
+	st.Total = total
+	cursor := opts.After
+	for {
+		recs, err := store.LiveKeys(ctx, cursor, batch)
+		if err != nil {
+			return st, fmt.Errorf("keys: rotate root: listing keys: %w", err)
+		}
+		if len(recs) == 0 {
+			break
+		}
+		// fresh may be shorter than recs when the KMS failed part-way: store
+		// what was re-wrapped, then report the failure.
+		fresh, kmsErr := rewrapBatch(ctx, recs, from, to, rw)
+		for i, rec := range recs[:len(fresh)] {
+			switch {
+			case fresh[i].Err == errAlreadyRotated:
+				st.Skipped++
+			case fresh[i].Err != nil && errors.Is(fresh[i].Err, ErrUnwrap):
+				st.Failed++
+			case fresh[i].Err != nil:
+				return st, fmt.Errorf("keys: rotate root: key %s v%d: %w", rec.ID, rec.Version, fresh[i].Err)
+			default:
+				err := store.RewrapKey(ctx, rec.ID, rec.Version, rec.Wrapped, fresh[i].Wrapped)
+				switch {
+				case err == nil:
+					st.Rewrapped++
+				case errors.Is(err, ErrKeyDestroyed), errors.Is(err, ErrRewrapConflict), errors.Is(err, ErrKeyNotFound):
+					st.Skipped++
+				default:
+					return st, fmt.Errorf("keys: rotate root: storing key %s v%d: %w", rec.ID, rec.Version, err)
+				}
+			}
+			st.Resume = KeyCursor{rec.ID, rec.Version}
+			cursor = st.Resume
+		}
+		if opts.Progress != nil && len(fresh) > 0 {
+			opts.Progress(st.Rewrapped+st.Skipped+st.Failed, st.Total, st.Resume)
+		}
+		if kmsErr != nil {
+			return st, kmsErr
+		}
+		if len(recs) < batch {
+			break
+		}
+	}
+	if st.Failed > 0 {
+		return st, fmt.Errorf("keys: rotate root: %d keys do not unwrap under the old root key and were left as they were: %w", st.Failed, ErrUnwrap)
+	}
+	return st, nil
+}
+
+func sameKMS(a, b KMS) (same bool) {
+	defer func() {
+		if recover() != nil { // uncomparable dynamic types
+			same = false
+		}
+	}()
+	return a == b
+}
+
+func rotateMeta(ctx context.Context, store RotatableStore, from, to KMS, rw KMSRewrapper) error {
+	old, err := store.Meta(ctx, IDKeyMetaName)
+	if errors.Is(err, ErrKeyNotFound) {
+		return nil // no Keyring has opened this keystore yet
+	}
+	if err != nil {
+		return fmt.Errorf("keys: rotate root: reading check value: %w", err)
+	}
+	res, err := rewrapBatch(ctx, []KeyRecord{{Wrapped: old}}, from, to, rw, []byte(IDKeyAssociatedData))
+	if err != nil {
+		return err
+	}
+	if len(res) != 1 {
+		return errors.New("keys: rotate root: the KMS returned no result for the check value")
+	}
+	if res[0].Err == errAlreadyRotated {
+		return nil
+	}
+	if res[0].Err != nil {
+		if errors.Is(res[0].Err, ErrUnwrap) {
+			return fmt.Errorf("keys: rotate root: %w: the check value does not unwrap under the old root key", ErrRootKeyMismatch)
+		}
+		return fmt.Errorf("keys: rotate root: check value: %w", res[0].Err)
+	}
+	err = store.RewrapMeta(ctx, IDKeyMetaName, old, res[0].Wrapped)
+	if err != nil && !errors.Is(err, ErrRewrapConflict) {
+		return fmt.Errorf("keys: rotate root: storing check value: %w", err)
+	}
+	return nil
+}
+
+// rewrapBatch re-wraps recs' material; ad overrides the per-key associated
+// data (for the check value). On a KMS failure it returns the results
+// before the failing key together with the error.
+func rewrapBatch(ctx context.Context, recs []KeyRecord, from, to KMS, rw KMSRewrapper, ad ...[]byte) ([]RewrapResult, error) {
+	adOf := func(r KeyRecord) []byte {
+		if len(ad) > 0 {
+			return ad[0]
+		}
+		return WrapAssociatedData(r.ID, r.Version)
+	}
+	if rw != nil {
+		reqs := make([]RewrapRequest, len(recs))
+		for i, r := range recs {
+			reqs[i] = RewrapRequest{Wrapped: r.Wrapped, AssociatedData: adOf(r)}
+		}
+		res, err := rw.Rewrap(ctx, reqs)
+		if err != nil {
+			return nil, fmt.Errorf("keys: rotate root: re-wrapping in the KMS: %w", err)
+		}
+		if len(res) != len(reqs) {
+			return nil, fmt.Errorf("keys: rotate root: KMS returned %d results for %d keys", len(res), len(reqs))
+		}
+		return res, nil
+	}
+	res := make([]RewrapResult, len(recs))
+	for i, r := range recs {
+		a := adOf(r)
+		secret, err := from.Unwrap(ctx, r.Wrapped, a)
+		if errors.Is(err, ErrUnwrap) && !sameKMS(from, to) {
+			// Re-wrapped by an earlier, interrupted run?
+			if s, terr := to.Unwrap(ctx, r.Wrapped, a); terr == nil {
+				clear(s)
+				res[i].Err = errAlreadyRotated
+				continue
+			}
+		}
+		if err != nil {
+			if !errors.Is(err, ErrUnwrap) {
+				return res[:i], fmt.Errorf("keys: rotate root: unwrapping key %s v%d: %w", r.ID, r.Version, err)
+			}
+			res[i].Err = err
+			continue
+		}
+		w, err := to.Wrap(ctx, secret, a)
+		clear(secret)
+		if err != nil {
+			return res[:i], fmt.Errorf("keys: rotate root: wrapping key %s v%d: %w", r.ID, r.Version, err)
+		}
+		res[i].Wrapped = w
+	}
+	return res, nil
+}

@@ -1,0 +1,161 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/fieldcrypt/fieldcrypt/keys"
+)
+
+var _ keys.RotatableStore = (*Store)(nil)
+
+// Statements for keys.RotatableStore. Key identifiers are BLOB, BYTEA and
+// BINARY(16) columns, which all three databases order bytewise, as
+// keys.KeyCursor does.
+const (
+	liveKeysQuery = `SELECT key_id, version, subject_ref, purpose, wrapped, created_at FROM fieldcrypt_keys
+WHERE wrapped IS NOT NULL AND (key_id > ? OR (key_id = ? AND version > ?))
+ORDER BY key_id, version LIMIT ?`
+	countLiveKeysQuery = `SELECT COUNT(*) FROM fieldcrypt_keys WHERE wrapped IS NOT NULL`
+	rewrapKeyQuery     = `UPDATE fieldcrypt_keys SET wrapped = ? WHERE key_id = ? AND version = ? AND wrapped = ?`
+	keyStateQuery      = `SELECT wrapped IS NULL FROM fieldcrypt_keys WHERE key_id = ? AND version = ?`
+	metaQuery          = `SELECT value FROM fieldcrypt_meta WHERE name = ?`
+	rewrapMetaQuery    = `UPDATE fieldcrypt_meta SET value = ? WHERE name = ? AND value = ?`
+)
+
+// LiveKeys implements keys.RotatableStore.
+func (s *Store) LiveKeys(ctx context.Context, after keys.KeyCursor, limit int) ([]keys.KeyRecord, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := s.db.QueryContext(ctx, s.dialect.rebind(liveKeysQuery), after.ID[:], after.ID[:], int64(after.Version), limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: live keys: %w", err)
+	}
+	defer rows.Close()
+	var out []keys.KeyRecord
+	for rows.Next() {
+		var (
+			id, subject, wrapped []byte
+			version, created     int64
+			purpose              string
+		)
+		if err := rows.Scan(&id, &version, &subject, &purpose, &wrapped, &created); err != nil {
+			return nil, fmt.Errorf("sqlstore: live keys: %w", err)
+		}
+		if len(id) != len(keys.KeyID{}) || len(subject) != len(keys.SubjectRef{}) || version < 0 || version > 1<<32-1 {
+			return nil, errors.New("sqlstore: live keys: malformed key row")
+		}
+		if wrapped == nil {
+			wrapped = []byte{}
+		}
+		out = append(out, keys.KeyRecord{
+			ID: keys.KeyID(id), Version: uint32(version), Subject: keys.SubjectRef(subject),
+			Purpose: purpose, Wrapped: wrapped, CreatedAt: fromMicros(created),
+		})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlstore: live keys: %w", err)
+	}
+	return out, nil
+}
+
+// CountLiveKeys implements keys.RotatableStore.
+func (s *Store) CountLiveKeys(ctx context.Context) (int, error) {
+	var n int64
+	if err := s.db.QueryRowContext(ctx, countLiveKeysQuery).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlstore: count live keys: %w", err)
+	}
+	return int(n), nil
+}
+
+// RewrapKey implements keys.RotatableStore: one UPDATE whose WHERE clause
+// names the old material, so that a concurrent Forget (which sets it to
+// NULL) or another rotation always wins cleanly.
+func (s *Store) RewrapKey(ctx context.Context, id keys.KeyID, version uint32, oldWrapped, newWrapped []byte) error {
+	if len(newWrapped) > MaxWrappedLen {
+		return fmt.Errorf("sqlstore: rewrap key: wrapped key longer than %d bytes", MaxWrappedLen)
+	}
+	if newWrapped == nil {
+		return errors.New("sqlstore: rewrap key: nil material")
+	}
+	if oldWrapped == nil {
+		oldWrapped = []byte{}
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.dialect.rebind(rewrapKeyQuery), newWrapped, id[:], int64(version), oldWrapped)
+		if err != nil {
+			return err
+		}
+		// MySQL reports changed rows, not matched ones; the new material is
+		// freshly randomised, so a matched row is always a changed one.
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		var destroyed bool
+		err = tx.QueryRowContext(ctx, s.dialect.rebind(keyStateQuery), id[:], int64(version)).Scan(&destroyed)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return keys.ErrKeyNotFound
+		case err != nil:
+			return err
+		case destroyed:
+			return keys.ErrKeyDestroyed
+		}
+		return keys.ErrRewrapConflict
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: rewrap key: %w", err)
+	}
+	return nil
+}
+
+// Meta implements keys.RotatableStore.
+func (s *Store) Meta(ctx context.Context, name string) ([]byte, error) {
+	var v []byte
+	err := s.db.QueryRowContext(ctx, s.dialect.rebind(metaQuery), name).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = keys.ErrKeyNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: meta: %w", err)
+	}
+	if v == nil {
+		v = []byte{}
+	}
+	return v, nil
+}
+
+// RewrapMeta implements keys.RotatableStore.
+func (s *Store) RewrapMeta(ctx context.Context, name string, oldValue, newValue []byte) error {
+	if oldValue == nil {
+		oldValue = []byte{}
+	}
+	if newValue == nil {
+		newValue = []byte{}
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.dialect.rebind(rewrapMetaQuery), newValue, name, oldValue)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		var v []byte
+		err = tx.QueryRowContext(ctx, s.dialect.rebind(metaQuery), name).Scan(&v)
+		if errors.Is(err, sql.ErrNoRows) {
+			return keys.ErrKeyNotFound
+		}
+		if err != nil {
+			return err
+		}
+		return keys.ErrRewrapConflict
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: rewrap meta: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,145 @@
+package sqlstore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"testing"
+	"time"
+
+	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore"
+)
+
+// TestWatch: a Watch on one Store reports a Forget made through another
+// Store on the same database, ignores junk on the channel, and returns when
+// its Store is closed.
+func TestWatch(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			var open opener
+			pgDSN := ""
+			if b.name == "Postgres" {
+				pgDSN = freshPostgresDSN(t)
+				open = func(ctx context.Context) (*sqlstore.Store, error) { return sqlstore.OpenPostgres(ctx, pgDSN) }
+			} else {
+				open = b.fresh(t)
+			}
+			watched, err := open(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			other := mustOpen(t, open)
+			reports := make(chan keys.SubjectRef, 16)
+			returned := make(chan error)
+			go func() { returned <- watched.Watch(t.Context(), func(r keys.SubjectRef) { reports <- r }) }()
+			if pgDSN != "" {
+				// Junk on the channel is ignored, not fatal.
+				db, err := sql.Open("pgx", pgDSN)
+				if err == nil {
+					db.Exec(`SELECT pg_notify('fieldcrypt_forget.' || current_schema(), 'junk')`)
+					db.Close()
+				}
+			}
+			var subj keys.SubjectRef
+			rand.Read(subj[:])
+			deadline := time.After(10 * time.Second)
+			// Forget until reported: Watch may not be listening yet when
+			// the first Forget commits (the catch-up query finds it anyway).
+			if _, err := other.Forget(t.Context(), keys.Tombstone{Subject: subj, ForgottenAt: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+			for got := false; !got; {
+				select {
+				case r := <-reports:
+					got = r == subj
+				case <-deadline:
+					t.Fatal("Forget through another Store was not reported within 10 s")
+				}
+			}
+			if err := watched.Close(); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-returned:
+				if err == nil {
+					t.Fatal("Watch returned nil after Close, want an error")
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Watch still running 10 s after Close")
+			}
+		})
+	}
+}
+
+func TestWithPollIntervalValidates(t *testing.T) {
+	db, err := sql.Open("sqlite", t.TempDir()+"/keys.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := sqlstore.New(t.Context(), db, sqlstore.SQLite, sqlstore.WithPollInterval(0)); err == nil {
+		t.Fatal("New with a zero poll interval succeeded")
+	}
+}
+
+// TestMySQLAddsForgottenIndex: a database created before the tombstone
+// time index existed gets it on the next open.
+func TestMySQLAddsForgottenIndex(t *testing.T) {
+	dsn := freshMySQLDSN(t)
+	s, err := sqlstore.OpenMySQL(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`ALTER TABLE fieldcrypt_subjects DROP INDEX fieldcrypt_subjects_forgotten`); err != nil {
+		t.Fatal(err)
+	}
+	s = mustOpen(t, func(ctx context.Context) (*sqlstore.Store, error) { return sqlstore.OpenMySQL(ctx, dsn) })
+	var n int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = DATABASE()
+AND table_name = 'fieldcrypt_subjects' AND index_name = 'fieldcrypt_subjects_forgotten'`).Scan(&n); err != nil || n == 0 {
+		t.Fatalf("index count %d, %v; want the index re-created", n, err)
+	}
+}
+
+// TestWatchClockAhead: a tombstone from a process whose clock runs an hour
+// ahead must not hide the tombstones other processes write after it.
+func TestWatchClockAhead(t *testing.T) {
+	path := t.TempDir() + "/keys.db"
+	open := func(ctx context.Context) (*sqlstore.Store, error) {
+		return sqlstore.OpenSQLite(ctx, path, sqlstore.WithPollInterval(20*time.Millisecond))
+	}
+	watched, other := mustOpen(t, open), mustOpen(t, open)
+	reports := make(chan keys.SubjectRef, 16)
+	go watched.Watch(t.Context(), func(r keys.SubjectRef) { reports <- r })
+	expect := func(subj keys.SubjectRef) {
+		t.Helper()
+		for deadline := time.After(5 * time.Second); ; {
+			select {
+			case r := <-reports:
+				if r == subj {
+					return
+				}
+			case <-deadline:
+				t.Fatal("Forget not reported within 5 s")
+			}
+		}
+	}
+	var ahead, normal keys.SubjectRef
+	rand.Read(ahead[:])
+	rand.Read(normal[:])
+	if _, err := other.Forget(t.Context(), keys.Tombstone{Subject: ahead, ForgottenAt: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	expect(ahead)
+	if _, err := other.Forget(t.Context(), keys.Tombstone{Subject: normal, ForgottenAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	expect(normal)
+}

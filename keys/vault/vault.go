@@ -1,0 +1,646 @@
+// Package vault is a keys.KMS whose root key is a HashiCorp Vault Transit
+// key: subject keys are wrapped by Transit's encrypt endpoint and unwrapped
+// by its decrypt endpoint, so the root key never leaves Vault.
+//
+//	client, _ := api.NewClient(api.DefaultConfig())     // VAULT_ADDR, VAULT_TOKEN
+//	root, _ := vault.New(vault.Config{Client: client, Key: "fieldcrypt-root"})
+//	kr, _ := keys.Open(ctx, keys.Config{KMS: root, Store: store})
+//
+// # Associated data
+//
+// A wrapped key is bound to its associated data (which key, which version)
+// in one of two ways, chosen by Config.Binding when the Transit key is
+// created and fixed for its life:
+//
+//   - BindAssociatedData (the default): Transit's associated_data field,
+//     authenticated by AES-GCM. It needs an AEAD key type (aes128-gcm96,
+//     aes256-gcm96, chacha20-poly1305) and Vault 1.13 or later. Vault's
+//     rewrap endpoint ignores associated_data (checked up to Vault 1.21), so
+//     a root rotation decrypts and encrypts again in batches: the subject
+//     keys pass through the rotating process's memory.
+//   - BindContext: the key is created with derived=true and the associated
+//     data, prefixed with "fieldcrypt/vault/v1\x00", is Transit's context,
+//     from which Vault derives a per-context key (HKDF): a wrong context
+//     derives a wrong key and fails authentication. Rewrap supports
+//     context, so a root rotation happens inside Vault and subject keys
+//     never leave it. Vault ignores the context of a key that is not
+//     derived, so the first call checks (one encrypt, one decrypt that must
+//     fail) and refuses such a key.
+//
+// Either way Unwrap with the wrong associated data fails with keys.ErrUnwrap.
+//
+// # Errors
+//
+// Unwrap fails with an error wrapping keys.ErrUnwrap when Vault refuses the
+// ciphertext itself: authentication failure ("cipher: message
+// authentication failed"), a malformed ciphertext, a key version below the
+// key's min_decryption_version, or a Transit key that no longer exists
+// (also ErrKeyNotFound): every HTTP 400 of the decrypt endpoint, whose only
+// inputs are the ciphertext, the associated data and the key name.
+// Malformed ciphertexts are refused before any request is sent. Everything
+// else — 403 (token expired or lacking the policy), 404 (wrong mount),
+// 429, 5xx, connection errors, a cancelled context — is an operational
+// error that does not wrap keys.ErrUnwrap, so that a Keyring never mistakes
+// an outage for a wrong root key. 429, 5xx (except 501) and connection
+// errors are retried up to Config.MaxRetries times with exponential backoff
+// and jitter; the api.Client's own retries (its MaxRetries, 2 by default)
+// happen inside each attempt. A KMS error never causes a stored key to be
+// deleted or overwritten: this package only talks to Vault.
+//
+// # Key versions, rotation and shredding backups
+//
+// Wrapped keys are Transit ciphertexts, "vault:vN:base64", and name the
+// Transit key version N that wrapped them. After rotating the Transit key
+// (RotateKey), keys.RotateRoot re-wraps every subject key under the newest
+// version, in batches (batch_input). Then SetMinDecryptionVersion makes
+// the old versions unusable: a keystore backup taken before the rotation
+// no longer unwraps anything, and so the subjects forgotten since then are
+// shredded in the backups too. Deleting the Transit key (deletion_allowed)
+// shreds every subject key at once.
+//
+// # Limits and concurrency
+//
+// One encrypt, decrypt or rewrap request per call (Rewrap: one per up to
+// MaxBatch keys). Wrapped keys are about 90 bytes for a 32-byte key. The
+// limits on messages per key are Vault's: an aes256-gcm96 key version
+// should wrap at most 2^32 keys; Vault's auto_rotate_period can enforce it.
+// Token renewal is the caller's: configure it on the api.Client (for
+// example with api.LifetimeWatcher). A KMS is safe for concurrent use, as
+// is the api.Client, which it never modifies.
+package vault
+
+import (
+	"bytes"
+	"context"
+	crand "crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/fieldcrypt/fieldcrypt/keys"
+)
+
+// Binding selects how associated data is bound to a wrapped key.
+type Binding int
+
+const (
+	// BindAssociatedData uses Transit's associated_data (AEAD keys).
+	BindAssociatedData Binding = iota
+	// BindContext uses Transit's context on a derived key, so that
+	// rotation can use Vault's rewrap endpoint.
+	BindContext
+)
+
+// ErrKeyNotFound means the Transit key does not exist (or was deleted).
+// Unwrap errors wrapping it also wrap keys.ErrUnwrap.
+var ErrKeyNotFound = errors.New("vault: transit key not found")
+
+// Defaults for Config.
+const (
+	DefaultMount      = "transit"
+	DefaultMaxRetries = 3
+	DefaultMaxBatch   = 250
+)
+
+// Config configures a KMS. Client and Key are required.
+type Config struct {
+	// Client talks to Vault, with its address and token. It is not modified.
+	Client *api.Client
+	// Mount is the path the Transit engine is mounted at; "" means "transit".
+	Mount string
+	// Key is the Transit key's name.
+	Key string
+	// Binding is how associated data is bound; see the package documentation.
+	Binding Binding
+	// MaxRetries bounds the retries of one request after 429, 5xx and
+	// connection errors. 0 means DefaultMaxRetries; negative means none.
+	MaxRetries int
+	// RetryWait is the first backoff; it doubles per retry up to 2 s.
+	// 0 means 100 ms.
+	RetryWait time.Duration
+	// MaxBatch bounds the items of one batch request; 0 means DefaultMaxBatch.
+	MaxBatch int
+}
+
+// KMS wraps keys with a Vault Transit key. It is safe for concurrent use.
+type KMS struct {
+	mu       sync.Mutex
+	verified bool // BindContext: the key was shown to bind the context
+
+	c        *api.Client
+	mount    string
+	key      string
+	binding  Binding
+	retries  int
+	wait     time.Duration
+	maxBatch int
+}
+
+var (
+	_ keys.KMS          = (*KMS)(nil)
+	_ keys.KMSRewrapper = (*KMS)(nil)
+)
+
+// New returns a KMS for cfg. It sends no request: use CreateKey to create
+// the Transit key, or let an operator create it.
+func New(cfg Config) (*KMS, error) {
+	if cfg.Client == nil {
+		return nil, errors.New("vault: Config.Client is required")
+	}
+	if cfg.Key == "" || strings.ContainsAny(cfg.Key, "/?#") {
+		return nil, fmt.Errorf("vault: invalid transit key name %q", cfg.Key)
+	}
+	if cfg.Binding != BindAssociatedData && cfg.Binding != BindContext {
+		return nil, fmt.Errorf("vault: unknown binding %d", cfg.Binding)
+	}
+	k := &KMS{c: cfg.Client, mount: strings.Trim(cfg.Mount, "/"), key: cfg.Key, binding: cfg.Binding,
+		retries: cfg.MaxRetries, wait: cfg.RetryWait, maxBatch: cfg.MaxBatch}
+	if k.mount == "" {
+		k.mount = DefaultMount
+	}
+	if k.retries == 0 {
+		k.retries = DefaultMaxRetries
+	}
+	if k.retries < 0 {
+		k.retries = 0
+	}
+	if k.wait <= 0 {
+		k.wait = 100 * time.Millisecond
+	}
+	if k.maxBatch <= 0 {
+		k.maxBatch = DefaultMaxBatch
+	}
+	return k, nil
+}
+
+// KeyName returns the Transit key's name.
+func (k *KMS) KeyName() string { return k.key }
+
+// Mount returns the Transit engine's mount path.
+func (k *KMS) Mount() string { return k.mount }
+
+func (k *KMS) path(op string) string { return k.mount + "/" + op + "/" + k.key }
+
+// CreateKey creates the Transit key as this KMS needs it — aes256-gcm96,
+// derived for BindContext — if it does not exist. An existing key is left
+// as it is. Most deployments create the key once, by an operator; the
+// token then needs only "update" on the encrypt, decrypt and rewrap paths,
+// which also keeps encrypt from creating a key after a typo.
+func (k *KMS) CreateKey(ctx context.Context) error {
+	body := map[string]any{"type": "aes256-gcm96"}
+	if k.binding == BindContext {
+		body["derived"] = true
+	}
+	_, err := k.do(ctx, http.MethodPost, k.mount+"/keys/"+k.key, body)
+	if err != nil {
+		return fmt.Errorf("vault: create key %q: %w", k.key, err)
+	}
+	return nil
+}
+
+// RotateKey adds a new version of the Transit key; new wraps use it.
+func (k *KMS) RotateKey(ctx context.Context) error {
+	if _, err := k.do(ctx, http.MethodPost, k.mount+"/keys/"+k.key+"/rotate", map[string]any{}); err != nil {
+		return fmt.Errorf("vault: rotate key %q: %w", k.key, err)
+	}
+	return nil
+}
+
+// LatestVersion returns the Transit key's newest version.
+func (k *KMS) LatestVersion(ctx context.Context) (int, error) {
+	data, err := k.do(ctx, http.MethodGet, k.mount+"/keys/"+k.key, nil)
+	if err != nil {
+		return 0, fmt.Errorf("vault: read key %q: %w", k.key, err)
+	}
+	v, err := intField(data, "latest_version")
+	if err != nil {
+		return 0, fmt.Errorf("vault: read key %q: %w", k.key, err)
+	}
+	return v, nil
+}
+
+// SetMinDecryptionVersion makes Vault refuse to decrypt with key versions
+// below v. Run it after keys.RotateRoot has re-wrapped every key under
+// version v or later: from then on keystore backups taken before the
+// rotation unwrap nothing. Vault can undo it (the old versions are kept
+// until trimmed), so it is a barrier against stolen backups, not yet
+// destruction; trim the key (transit/keys/NAME/trim) for that.
+func (k *KMS) SetMinDecryptionVersion(ctx context.Context, v int) error {
+	_, err := k.do(ctx, http.MethodPost, k.mount+"/keys/"+k.key+"/config", map[string]any{"min_decryption_version": v})
+	if err != nil {
+		return fmt.Errorf("vault: configure key %q: %w", k.key, err)
+	}
+	return nil
+}
+
+// WrappedVersion returns the Transit key version that wrapped w.
+func WrappedVersion(w []byte) (int, error) {
+	v, _, ok := parseCiphertext(w)
+	if !ok {
+		return 0, fmt.Errorf("vault: %w: not a transit ciphertext", keys.ErrUnwrap)
+	}
+	return v, nil
+}
+
+// parseCiphertext checks w is "vault:v<N>:<canonical standard base64>".
+func parseCiphertext(w []byte) (version int, body []byte, ok bool) {
+	rest, ok := bytes.CutPrefix(w, []byte("vault:v"))
+	if !ok {
+		return 0, nil, false
+	}
+	num, b64, ok := bytes.Cut(rest, []byte(":"))
+	if !ok || len(num) == 0 || len(num) > 9 || num[0] == '0' {
+		return 0, nil, false
+	}
+	for _, c := range num {
+		if c < '0' || c > '9' {
+			return 0, nil, false
+		}
+	}
+	v, _ := strconv.Atoi(string(num))
+	raw, err := base64.StdEncoding.Strict().DecodeString(string(b64))
+	if err != nil || len(raw) < 12+16 {
+		return 0, nil, false
+	}
+	return v, raw, true
+}
+
+func (k *KMS) bind(item map[string]any, ad []byte) {
+	if k.binding == BindContext {
+		c := append([]byte("fieldcrypt/vault/v1\x00"), ad...)
+		item["context"] = base64.StdEncoding.EncodeToString(c)
+		return
+	}
+	if len(ad) > 0 {
+		item["associated_data"] = base64.StdEncoding.EncodeToString(ad)
+	}
+}
+
+// verifyContextBinding checks once, for BindContext, that the Transit key
+// is derived: Vault ignores the context of a key that is not, which would
+// silently drop the binding to the associated data. It encrypts a random
+// value under one context and expects decryption under another to fail.
+func (k *KMS) verifyContextBinding(ctx context.Context) error {
+	if k.binding != BindContext {
+		return nil
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.verified {
+		return nil
+	}
+	probe := make([]byte, 16)
+	crand.Read(probe)
+	enc := map[string]any{"plaintext": base64.StdEncoding.EncodeToString(probe)}
+	k.bind(enc, []byte("fieldcrypt/vault/probe/a"))
+	data, err := k.do(ctx, http.MethodPost, k.path("encrypt"), enc)
+	if err != nil {
+		return fmt.Errorf("vault: checking key %q: %w", k.key, err)
+	}
+	dec := map[string]any{"ciphertext": data["ciphertext"]}
+	k.bind(dec, []byte("fieldcrypt/vault/probe/b"))
+	_, err = k.do(ctx, http.MethodPost, k.path("decrypt"), dec)
+	var re *responseError
+	switch {
+	case err == nil:
+		return fmt.Errorf("vault: key %q is not derived: with BindContext its context would not bind "+
+			"the associated data; create it with derived=true (CreateKey) or use BindAssociatedData", k.key)
+	case !errors.As(err, &re) || re.status != http.StatusBadRequest:
+		return fmt.Errorf("vault: checking key %q: %w", k.key, err)
+	}
+	k.verified = true
+	return nil
+}
+
+// Wrap encrypts plaintext with the Transit key's newest version.
+func (k *KMS) Wrap(ctx context.Context, plaintext, associatedData []byte) ([]byte, error) {
+	if err := k.verifyContextBinding(ctx); err != nil {
+		return nil, err
+	}
+	body := map[string]any{"plaintext": base64.StdEncoding.EncodeToString(plaintext)}
+	k.bind(body, associatedData)
+	data, err := k.do(ctx, http.MethodPost, k.path("encrypt"), body)
+	if err != nil {
+		return nil, fmt.Errorf("vault: wrap with key %q: %w", k.key, err)
+	}
+	ct, _ := data["ciphertext"].(string)
+	if _, _, ok := parseCiphertext([]byte(ct)); !ok {
+		return nil, fmt.Errorf("vault: wrap with key %q: unexpected response", k.key)
+	}
+	return []byte(ct), nil
+}
+
+// Unwrap decrypts a value Wrap returned; see the package documentation for
+// which failures are keys.ErrUnwrap.
+func (k *KMS) Unwrap(ctx context.Context, wrapped, associatedData []byte) ([]byte, error) {
+	if _, _, ok := parseCiphertext(wrapped); !ok {
+		return nil, fmt.Errorf("vault: unwrap: %w: malformed transit ciphertext", keys.ErrUnwrap)
+	}
+	if err := k.verifyContextBinding(ctx); err != nil {
+		return nil, err
+	}
+	body := map[string]any{"ciphertext": string(wrapped)}
+	k.bind(body, associatedData)
+	data, err := k.do(ctx, http.MethodPost, k.path("decrypt"), body)
+	if err != nil {
+		return nil, fmt.Errorf("vault: unwrap with key %q: %w", k.key, unwrapError(err))
+	}
+	pt, err := decodePlaintext(data["plaintext"])
+	if err != nil {
+		return nil, fmt.Errorf("vault: unwrap with key %q: %w", k.key, err)
+	}
+	return pt, nil
+}
+
+func decodePlaintext(v any) ([]byte, error) {
+	s, ok := v.(string)
+	if !ok {
+		return nil, errors.New("unexpected response: no plaintext")
+	}
+	pt, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, errors.New("unexpected response: plaintext is not base64")
+	}
+	return pt, nil
+}
+
+// unwrapError classifies a decrypt failure: a 400 is about the ciphertext,
+// associated data or key, everything else is operational.
+func unwrapError(err error) error {
+	var re *responseError
+	if !errors.As(err, &re) || re.status != http.StatusBadRequest {
+		return err
+	}
+	if re.keyNotFound() {
+		return fmt.Errorf("%w: %w", keys.ErrUnwrap, ErrKeyNotFound)
+	}
+	return fmt.Errorf("%w: %s", keys.ErrUnwrap, re.message())
+}
+
+// Rewrap implements keys.KMSRewrapper: it re-wraps each value under the
+// Transit key's newest version, MaxBatch per request. With BindContext it
+// uses Transit's rewrap endpoint and the keys never leave Vault; with
+// BindAssociatedData (whose associated data Vault's rewrap ignores) it
+// sends a batch decrypt and a batch encrypt and clears the plaintexts.
+// Items that do not authenticate get an error wrapping keys.ErrUnwrap.
+func (k *KMS) Rewrap(ctx context.Context, reqs []keys.RewrapRequest) ([]keys.RewrapResult, error) {
+	if err := k.verifyContextBinding(ctx); err != nil {
+		return nil, err
+	}
+	out := make([]keys.RewrapResult, 0, len(reqs))
+	for len(reqs) > 0 {
+		n := min(len(reqs), k.maxBatch)
+		res, err := k.rewrapChunk(ctx, reqs[:n])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, res...)
+		reqs = reqs[n:]
+	}
+	return out, nil
+}
+
+func (k *KMS) rewrapChunk(ctx context.Context, reqs []keys.RewrapRequest) ([]keys.RewrapResult, error) {
+	res := make([]keys.RewrapResult, len(reqs))
+	items := make([]map[string]any, 0, len(reqs))
+	idx := make([]int, 0, len(reqs))
+	for i, r := range reqs {
+		if _, _, ok := parseCiphertext(r.Wrapped); !ok {
+			res[i].Err = fmt.Errorf("vault: unwrap: %w: malformed transit ciphertext", keys.ErrUnwrap)
+			continue
+		}
+		item := map[string]any{"ciphertext": string(r.Wrapped)}
+		k.bind(item, r.AssociatedData)
+		items = append(items, item)
+		idx = append(idx, i)
+	}
+	if len(items) == 0 {
+		return res, nil
+	}
+	op := "rewrap"
+	if k.binding == BindAssociatedData {
+		op = "decrypt"
+	}
+	results, err := k.batch(ctx, op, items)
+	if err != nil {
+		return nil, fmt.Errorf("vault: %s with key %q: %w", op, k.key, err)
+	}
+	if k.binding == BindContext {
+		for j, r := range results {
+			res[idx[j]] = itemResult(r, "ciphertext", func(ct string) ([]byte, error) {
+				if _, _, ok := parseCiphertext([]byte(ct)); !ok {
+					return nil, errors.New("vault: rewrap: unexpected response")
+				}
+				return []byte(ct), nil
+			})
+		}
+		return res, nil
+	}
+	// Decrypted; now encrypt the ones that authenticated.
+	enc := make([]map[string]any, 0, len(results))
+	encIdx := make([]int, 0, len(results))
+	var secrets [][]byte
+	defer func() {
+		for _, s := range secrets {
+			clear(s)
+		}
+	}()
+	for j, r := range results {
+		pr := itemResult(r, "plaintext", func(s string) ([]byte, error) { return decodePlaintext(s) })
+		if pr.Err != nil {
+			res[idx[j]] = pr
+			continue
+		}
+		secrets = append(secrets, pr.Wrapped)
+		item := map[string]any{"plaintext": base64.StdEncoding.EncodeToString(pr.Wrapped)}
+		k.bind(item, reqs[idx[j]].AssociatedData)
+		enc = append(enc, item)
+		encIdx = append(encIdx, idx[j])
+	}
+	if len(enc) == 0 {
+		return res, nil
+	}
+	results, err = k.batch(ctx, "encrypt", enc)
+	if err != nil {
+		return nil, fmt.Errorf("vault: encrypt with key %q: %w", k.key, err)
+	}
+	for j, r := range results {
+		res[encIdx[j]] = itemResult(r, "ciphertext", func(ct string) ([]byte, error) { return []byte(ct), nil })
+		if res[encIdx[j]].Err != nil {
+			// An encrypt failure is never the ciphertext's fault.
+			return nil, fmt.Errorf("vault: encrypt with key %q: %v", k.key, res[encIdx[j]].Err)
+		}
+	}
+	return res, nil
+}
+
+func itemResult(r map[string]any, field string, parse func(string) ([]byte, error)) keys.RewrapResult {
+	if e, _ := r["error"].(string); e != "" {
+		return keys.RewrapResult{Err: fmt.Errorf("vault: %w: %s", keys.ErrUnwrap, e)}
+	}
+	s, _ := r[field].(string)
+	v, err := parse(s)
+	return keys.RewrapResult{Wrapped: v, Err: err}
+}
+
+// batch sends one batch_input request and returns its batch_results, in
+// order. Per-item errors are left in the items; a 400 whose body holds the
+// results (every item failed) is not an error.
+func (k *KMS) batch(ctx context.Context, op string, items []map[string]any) ([]map[string]any, error) {
+	body := map[string]any{"batch_input": items, "partial_failure_response_code": http.StatusOK}
+	data, err := k.do(ctx, http.MethodPost, k.path(op), body)
+	var re *responseError
+	if errors.As(err, &re) && re.status == http.StatusBadRequest && re.data != nil {
+		data, err = re.data, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	raw, _ := data["batch_results"].([]any)
+	if len(raw) != len(items) {
+		return nil, fmt.Errorf("unexpected response: %d results for %d items", len(raw), len(items))
+	}
+	out := make([]map[string]any, len(raw))
+	for i, r := range raw {
+		m, ok := r.(map[string]any)
+		if !ok {
+			return nil, errors.New("unexpected response: malformed batch result")
+		}
+		out[i] = m
+	}
+	return out, nil
+}
+
+// responseError is an HTTP error answer from Vault.
+type responseError struct {
+	status int
+	errs   []string
+	data   map[string]any // the response's data, if it had any
+}
+
+func (e *responseError) message() string {
+	if len(e.errs) == 0 {
+		return http.StatusText(e.status)
+	}
+	return strings.Join(e.errs, "; ")
+}
+
+func (e *responseError) Error() string {
+	return fmt.Sprintf("%s (HTTP %d)", e.message(), e.status)
+}
+
+func (e *responseError) keyNotFound() bool {
+	for _, m := range e.errs {
+		if strings.Contains(m, "key not found") {
+			return true
+		}
+	}
+	return false
+}
+
+func retryable(status int) bool {
+	return status == http.StatusTooManyRequests || status >= 500 && status != http.StatusNotImplemented
+}
+
+// do sends one request, retrying 429, 5xx and connection errors, and
+// returns the response's data.
+func (k *KMS) do(ctx context.Context, method, path string, body map[string]any) (map[string]any, error) {
+	var payload []byte
+	if body != nil {
+		var err error
+		if payload, err = json.Marshal(body); err != nil {
+			return nil, err
+		}
+	}
+	wait := k.wait
+	for attempt := 0; ; attempt++ {
+		data, err, retry := k.once(ctx, method, path, payload)
+		if err == nil || !retry || attempt >= k.retries {
+			if err != nil && retry && attempt > 0 {
+				err = fmt.Errorf("giving up after %d attempts: %w", attempt+1, err)
+			}
+			return data, err
+		}
+		d := wait/2 + rand.N(wait/2+1)
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+func (k *KMS) once(ctx context.Context, method, path string, payload []byte) (data map[string]any, err error, retry bool) {
+	if err := ctx.Err(); err != nil {
+		return nil, err, false
+	}
+	// A raw request returns the response of a non-2xx answer too, body
+	// intact: a batch whose every item failed comes as a 400 with results.
+	// Not Logical().WriteRawWithContext: it cancels its context when it
+	// returns, before the body is read, which truncates large batch
+	// responses (vault/api v1.23).
+	req := k.c.NewRequest(method, "/v1/"+path)
+	if payload != nil {
+		req.BodyBytes = payload
+	}
+	resp, err := k.c.RawRequestWithContext(ctx, req) //nolint:staticcheck // see above
+	if resp != nil {
+		defer resp.Body.Close()
+	}
+	if resp == nil {
+		if err == nil {
+			err = errors.New("no response")
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err(), false
+		}
+		return nil, err, true // connection refused, reset, timeout
+	}
+	raw, rerr := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if rerr != nil {
+		return nil, rerr, true
+	}
+	var parsed struct {
+		Data   map[string]any `json:"data"`
+		Errors []string       `json:"errors"`
+	}
+	perr := json.Unmarshal(raw, &parsed)
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		if resp.StatusCode == http.StatusNoContent || len(bytes.TrimSpace(raw)) == 0 {
+			return map[string]any{}, nil, false
+		}
+		if perr != nil {
+			return nil, errors.New("unexpected response: not JSON"), false
+		}
+		if parsed.Data == nil {
+			parsed.Data = map[string]any{}
+		}
+		return parsed.Data, nil, false
+	}
+	re := &responseError{status: resp.StatusCode, errs: parsed.Errors, data: parsed.Data}
+	return nil, re, retryable(resp.StatusCode)
+}
+
+func intField(data map[string]any, name string) (int, error) {
+	switch v := data[name].(type) {
+	case float64:
+		return int(v), nil
+	case json.Number:
+		n, err := v.Int64()
+		return int(n), err
+	}
+	return 0, fmt.Errorf("unexpected response: no %s", name)
+}

@@ -1,0 +1,294 @@
+package vault_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/fieldcrypt/fieldcrypt/envelope"
+	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystest"
+	"github.com/fieldcrypt/fieldcrypt/keys/memstore"
+	"github.com/fieldcrypt/fieldcrypt/keys/vault"
+)
+
+const skipMsg = "VAULT_ADDR not set; run internal/vaultharness/start.sh (eval its output) or point VAULT_ADDR/VAULT_TOKEN at a Vault with transit mounted at transit/"
+
+// client returns a Vault client for VAULT_ADDR/VAULT_TOKEN, or skips. Its
+// own retries are off so that the tests see exactly what the server says.
+func client(t testing.TB, addr string) *api.Client {
+	t.Helper()
+	if os.Getenv("VAULT_ADDR") == "" || os.Getenv("VAULT_TOKEN") == "" {
+		t.Skip(skipMsg)
+	}
+	cfg := api.DefaultConfig()
+	if addr != "" {
+		cfg.Address = addr
+	}
+	cfg.MaxRetries = 0
+	cfg.Timeout = 30 * time.Second
+	c, err := api.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetToken(os.Getenv("VAULT_TOKEN"))
+	return c
+}
+
+func randomName(t testing.TB) string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return "fieldcrypt-test-" + hex.EncodeToString(b)
+}
+
+// newKMS creates a fresh Transit key and a KMS on it.
+func newKMS(t testing.TB, b vault.Binding, c *api.Client) *vault.KMS {
+	t.Helper()
+	if c == nil {
+		c = client(t, "")
+	}
+	k, err := vault.New(vault.Config{Client: c, Key: randomName(t), Binding: b, RetryWait: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k.CreateKey(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func TestConformance(t *testing.T) {
+	for _, b := range []struct {
+		name string
+		b    vault.Binding
+	}{{"AssociatedData", vault.BindAssociatedData}, {"Context", vault.BindContext}} {
+		t.Run(b.name, func(t *testing.T) {
+			k := newKMS(t, b.b, nil)
+			runKMSTests(t, k)
+		})
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	c, _ := api.NewClient(api.DefaultConfig())
+	for _, cfg := range []vault.Config{{Key: "k"}, {Client: c}, {Client: c, Key: "a/b"}, {Client: c, Key: "k", Binding: 7}} {
+		if _, err := vault.New(cfg); err == nil {
+			t.Errorf("New(%+v) succeeded", cfg)
+		}
+	}
+}
+
+// TestOperationalErrors checks that failures which say nothing about the
+// ciphertext are not keys.ErrUnwrap, and that 5xx and connection errors
+// are retried a bounded number of times.
+func TestOperationalErrors(t *testing.T) {
+	ctx := context.Background()
+	good := newKMS(t, vault.BindAssociatedData, nil)
+	ad := []byte("ad")
+	w, err := good.Wrap(ctx, make([]byte, 32), ad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notUnwrap := func(t *testing.T, k *vault.KMS, what string) {
+		t.Helper()
+		_, err := k.Unwrap(ctx, w, ad)
+		if err == nil || errors.Is(err, keys.ErrUnwrap) {
+			t.Fatalf("%s: Unwrap = %v, want an operational error, not ErrUnwrap", what, err)
+		}
+		t.Logf("%s: %v", what, err)
+	}
+
+	t.Run("PermissionDenied", func(t *testing.T) {
+		c := client(t, "")
+		c.SetToken("not-the-token")
+		notUnwrap(t, sameKey(t, good, c, ""), "403")
+	})
+	t.Run("WrongMount", func(t *testing.T) {
+		notUnwrap(t, sameKey(t, good, client(t, ""), "no-such-mount"), "404")
+	})
+	t.Run("ConnectionRefused", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := "http://" + ln.Addr().String()
+		ln.Close()
+		start := time.Now()
+		notUnwrap(t, sameKey(t, good, client(t, addr), ""), "connection refused")
+		if time.Since(start) > 10*time.Second {
+			t.Fatal("retries are not bounded")
+		}
+	})
+	t.Run("ServerErrorsRetried", func(t *testing.T) {
+		proxy, fails := faultyProxy(t, 2)
+		k := sameKey(t, good, client(t, proxy), "")
+		got, err := k.Unwrap(ctx, w, ad)
+		if err != nil || !bytes.Equal(got, make([]byte, 32)) {
+			t.Fatalf("Unwrap through two 503s: %v", err)
+		}
+		if fails.Load() != 2 {
+			t.Fatalf("%d requests failed, want 2", fails.Load())
+		}
+	})
+	t.Run("ServerErrorsBounded", func(t *testing.T) {
+		proxy, fails := faultyProxy(t, 1000)
+		notUnwrap(t, sameKey(t, good, client(t, proxy), ""), "503")
+		if got := fails.Load(); got != vault.DefaultMaxRetries+1 {
+			t.Fatalf("%d attempts, want %d", got, vault.DefaultMaxRetries+1)
+		}
+	})
+	t.Run("Canceled", func(t *testing.T) {
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		if _, err := good.Unwrap(cctx, w, ad); !errors.Is(err, context.Canceled) || errors.Is(err, keys.ErrUnwrap) {
+			t.Fatalf("Unwrap with canceled context = %v", err)
+		}
+	})
+}
+
+// sameKey returns a KMS for good's Transit key through another client or mount.
+func sameKey(t *testing.T, good *vault.KMS, c *api.Client, mount string) *vault.KMS {
+	k, err := vault.New(vault.Config{Client: c, Key: good.KeyName(), Mount: mount, RetryWait: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// faultyProxy forwards to VAULT_ADDR after answering the first n requests
+// with 503.
+func faultyProxy(t *testing.T, n int64) (string, *atomic.Int64) {
+	target, err := url.Parse(os.Getenv("VAULT_ADDR"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	var seen, fails atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if seen.Add(1) <= n {
+			fails.Add(1)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(`{"errors":["Vault is sealed"]}`))
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, &fails
+}
+
+// TestDeleteKeyShredsEverything deletes the Transit key: every subject key
+// becomes impossible to unwrap, with ErrUnwrap.
+func TestDeleteKeyShredsEverything(t *testing.T) {
+	ctx := context.Background()
+	c := client(t, "")
+	k := newKMS(t, vault.BindAssociatedData, c)
+	kr, err := keys.Open(ctx, keys.Config{KMS: k, Store: memstore.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ec, err := envelope.New(kr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cts [][]byte
+	for i := range 5 {
+		ct, err := ec.Encrypt(ctx, fmt.Sprintf("customer-%d", i), []byte("ada@example.com"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cts = append(cts, ct)
+	}
+	if _, err := c.Logical().WriteWithContext(ctx, "transit/keys/"+k.KeyName()+"/config", map[string]any{"deletion_allowed": true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Logical().DeleteWithContext(ctx, "transit/keys/"+k.KeyName()); err != nil {
+		t.Fatal(err)
+	}
+	kr.EvictAll()
+	for _, ct := range cts {
+		_, err := ec.Decrypt(ctx, ct, nil)
+		if !errors.Is(err, keys.ErrUnwrap) || !errors.Is(err, vault.ErrKeyNotFound) {
+			t.Fatalf("Decrypt after deleting the transit key = %v, want ErrUnwrap and vault.ErrKeyNotFound", err)
+		}
+	}
+}
+
+func TestWrappedVersion(t *testing.T) {
+	for in, want := range map[string]int{"vault:v1:" + strings.Repeat("A", 40): 1, "vault:v12:" + strings.Repeat("A", 40): 12} {
+		if v, err := vault.WrappedVersion([]byte(in)); err != nil || v != want {
+			t.Errorf("WrappedVersion(%q) = %d, %v", in, v, err)
+		}
+	}
+	for _, in := range []string{"", "vault:v0:AAAA", "vault:v1:", "vault:v1:!!!!", "vault:x1:" + strings.Repeat("A", 40), "vault:v01:" + strings.Repeat("A", 40)} {
+		if _, err := vault.WrappedVersion([]byte(in)); !errors.Is(err, keys.ErrUnwrap) {
+			t.Errorf("WrappedVersion(%q) = %v, want ErrUnwrap", in, err)
+		}
+	}
+}
+
+// concurrently runs f(i) for i in [0, n) on 8 goroutines.
+func concurrently(t testing.TB, n int, f func(i int) error) {
+	t.Helper()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := f(i); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+// runKMSTests runs the KMS conformance suite on k.
+func runKMSTests(t *testing.T, k keys.KMS) {
+	t.Helper()
+	keystest.RunKMSTests(t, func(*testing.T) keys.KMS { return k })
+}
+
+// TestContextBindingNeedsDerivedKey: Vault ignores the context of a key that
+// is not derived, so BindContext must refuse such a key rather than lose the
+// binding to the associated data.
+func TestContextBindingNeedsDerivedKey(t *testing.T) {
+	ctx := context.Background()
+	c := client(t, "")
+	plain := newKMS(t, vault.BindAssociatedData, c) // creates a non-derived key
+	k, err := vault.New(vault.Config{Client: c, Key: plain.KeyName(), Binding: vault.BindContext})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Wrap(ctx, make([]byte, 32), []byte("ad")); err == nil || !strings.Contains(err.Error(), "not derived") {
+		t.Fatalf("Wrap with BindContext on a non-derived key = %v, want a refusal", err)
+	}
+}
