@@ -17,43 +17,10 @@ const (
 	DefaultCacheMaxAge = time.Minute
 )
 
-// clockTick is the resolution of the clock the cache reads on every hit.
-// Reading the system clock costs as much as a small AES-GCM encryption on
-// some virtual machines, so hits read an atomic that a background goroutine
-// advances every clockTick; misses and inserts read the system clock.
-const clockTick = 5 * time.Millisecond
-
-// MaxAgeSlack is how much longer than its MaxAge a cached key may be served:
-// the coarse clock's tick plus scheduling delay after the process resumes
-// from a pause. The documented staleness bound is CacheMaxAge + MaxAgeSlack.
-const MaxAgeSlack = 25 * time.Millisecond
-
-var coarse struct {
-	once  sync.Once
-	epoch time.Time
-	nanos atomic.Int64 // time since epoch, advanced every clockTick
-}
-
-// coarseNow returns the time since the coarse clock's epoch, at most
-// clockTick (plus scheduling delay) behind the system clock.
-func coarseNow() time.Duration {
-	coarse.once.Do(func() {
-		coarse.epoch = time.Now()
-		go func() {
-			t := time.NewTicker(clockTick)
-			for range t.C {
-				coarse.nanos.Store(int64(time.Since(coarse.epoch)))
-			}
-		}()
-	})
-	return time.Duration(coarse.nanos.Load())
-}
-
-// preciseNow is coarseNow's scale read from the system clock.
-func preciseNow() time.Duration {
-	coarseNow() // starts the clock
-	return time.Since(coarse.epoch)
-}
+// MaxAgeSlack is how much longer than its MaxAge a cached key may be
+// served: an entry is checked against the system clock on every hit, so
+// only the time between that check and the key's use is added.
+const MaxAgeSlack = time.Millisecond
 
 // CacheStats are counters of a Keyring's key cache.
 type CacheStats struct {
@@ -72,7 +39,7 @@ type versionKey struct {
 
 type cacheEntry struct {
 	key     *Key
-	loaded  time.Duration // preciseNow when inserted
+	loaded  time.Time
 	elem    *list.Element
 	current *currentKey // set when this entry is the current version of a (subject, purpose)
 }
@@ -110,8 +77,8 @@ func (c *keyCache) generation() uint64 {
 	return c.gen
 }
 
-func (c *keyCache) lookup(e *cacheEntry, now time.Duration) *Key {
-	if now-e.loaded >= c.maxAge {
+func (c *keyCache) lookup(e *cacheEntry, now time.Time) *Key {
+	if now.Sub(e.loaded) >= c.maxAge {
 		c.remove(e)
 		return nil
 	}
@@ -124,7 +91,7 @@ func (c *keyCache) getCurrent(subject, purpose string) *Key {
 		c.misses.Add(1)
 		return nil
 	}
-	now := coarseNow()
+	now := time.Now()
 	c.mu.Lock()
 	var k *Key
 	if e := c.byCurrent[currentKey{subject, purpose}]; e != nil {
@@ -144,7 +111,7 @@ func (c *keyCache) getVersion(id KeyID, version uint32) *Key {
 		c.misses.Add(1)
 		return nil
 	}
-	now := coarseNow()
+	now := time.Now()
 	c.mu.Lock()
 	var k *Key
 	if e := c.byVersion[versionKey{id, version}]; e != nil {
@@ -165,7 +132,7 @@ func (c *keyCache) put(k *Key, cur *currentKey, gen uint64) {
 	if c.max <= 0 {
 		return
 	}
-	now := preciseNow()
+	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen != gen {

@@ -35,7 +35,7 @@
 // re-created: later requests fail with [ErrKeyDestroyed]. After Forget returns,
 // no operation started in the same process obtains the subject's key. Other
 // processes that share the keystore stop using their cached copy within the
-// cache's MaxAge (default 1 minute) plus [MaxAgeSlack] (25 ms) at the latest;
+// cache's MaxAge (default 1 minute) plus [MaxAgeSlack] (1 ms) at the latest;
 // a Store that implements [Watcher] (keys/sqlstore does) makes it
 // milliseconds (PostgreSQL) to 250 ms (polling); Open starts watching and
 // [Keyring.Close] stops it. Keys already copied out of

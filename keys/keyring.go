@@ -22,7 +22,7 @@ type Config struct {
 	// 0 means DefaultCacheEntries; a negative value disables the cache.
 	CacheEntries int
 	// CacheMaxAge bounds how long an unwrapped key is served from memory
-	// (give or take MaxAgeSlack, 25 ms). 0 means DefaultCacheMaxAge. It is
+	// (plus MaxAgeSlack, 1 ms). 0 means DefaultCacheMaxAge. It is
 	// also the bound on how long another process may keep using a key after
 	// a Forget it was not told about: lower it to shorten that window at the
 	// cost of more keystore reads and unwraps.

@@ -22,7 +22,7 @@ import "context"
 // drops, the process is paused, the database is unreachable — the cache's
 // age limit still applies: a key is never served from memory for longer
 // than Config.CacheMaxAge + [MaxAgeSlack] after it was read from the
-// keystore (1 minute + 25 ms by default). Lower CacheMaxAge to tighten that
+// keystore (1 minute + 1 ms by default). Lower CacheMaxAge to tighten that
 // hard bound.
 type Watcher interface {
 	// Watch calls forgotten with the reference of every subject forgotten

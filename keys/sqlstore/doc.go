@@ -53,7 +53,7 @@
 //
 // The hard bound, whatever happens to the database connection or the
 // process, is the reading Keyring's CacheMaxAge plus keys.MaxAgeSlack (1
-// minute + 25 ms by default): a key is never served from memory longer than
+// minute + 1 ms by default): a key is never served from memory longer than
 // that after it was read from the keystore. To tune:
 //
 //   - Shorter usual delay on MySQL/MariaDB/SQLite: [WithPollInterval]; each
