@@ -1,0 +1,306 @@
+package fpe
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"encoding/binary"
+	"math/bits"
+)
+
+const (
+	// MaxTweakLenFF1 is the longest FF1 tweak accepted, in bytes (SP 800-38G
+	// lets each implementation choose maxTlen).
+	MaxTweakLenFF1 = 1 << 16
+
+	// MaxLenFF1 is the longest FF1 input, in numerals: SP 800-38G requires
+	// maxlen < 2^32 because the length is encoded in 4 bytes.
+	MaxLenFF1 = 1<<32 - 1
+
+	// stackNumerals is how many numerals the string API converts without a
+	// heap buffer.
+	stackNumerals = 128
+)
+
+// FF1 is the FF1 format-preserving cipher of NIST SP 800-38G Rev.1 with an
+// AES key and a fixed alphabet. It is the recommended mode for new data.
+//
+// An FF1 holds only immutable state after construction and is safe for
+// concurrent use by multiple goroutines.
+type FF1 struct {
+	block    cipher.Block
+	alphabet *Alphabet
+	ri       *radixInfo
+}
+
+// NewFF1 returns an FF1 cipher for a 16-, 24- or 32-byte AES key and the
+// alphabet whose numeral i is the i-th character of alphabet (see
+// [NewAlphabet]). The key is copied into the AES key schedule; the caller may
+// reuse or clear it afterwards.
+func NewFF1(key []byte, alphabet string) (*FF1, error) {
+	a, err := NewAlphabet(alphabet)
+	if err != nil {
+		return nil, err
+	}
+	return NewFF1WithAlphabet(key, a)
+}
+
+// NewFF1WithAlphabet is like [NewFF1] with an already parsed [Alphabet].
+func NewFF1WithAlphabet(key []byte, alphabet *Alphabet) (*FF1, error) {
+	if alphabet == nil {
+		return nil, wrapf(ErrInvalidAlphabet, "nil alphabet")
+	}
+	block, err := newAES(key)
+	if err != nil {
+		return nil, err
+	}
+	return &FF1{block: block, alphabet: alphabet, ri: newRadixInfo(alphabet.Radix())}, nil
+}
+
+func newAES(key []byte) (cipher.Block, error) {
+	switch len(key) {
+	case 16, 24, 32:
+	default:
+		return nil, wrapf(ErrInvalidKey, "key is %d bytes, need 16, 24 or 32", len(key))
+	}
+	// aes.NewCipher expands the key into its own schedule and neither keeps
+	// nor modifies the slice.
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, wrapf(ErrInvalidKey, "%v", err)
+	}
+	return block, nil
+}
+
+// Radix returns the number of characters in the cipher's alphabet.
+func (c *FF1) Radix() int { return int(c.ri.radix) }
+
+// Alphabet returns the cipher's alphabet.
+func (c *FF1) Alphabet() *Alphabet { return c.alphabet }
+
+// MinLen returns the shortest accepted input length, the smallest length
+// whose domain radix^length is at least [MinDomainSize].
+func (c *FF1) MinLen() int { return c.ri.minLen }
+
+// Encrypt encrypts plaintext, a string of characters of the cipher's
+// alphabet, under tweak, and returns a ciphertext of the same length in
+// characters over the same alphabet. The tweak may be empty and at most
+// [MaxTweakLenFF1] bytes long.
+func (c *FF1) Encrypt(plaintext string, tweak []byte) (string, error) {
+	return c.cryptString(plaintext, tweak, true)
+}
+
+// Decrypt reverses [FF1.Encrypt] for the same tweak.
+func (c *FF1) Decrypt(ciphertext string, tweak []byte) (string, error) {
+	return c.cryptString(ciphertext, tweak, false)
+}
+
+func (c *FF1) cryptString(s string, tweak []byte, enc bool) (string, error) {
+	var buf [stackNumerals]uint16
+	x := buf[:0]
+	if n := c.alphabet.Len(s); n > len(buf) {
+		if uint64(n) > MaxLenFF1 {
+			return "", wrapf(ErrInvalidInput, "length exceeds the FF1 maximum of %d", uint64(MaxLenFF1))
+		}
+		x = make([]uint16, 0, n)
+	}
+	x, err := c.alphabet.AppendNumerals(x, s)
+	if err != nil {
+		return "", err
+	}
+	if err := c.crypt(x, x, tweak, enc); err != nil {
+		return "", err
+	}
+	out := c.alphabet.toString(x)
+	clear(x)
+	return out, nil
+}
+
+// EncryptNumerals encrypts the numerals of src (each less than the radix)
+// under tweak into dst[:len(src)]. dst and src may be the same slice. It
+// panics if dst is shorter than src. It does not allocate when each half
+// fits the fixed-width path (see the package documentation: up to 76
+// decimal digits); longer inputs use math/big.
+func (c *FF1) EncryptNumerals(dst, src []uint16, tweak []byte) error {
+	if len(dst) < len(src) {
+		panic("fpe: dst shorter than src")
+	}
+	if err := c.ri.checkNumerals(src); err != nil {
+		return err
+	}
+	return c.crypt(dst[:len(src)], src, tweak, true)
+}
+
+// DecryptNumerals reverses [FF1.EncryptNumerals] for the same tweak.
+func (c *FF1) DecryptNumerals(dst, src []uint16, tweak []byte) error {
+	if len(dst) < len(src) {
+		panic("fpe: dst shorter than src")
+	}
+	if err := c.ri.checkNumerals(src); err != nil {
+		return err
+	}
+	return c.crypt(dst[:len(src)], src, tweak, false)
+}
+
+// ff1P writes the block P of SP 800-38G Algorithm 7 step 5.
+func ff1P(p *[16]byte, radix uint64, u, n, t int) {
+	p[0], p[1], p[2] = 1, 2, 1
+	p[3], p[4], p[5] = byte(radix>>16), byte(radix>>8), byte(radix)
+	p[6] = 10
+	p[7] = byte(u)
+	binary.BigEndian.PutUint32(p[8:12], uint32(n))
+	binary.BigEndian.PutUint32(p[12:16], uint32(t))
+}
+
+func xor16(dst *[16]byte, src []byte) {
+	_ = src[15]
+	a := binary.LittleEndian.Uint64(dst[0:8]) ^ binary.LittleEndian.Uint64(src[0:8])
+	b := binary.LittleEndian.Uint64(dst[8:16]) ^ binary.LittleEndian.Uint64(src[8:16])
+	binary.LittleEndian.PutUint64(dst[0:8], a)
+	binary.LittleEndian.PutUint64(dst[8:16], b)
+}
+
+// crypt runs FF1 (Algorithms 7 and 8 of SP 800-38G) on numerals already
+// checked to be below the radix. All of src is read before dst is written.
+func (c *FF1) crypt(dst, src []uint16, tweak []byte, enc bool) error {
+	n, t := len(src), len(tweak)
+	if err := c.ri.checkDomain(n); err != nil {
+		return err
+	}
+	if uint64(n) > MaxLenFF1 {
+		return wrapf(ErrInvalidInput, "length exceeds the FF1 maximum of %d", uint64(MaxLenFF1))
+	}
+	if t > MaxTweakLenFF1 {
+		return wrapf(ErrInvalidTweak, "tweak is %d bytes, FF1 accepts at most %d", t, MaxTweakLenFF1)
+	}
+	u := n / 2
+	v := n - u
+	mu, _ := c.ri.modulus(u)
+	mv, ok := c.ri.modulus(v)
+	if !ok {
+		c.cryptBig(dst, src, tweak, enc)
+		return nil
+	}
+	// b bytes hold NUM(B); the PRF output y is d bytes (d ≤ 20 here).
+	b := (mv.full.sub(u128{0, 1}).bitLen() + 7) / 8
+	d := 4*((b+3)/4) + 4
+
+	s := getScratch()
+	defer putScratch(s)
+
+	// Q = T || 0^pad || [i] || [NUM(B)]^b. Everything before [i] is the same
+	// in every round, so its full blocks are absorbed into the CBC-MAC state
+	// once, right after P.
+	pad := (16 - (t+b+1)%16) % 16
+	varStart := t + pad
+	fixed := varStart &^ 15
+	ff1P(&s.state, c.ri.radix, u, n, t)
+	c.block.Encrypt(s.state[:], s.state[:])
+	for off := 0; off < fixed; off += 16 {
+		var blk [16]byte
+		if off < t {
+			copy(blk[:], tweak[off:min(t, off+16)])
+		}
+		xor16(&s.state, blk[:])
+		c.block.Encrypt(s.state[:], s.state[:])
+	}
+	var tail [32]byte
+	if fixed < t {
+		copy(tail[:], tweak[fixed:])
+	}
+	iPos := varStart - fixed
+	tailLen := iPos + 1 + b // 16 or 32
+
+	w := &s.work
+	if tailLen == 16 && d == 8 && mv.m2 == 1 {
+		// Common case (halves below 2^32, e.g. up to 18 decimal digits): Q's
+		// variable part is one block, y is the first 8 bytes of R, and all
+		// arithmetic is on uint64 values held in registers.
+		A, B := c.ri.numBE64(src[:u]), c.ri.numBE64(src[u:])
+		A, B = c.rounds64(w, s, &tail, &mu, &mv, A, B, uint(8*b), enc)
+		c.ri.strBE(dst[:u], u128{0, A})
+		c.ri.strBE(dst[u:], u128{0, B})
+		return nil
+	}
+	A := c.ri.numBE(src[:u])
+	B := c.ri.numBE(src[u:])
+	var nb [16]byte
+	for r := 0; r < 10; r++ {
+		i := r
+		x := B
+		if !enc {
+			i = 9 - r
+			x = A
+		}
+		tail[iPos] = byte(i)
+		x.putBE(&nb)
+		copy(tail[iPos+1:tailLen], nb[16-b:])
+		*w = s.state
+		for off := 0; off < tailLen; off += 16 {
+			xor16(w, tail[off:off+16])
+			c.block.Encrypt(w[:], w[:])
+		}
+		var y2, y1, y0 uint64
+		switch d {
+		case 8:
+			y0 = binary.BigEndian.Uint64(w[0:8])
+		case 12:
+			y1 = uint64(binary.BigEndian.Uint32(w[0:4]))
+			y0 = binary.BigEndian.Uint64(w[4:12])
+		case 16:
+			y1 = binary.BigEndian.Uint64(w[0:8])
+			y0 = binary.BigEndian.Uint64(w[8:16])
+		case 20:
+			// S = R || CIPH(R ⊕ [1]^16); y is its first 20 bytes.
+			s.ext = *w
+			s.ext[15] ^= 1
+			c.block.Encrypt(s.ext[:], s.ext[:])
+			y2 = uint64(binary.BigEndian.Uint32(w[0:4]))
+			y1 = binary.BigEndian.Uint64(w[4:12])
+			y0 = uint64(binary.BigEndian.Uint32(w[12:16]))<<32 | uint64(binary.BigEndian.Uint32(s.ext[0:4]))
+		}
+		md := &mv
+		if i%2 == 0 {
+			md = &mu
+		}
+		y := md.reduce(y2, y1, y0)
+		if enc {
+			A, B = B, addMod(A, y, md.full)
+		} else {
+			A, B = subMod(B, y, md.full), A
+		}
+	}
+	c.ri.strBE(dst[:u], A)
+	c.ri.strBE(dst[u:], B)
+	return nil
+}
+
+// rounds64 runs the ten FF1 rounds when radix^v < 2^64, Q's variable part
+// is the single block tail and d = 8.
+func (c *FF1) rounds64(w *[16]byte, s *scratch, tail *[32]byte, mu, mv *modulus, A, B uint64, shift uint, enc bool) (uint64, uint64) {
+	st0 := binary.BigEndian.Uint64(s.state[0:8]) ^ binary.BigEndian.Uint64(tail[0:8])
+	st1 := binary.BigEndian.Uint64(s.state[8:16]) ^ binary.BigEndian.Uint64(tail[8:16])
+	for r := uint64(0); r < 10; r++ {
+		i, x := r, B
+		if !enc {
+			i, x = 9-r, A
+		}
+		binary.BigEndian.PutUint64(w[0:8], st0)
+		binary.BigEndian.PutUint64(w[8:16], st1^x^i<<shift)
+		c.block.Encrypt(w[:], w[:])
+		m, recip := mv.m1, mv.recip
+		if i%2 == 0 {
+			m, recip = mu.m1, mu.recip
+		}
+		y := binary.BigEndian.Uint64(w[0:8])
+		q, _ := bits.Mul64(y, recip)
+		y = condSub(condSub(y-q*m, m), m) // y mod m, Barrett
+		if enc {
+			// A, y < m < 2^32: no overflow.
+			A, B = B, condSub(A+y, m)
+		} else {
+			d, bw := bits.Sub64(B, y, 0)
+			A, B = d+(m&-bw), A
+		}
+	}
+	return A, B
+}
