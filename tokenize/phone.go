@@ -1,0 +1,226 @@
+package tokenize
+
+import (
+	"strconv"
+	"sync"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// Phone tokenizes phone numbers in international ("+48 601 234 567",
+// "+14155552671") or, with DefaultRegion, national ("601 234 567",
+// "(415) 555-2671") notation, using the libphonenumber metadata of
+// github.com/nyaruka/phonenumbers.
+//
+// The country calling code, any national prefix and the leading digits of
+// the national number are kept; the rest of the national number is
+// FF1-encrypted with cycle walking until the result is a valid number
+// (IsValidNumber; IsPossibleNumber with AllowPossible) whose kept part is
+// the same. The input must itself be valid (possible). Spaces, dashes,
+// dots, slashes and parentheses stay in place; letters, extensions and
+// other characters are rejected.
+//
+// The kept leading digits are the national destination code (area or
+// mobile network code) shortened so that at least seven digits are
+// encrypted when the number has them: a Polish mobile "+48 601 234 567"
+// keeps "60", a US number keeps its area code, a London number "20".
+// Tokenization fails with ErrDomainTooSmall when fewer than 10^6 valid
+// tokens are possible, estimated per kept prefix and length from 256 fixed
+// samples (so short national numbers, such as 6-digit ones, are refused).
+type Phone struct {
+	// DefaultRegion is the ISO 3166-1 region ("PL", "US") of numbers
+	// written without a leading "+"; empty means such numbers are rejected.
+	DefaultRegion string
+	// AllowPossible accepts numbers that are only possible (the right
+	// length for their country) instead of valid, and guarantees only
+	// possible tokens.
+	AllowPossible bool
+}
+
+var _ Format = Phone{}
+
+// Name implements Format. The default region is not part of the name: a
+// number gives the same token whichever notation it arrives in, except for
+// the formatting.
+func (p Phone) Name() string {
+	if p.AllowPossible {
+		return "phone/possible"
+	}
+	return "phone"
+}
+
+const phoneMaxLen = 64
+
+// Transform implements Format.
+func (p Phone) Transform(e *Engine, v string, decrypt bool) (string, error) {
+	var dbuf [phoneMaxLen]uint16
+	ph, err := p.parse(dbuf[:0], v)
+	if err != nil {
+		return "", err
+	}
+	d := ph.digits
+	k := len(ph.nsn) - ph.keep
+	if k < 6 {
+		return "", tooSmall("phone", "%d digits to encrypt, need at least 6", k)
+	}
+	if f := p.effectiveDomain(ph.cc, ph.nsn[:ph.keep], k); f < minDomain {
+		return "", tooSmall("phone", "about %s valid tokens for this country and prefix, need 10^6", log10Domain(f))
+	}
+	// A candidate is accepted only if it parses back, in its own notation,
+	// exactly as the walk sees it: same country, same kept digits, same
+	// split, valid. That is what Detokenize checks, so it finds the same
+	// walk.
+	var cbuf [phoneMaxLen]uint16
+	err = e.walk("", d[len(d)-k:], decrypt, func([]uint16) bool {
+		c, err := p.parse(cbuf[:0], replaceDigits(v, d))
+		return err == nil && c.cc == ph.cc && c.keep == ph.keep &&
+			len(c.nsn) == len(ph.nsn) && c.nsn[:c.keep] == ph.nsn[:ph.keep]
+	})
+	if err != nil {
+		return "", err
+	}
+	return replaceDigits(v, d), nil
+}
+
+type parsedPhone struct {
+	digits []uint16 // every ASCII digit of the value
+	cc     int32
+	nsn    string // national significant number, a suffix of digits
+	keep   int    // leading digits of nsn kept in clear
+}
+
+// parse checks v and splits it into the parts Transform needs.
+func (p Phone) parse(d []uint16, v string) (parsedPhone, error) {
+	if v == "" {
+		return parsedPhone{}, invalid("phone", "empty value")
+	}
+	if len(v) > phoneMaxLen {
+		return parsedPhone{}, invalid("phone", "longer than %d bytes", phoneMaxLen)
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case '0' <= c && c <= '9':
+			d = append(d, uint16(c-'0'))
+		case c == '+' && i == 0:
+		case c == ' ' || c == '-' || c == '.' || c == '/' || c == '(' || c == ')':
+		default:
+			return parsedPhone{}, invalid("phone", "byte %d is not a digit or a formatting character", i)
+		}
+	}
+	if v[0] != '+' && p.DefaultRegion == "" {
+		return parsedPhone{}, invalid("phone", "national notation needs Phone.DefaultRegion")
+	}
+	num, err := phonenumbers.Parse(v, p.DefaultRegion)
+	if err != nil {
+		return parsedPhone{}, invalid("phone", "cannot be parsed (%v)", err)
+	}
+	if num.GetExtension() != "" {
+		return parsedPhone{}, invalid("phone", "extensions are not supported")
+	}
+	if !p.ok(num) {
+		return parsedPhone{}, invalid("phone", "not a valid number for its country")
+	}
+	nsn := phonenumbers.GetNationalSignificantNumber(num)
+	if len(nsn) > len(d) || nsn != digitsString(d[len(d)-len(nsn):]) {
+		return parsedPhone{}, invalid("phone", "digits do not end with the national number")
+	}
+	return parsedPhone{digits: d, cc: num.GetCountryCode(), nsn: nsn, keep: phoneKeep(num, nsn)}, nil
+}
+
+func (p Phone) ok(n *phonenumbers.PhoneNumber) bool {
+	if p.AllowPossible {
+		return phonenumbers.IsPossibleNumber(n)
+	}
+	return phonenumbers.IsValidNumber(n)
+}
+
+// phoneKeep returns how many leading digits of the national significant
+// number nsn are kept: the national destination code, but leaving at least
+// seven digits to encrypt, and never fewer than the leading zeros.
+func phoneKeep(n *phonenumbers.PhoneNumber, nsn string) int {
+	keep := min(phonenumbers.GetLengthOfNationalDestinationCode(n), len(nsn)-7)
+	zeros := 0
+	for zeros < len(nsn) && nsn[zeros] == '0' {
+		zeros++
+	}
+	return max(keep, zeros, 0)
+}
+
+// setNational makes n the number +cc nsn.
+func setNational(n *phonenumbers.PhoneNumber, cc int32, nsn []byte) {
+	var nn uint64
+	zeros := int32(0)
+	for i, c := range nsn {
+		if c == '0' && int(zeros) == i {
+			zeros++
+		}
+		nn = nn*10 + uint64(c-'0')
+	}
+	ilz := zeros > 0
+	n.Reset()
+	n.CountryCode = &cc
+	n.NationalNumber = &nn
+	if ilz {
+		n.ItalianLeadingZero = &ilz
+		if zeros > 1 {
+			n.NumberOfLeadingZeros = &zeros
+		}
+	}
+}
+
+type phoneDomainKey struct {
+	cc       int32
+	prefix   string
+	k        int
+	possible bool
+}
+
+var phoneDomains sync.Map // phoneDomainKey -> float64
+
+// effectiveDomain estimates how many of the 10^k numbers +cc prefix xxx…
+// are valid tokens, from 256 fixed pseudo-random samples, once per key.
+func (p Phone) effectiveDomain(cc int32, prefix string, k int) float64 {
+	key := phoneDomainKey{cc, prefix, k, p.AllowPossible}
+	if f, ok := phoneDomains.Load(key); ok {
+		return f.(float64)
+	}
+	const samples = 256
+	space := 1.0
+	for range k {
+		space *= 10
+	}
+	var cand phonenumbers.PhoneNumber
+	good := 0
+	state := uint64(0x9E3779B97F4A7C15)
+	for range samples {
+		state += 0x9E3779B97F4A7C15
+		z := state
+		z = (z ^ z>>30) * 0xBF58476D1CE4E5B9
+		z = (z ^ z>>27) * 0x94D049BB133111EB
+		z ^= z >> 31
+		digits := strconv.AppendUint(nil, z%uint64(space), 10)
+		s := []byte(prefix)
+		for range k - len(digits) {
+			s = append(s, '0')
+		}
+		s = append(s, digits...)
+		setNational(&cand, cc, s)
+		if p.ok(&cand) && phoneKeep(&cand, string(s)) == len(prefix) {
+			good++
+		}
+	}
+	f := space * float64(good) / samples
+	phoneDomains.Store(key, f)
+	return f
+}
+
+func digitsString(d []uint16) string { return string(digitsBytes(d)) }
+
+func digitsBytes(d []uint16) []byte {
+	b := make([]byte, len(d))
+	for i, x := range d {
+		b[i] = byte('0' + x)
+	}
+	return b
+}
