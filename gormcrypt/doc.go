@@ -87,7 +87,8 @@
 // an error matching keys.ErrKeyDestroyed, unless Register was given
 // [RedactForgotten], which yields the zero value instead; writing for them
 // fails with keys.ErrKeyDestroyed. Other customers are untouched.
-// Global-scope tokens (a future tokenize feature) survive Forget.
+// Global-scope token columns (scope=global) survive Forget: delete or
+// rewrite such rows as part of the erasure if they must go too.
 //
 // # Operations
 //
@@ -102,9 +103,31 @@
 // would stop decrypting). Updating with Select keeps an index in step with
 // its source. Results scanned into something other than the model (Pluck,
 // maps, Row) hold the stored ciphertext text, not the plaintext.
-// Token columns (`fieldcrypt:"token=card"`) are not supported yet and are
-// refused with [ErrInvalidModel]; so are unknown fieldcrypt tag keys and
-// unsupported field types, when the model is registered or first used.
+// Unknown fieldcrypt tag keys, unknown token formats and unsupported field
+// types are refused with [ErrInvalidModel] when the model is registered or
+// first used.
+//
+// # Token columns
+//
+// A string or *string field tagged
+// `gorm:"serializer:token" fieldcrypt:"token=card"` stores a
+// format-preserving token (package tokenize) instead of a ciphertext: a
+// card number stays a 16-digit number with its last four digits, an email a
+// valid address at its domain, so legacy validators, schemas and analytics
+// keep working. The format names are those of [DefaultTokenFormats] plus
+// any added with [TokenFormat]. The FF1 tweak is "<table>.<column>", so the
+// same value in two columns gives unrelated tokens. Tokens are
+// subject-scoped by default (Forget makes them unreadable); with
+// `fieldcrypt:"token=email;scope=global"` one tenant-wide key is used, so
+// equal values of different customers have equal tokens and can be joined
+// or searched (tokenize the value with tokenize.Tokenizer.TokenizeGlobal
+// and field "<table>.<column>"), and the tokens survive Forget. Tokens are
+// deterministic and not authenticated: they leak equality (per customer, or
+// across the column with scope=global) and a swapped token is not detected.
+// NULL stays NULL and "" stays "". A value the format rejects (a malformed
+// card number, an email whose local part is too short for 10^6 tokens)
+// fails the write with tokenize.ErrInvalidFormat or
+// tokenize.ErrDomainTooSmall.
 //
 // # Cost
 //

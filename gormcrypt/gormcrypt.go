@@ -14,6 +14,7 @@ import (
 
 	"github.com/fieldcrypt/fieldcrypt/envelope"
 	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/tokenize"
 )
 
 // Serializer names, for the gorm tag: `gorm:"serializer:encrypt"`.
@@ -25,7 +26,15 @@ const (
 	// equal values of one subject in one column give equal ciphertexts, so
 	// [WhereEqual] can find them for a known subject.
 	DeterministicSerializerName = "encrypt_det"
+	// TokenSerializerName selects a format-preserving token (package
+	// tokenize); the format comes from the fieldcrypt tag:
+	// `gorm:"serializer:token" fieldcrypt:"token=card"`.
+	TokenSerializerName = "token"
 )
+
+// modeToken marks the token serializer among the envelope modes; it is
+// never written into a ciphertext.
+const modeToken envelope.Mode = 0xf0
 
 // Reserved subjects and purposes.
 const (
@@ -48,8 +57,8 @@ var (
 	// carries none (see WithSubject).
 	ErrNoSubject = errors.New("gormcrypt: no data subject")
 	// ErrInvalidModel means a model's tags cannot be honoured: an unknown
-	// fieldcrypt tag key, an unsupported field type, a token column, a
-	// misplaced subject field. Nothing is written for such a model.
+	// fieldcrypt tag key, an unsupported field type, an unknown token
+	// format, a misplaced subject field. Nothing is written for such a model.
 	ErrInvalidModel = errors.New("gormcrypt: invalid model")
 	// ErrNotRegistered means an encrypted column was used through a
 	// *gorm.DB on which Register was not called.
@@ -65,9 +74,11 @@ const pluginName = "fieldcrypt:gormcrypt"
 // and Cipher the serializers use and keeps blind indexes up to date. It is
 // safe for concurrent use.
 type Plugin struct {
-	kr     *keys.Keyring
-	c      *envelope.Cipher
-	redact bool
+	kr      *keys.Keyring
+	c       *envelope.Cipher
+	tok     *tokenize.Tokenizer
+	formats map[string]tokenize.Format
+	redact  bool
 
 	metas   sync.Map // *schema.Schema -> *modelMeta
 	columns sync.Map // *schema.Field -> *columnMeta
@@ -83,6 +94,7 @@ type config struct {
 	models  []any
 	redact  bool
 	purpose string
+	formats map[string]tokenize.Format
 }
 
 // Option configures Register.
@@ -104,6 +116,34 @@ func Models(models ...any) Option {
 // since a zero value can be mistaken for data.
 func RedactForgotten() Option { return func(c *config) { c.redact = true } }
 
+// TokenFormat makes f available to token columns as
+// `fieldcrypt:"token=<name>"`, adding to or replacing the built-in formats
+// (see [DefaultTokenFormats]).
+func TokenFormat(name string, f tokenize.Format) Option {
+	return func(c *config) { c.formats[strings.ToLower(name)] = f }
+}
+
+// DefaultTokenFormats returns the token formats every Plugin knows by
+// name: card (last 4 kept, Luhn-invalid), card_bin (BIN and last 4 kept,
+// 16+ digits), email, phone (E.164, or Polish national numbers), pesel,
+// nip, ssn, iban, zip4 (US ZIP+4), date (2006-01-02), name (Polish
+// letters, case and punctuation kept).
+func DefaultTokenFormats() map[string]tokenize.Format {
+	return map[string]tokenize.Format{
+		"card":     tokenize.Card{},
+		"card_bin": tokenize.Card{Keep: tokenize.KeepBINAndLast4, Luhn: tokenize.LuhnAny},
+		"email":    tokenize.Email{},
+		"phone":    tokenize.Phone{DefaultRegion: "PL"},
+		"pesel":    tokenize.PESEL{},
+		"nip":      tokenize.NIP{},
+		"ssn":      tokenize.SSN{},
+		"iban":     tokenize.IBAN{},
+		"zip4":     tokenize.Postcode{Country: "US"},
+		"date":     tokenize.Date{},
+		"name":     tokenize.Text{},
+	}
+}
+
 // Purpose selects the purpose of the subject keys used for columns (default
 // keys.DefaultPurpose), as envelope.WithPurpose does.
 func Purpose(p string) Option { return func(c *config) { c.purpose = p } }
@@ -121,7 +161,7 @@ func Register(db *gorm.DB, kr *keys.Keyring, opts ...Option) (*Plugin, error) {
 	if db == nil || kr == nil {
 		return nil, errors.New("gormcrypt: Register needs a *gorm.DB and a *keys.Keyring")
 	}
-	cfg := config{purpose: keys.DefaultPurpose}
+	cfg := config{purpose: keys.DefaultPurpose, formats: DefaultTokenFormats()}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -129,10 +169,15 @@ func Register(db *gorm.DB, kr *keys.Keyring, opts ...Option) (*Plugin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gormcrypt: %w", err)
 	}
+	tok, err := tokenize.New(kr)
+	if err != nil {
+		return nil, fmt.Errorf("gormcrypt: %w", err)
+	}
 	if err := registerSerializers(); err != nil {
 		return nil, err
 	}
-	p := &Plugin{kr: kr, c: c, redact: cfg.redact, models: map[string]*modelMeta{}, tables: map[string]*modelMeta{}}
+	p := &Plugin{kr: kr, c: c, tok: tok, formats: cfg.formats, redact: cfg.redact,
+		models: map[string]*modelMeta{}, tables: map[string]*modelMeta{}}
 	for _, m := range cfg.models {
 		stmt := &gorm.Statement{DB: db}
 		if err := stmt.Parse(m); err != nil {
@@ -157,6 +202,7 @@ func registerSerializers() error {
 	for name, want := range map[string]schema.SerializerInterface{
 		SerializerName:              serializer{mode: envelope.Randomized},
 		DeterministicSerializerName: serializer{mode: envelope.Deterministic},
+		TokenSerializerName:         serializer{mode: modeToken},
 	} {
 		if got, ok := schema.GetSerializer(name); ok {
 			if _, ours := got.(serializer); !ours {

@@ -245,6 +245,7 @@ func TestSuite(t *testing.T) {
 		{"Forget", testForget},
 		{"ForgetRedacted", testForgetRedacted},
 		{"BadInput", testBadInput},
+		{"Tokens", testTokens},
 		{"Concurrent", testConcurrent},
 	}
 	for _, b := range backends {
@@ -696,6 +697,21 @@ type (
 		Ref  string `fieldcrypt:"subject"`
 		Card string `fieldcrypt:"token=card"`
 	}
+	badTokenFormat struct {
+		ID   uint
+		Ref  string `fieldcrypt:"subject"`
+		Card string `gorm:"serializer:token" fieldcrypt:"token=visa"`
+	}
+	badTokenType struct {
+		ID   uint
+		Ref  string `fieldcrypt:"subject"`
+		Card int64  `gorm:"serializer:token;type:text" fieldcrypt:"token=card"`
+	}
+	badTokenScope struct {
+		ID   uint
+		Ref  string `fieldcrypt:"subject"`
+		Card string `gorm:"serializer:token" fieldcrypt:"token=card;scope=tenant"`
+	}
 	badOrder struct {
 		ID    uint
 		Email string `gorm:"serializer:encrypt"`
@@ -728,7 +744,10 @@ func testBadInput(t *testing.T, b backend) {
 	}{
 		{&badTypo{}, `unknown fieldcrypt tag key "subjcet"`},
 		{&badType{}, "unsupported type float64"},
-		{&badToken{}, "token columns"},
+		{&badToken{}, `token column needs gorm:"serializer:token"`},
+		{&badTokenFormat{}, `unknown token format "visa"`},
+		{&badTokenType{}, "a token column must be a string"},
+		{&badTokenScope{}, `unknown token scope "tenant"`},
 		{&badOrder{}, "subject field must be declared before"},
 		{&badIndexSource{}, "not an encrypted field"},
 		{&badIndexNoSubject{}, "needs a fieldcrypt:\"subject\" field"},

@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm/schema"
 
 	"github.com/fieldcrypt/fieldcrypt/envelope"
+	"github.com/fieldcrypt/fieldcrypt/tokenize"
 )
 
 // TagName is the struct tag gormcrypt reads besides GORM's own.
@@ -22,9 +23,10 @@ const (
 	tagBlindIndex = "blind_index"
 	tagNormalize  = "normalize"
 	tagToken      = "token"
+	tagScope      = "scope"
 )
 
-var knownTags = []string{tagSubject, tagBlindIndex, tagNormalize, tagToken}
+var knownTags = []string{tagSubject, tagBlindIndex, tagNormalize, tagToken, tagScope}
 
 // Normalisations a blind index applies before hashing, selected with
 // `fieldcrypt:"blind_index:Email;normalize:lower"`.
@@ -59,6 +61,11 @@ type columnMeta struct {
 	kind   kind
 	ptr    bool // the Go type is a pointer to the kind
 	typ    reflect.Type
+
+	// Token columns only.
+	format    tokenize.Format
+	formatTag string // its name in the tag, for errors
+	global    bool   // tokenize.Tokenizer global scope
 }
 
 // blindMeta describes one blind index column.
@@ -107,7 +114,7 @@ func (p *Plugin) meta(s *schema.Schema) (*modelMeta, error) {
 		m := v.(*modelMeta)
 		return m, m.err
 	}
-	m := buildMeta(s)
+	m := buildMeta(s, p.formats)
 	if v, loaded := p.metas.LoadOrStore(s, m); loaded {
 		m = v.(*modelMeta)
 		return m, m.err
@@ -170,7 +177,7 @@ func parseTag(tag string) (map[string]string, error) {
 	return out, nil
 }
 
-func buildMeta(s *schema.Schema) *modelMeta {
+func buildMeta(s *schema.Schema, formats map[string]tokenize.Format) *modelMeta {
 	m := &modelMeta{table: s.Table, columns: map[string]*columnMeta{}}
 	fail := func(f *schema.Field, format string, args ...any) *modelMeta {
 		where := s.Name
@@ -196,17 +203,41 @@ func buildMeta(s *schema.Schema) *modelMeta {
 				return fail(f, "%v", err)
 			}
 		}
-		if _, ok := tags[tagToken]; ok {
-			return fail(f, "token columns (fieldcrypt:\"token=...\") are not supported yet: they need the tokenize package; use serializer:encrypt for now")
-		}
 		name := strings.ToLower(f.TagSettings["SERIALIZER"])
-		_, ours := f.Serializer.(serializer)
-		if name == SerializerName || name == DeterministicSerializerName || ours {
+		ser, ours := f.Serializer.(serializer)
+		_, hasToken := tags[tagToken]
+		if _, ok := tags[tagScope]; ok && !hasToken {
+			return fail(f, "scope is only valid with token")
+		}
+		if hasToken && (!ours || ser.mode != modeToken) {
+			return fail(f, "a token column needs gorm:\"serializer:%s\" beside fieldcrypt:\"token=...\"", TokenSerializerName)
+		}
+		if name == SerializerName || name == DeterministicSerializerName || name == TokenSerializerName || ours {
 			if !ours {
 				return fail(f, "serializer %q is not gormcrypt's (another package replaced it)", name)
 			}
+			var format tokenize.Format
+			var global bool
+			if ser.mode == modeToken {
+				fname := strings.ToLower(tags[tagToken])
+				if fname == "" {
+					return fail(f, "serializer:%s needs a format: fieldcrypt:\"token=card\" (known: %s)", TokenSerializerName, formatNames(formats))
+				}
+				if format = formats[fname]; format == nil {
+					return fail(f, "unknown token format %q (known: %s)", fname, formatNames(formats))
+				}
+				switch tags[tagScope] {
+				case "", "subject":
+				case "global":
+					global = true
+				default:
+					return fail(f, "unknown token scope %q (known: subject, global)", tags[tagScope])
+				}
+				delete(tags, tagToken)
+				delete(tags, tagScope)
+			}
 			if len(tags) > 0 {
-				return fail(f, "an encrypted field takes no fieldcrypt tag; put blind_index on the index field")
+				return fail(f, "an encrypted field takes no fieldcrypt tag besides token and scope; put blind_index on the index field")
 			}
 			if f.DBName == "" {
 				return fail(f, "encrypted field has no column")
@@ -218,6 +249,12 @@ func buildMeta(s *schema.Schema) *modelMeta {
 			c, err := newColumn(m, f)
 			if err != nil {
 				return fail(f, "%v", err)
+			}
+			if ser.mode == modeToken {
+				if c.kind != kindString {
+					return fail(f, "a token column must be a string or *string, not %s", f.FieldType)
+				}
+				c.format, c.formatTag, c.global = format, tags[tagToken], global
 			}
 			m.columns[f.Name] = c
 			if firstEncrypted < 0 {
@@ -261,6 +298,9 @@ func buildMeta(s *schema.Schema) *modelMeta {
 		c, ok := m.columns[src.Name]
 		if !ok {
 			return fail(f, "blind_index source %s is not an encrypted field", src.Name)
+		}
+		if c.mode == modeToken {
+			return fail(f, "%s is a token column: tokens are deterministic, search by tokenizing the value instead of a blind index", src.Name)
 		}
 		if c.kind != kindString && c.kind != kindBytes {
 			return fail(f, "blind indexes need a string or []byte source, %s is %s", src.Name, src.FieldType)
@@ -320,4 +360,13 @@ func newColumn(m *modelMeta, f *schema.Field) (*columnMeta, error) {
 		return nil, fmt.Errorf("unsupported type %s for an encrypted column (supported: string, []byte, time.Time, integers, and pointers to them except []byte)", f.FieldType)
 	}
 	return c, nil
+}
+
+func formatNames(formats map[string]tokenize.Format) string {
+	names := make([]string, 0, len(formats))
+	for n := range formats {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
 }

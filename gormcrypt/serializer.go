@@ -46,6 +46,9 @@ func (s serializer) Value(ctx context.Context, field *schema.Field, dst reflect.
 // seal encrypts v (of the column's type, or a pointer to it) for subject
 // and returns the column value: the ciphertext's text form, or nil.
 func (p *Plugin) seal(ctx context.Context, c *columnMeta, subject string, v any) (any, error) {
+	if c.mode == modeToken {
+		return p.tokenize(ctx, c, subject, v)
+	}
 	pt, null, err := encode(c, v)
 	if err != nil {
 		return nil, c.errorf(err)
@@ -97,6 +100,9 @@ func (p *Plugin) open(ctx context.Context, st *stmtState, field *schema.Field, d
 	c, err := p.column(field)
 	if err != nil {
 		return err
+	}
+	if c.mode == modeToken {
+		return p.detokenize(ctx, st, c, dst, rv, dbValue)
 	}
 	var ct []byte
 	switch v := dbValue.(type) {

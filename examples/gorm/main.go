@@ -74,13 +74,14 @@ type Order struct {
 	ShipTo      string `gorm:"serializer:encrypt"`
 }
 
-// PaymentCard holds a card number encrypted. (A format-preserving token
-// column will replace it once the tokenize package provides them.)
+// PaymentCard holds a card number as a format-preserving token: the column
+// keeps a 16-digit, Luhn-invalid number with the real last four digits, so
+// a legacy schema and a "card ending in 1111" display keep working.
 type PaymentCard struct {
 	ID          uint
 	CustomerID  uint
 	CustomerRef string    `gorm:"size:64;index" fieldcrypt:"subject"`
-	Number      string    `gorm:"serializer:encrypt"`
+	Number      string    `gorm:"serializer:token;size:32" fieldcrypt:"token=card"`
 	Expiry      time.Time `gorm:"serializer:encrypt"`
 }
 
@@ -187,7 +188,12 @@ func run(ctx context.Context, dataDir, dsn string) error {
 	fmt.Printf("   %s: %s <%s>, phone %s\n", found.Ref, found.Name, found.Email, *found.Phone)
 	fmt.Printf("   address: %s, %s %s\n", found.Addresses[0].Street, found.Addresses[0].Postcode, found.Addresses[0].City)
 	fmt.Printf("   order %s: %.2f PLN, ship to %s\n", found.Orders[0].Number, float64(found.Orders[0].TotalCents)/100, found.Orders[0].ShipTo)
-	fmt.Printf("   card: %s, expires %s\n\n", found.Cards[0].Number, found.Cards[0].Expiry.Format("01/06"))
+	var storedCard string
+	if err := db.Raw("SELECT number FROM payment_cards WHERE id = ?", found.Cards[0].ID).Scan(&storedCard).Error; err != nil {
+		return err
+	}
+	fmt.Printf("   card: %s, expires %s (stored as the token %s)\n\n", found.Cards[0].Number,
+		found.Cards[0].Expiry.Format("01/06"), storedCard)
 
 	// 3. The erasure request.
 	t, err := gormcrypt.Forget(ctx, db, ada.Ref, "erasure request GORM-1")
