@@ -3,20 +3,18 @@ package gormcrypt_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/fieldcrypt/fieldcrypt/internal/testdb"
+
 	gosqlite "github.com/glebarez/sqlite"
-	mysqldrv "github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx" for the admin connection
 	"gorm.io/driver/mysql"
 	"gorm.io/driver/postgres"
@@ -107,71 +105,15 @@ var backends = []backend{
 	{"MySQL", freshMySQL},
 }
 
-func randomName(t testing.TB) string {
-	b := make([]byte, 8)
-	rand.Read(b)
-	return "fc_" + hex.EncodeToString(b)
-}
-
 func freshSQLite(t testing.TB) gorm.Dialector {
 	path := filepath.Join(t.TempDir(), "shop.db")
 	return gosqlite.Open(path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)")
 }
 
-func freshPostgres(t testing.TB) gorm.Dialector {
-	dsn := os.Getenv(postgresEnv)
-	if dsn == "" {
-		t.Skip(postgresEnv + " not set; set it (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run the PostgreSQL suite")
-	}
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	schema := randomName(t)
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-	})
-	switch {
-	case !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://"):
-		dsn += " search_path=" + schema
-	case strings.Contains(dsn, "?"):
-		dsn += "&search_path=" + schema
-	default:
-		dsn += "?search_path=" + schema
-	}
-	return postgres.Open(dsn)
-}
+func freshPostgres(t testing.TB) gorm.Dialector { return postgres.Open(testdb.PostgresDSN(t)) }
 
 func freshMySQL(t testing.TB) gorm.Dialector {
-	dsn := os.Getenv(mysqlEnv)
-	if dsn == "" {
-		t.Skip(mysqlEnv + " not set; set it (e.g. root@tcp(127.0.0.1:3306)/test) to run the MySQL/MariaDB suite")
-	}
-	admin, err := sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	name := randomName(t)
-	if _, err := admin.Exec(`CREATE DATABASE ` + name); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec(`DROP DATABASE ` + name); err != nil {
-			t.Errorf("drop database: %v", err)
-		}
-	})
-	cfg, err := mysqldrv.ParseDSN(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.DBName = name
+	cfg := testdb.MySQLConfig(t)
 	cfg.ParseTime = true
 	return mysql.Open(cfg.FormatDSN())
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"io/fs"
 	"os"
@@ -15,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
+	"github.com/fieldcrypt/fieldcrypt/internal/testdb"
 
 	"github.com/fieldcrypt/fieldcrypt/keys"
 	"github.com/fieldcrypt/fieldcrypt/keys/keystest"
@@ -43,87 +42,25 @@ var backends = []backend{
 	{"MySQL", freshMySQL},
 }
 
-func randomName(t *testing.T) string {
-	b := make([]byte, 8)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return "fc_" + hex.EncodeToString(b)
-}
-
 func freshSQLite(t *testing.T) opener {
 	path := filepath.Join(t.TempDir(), "keys.db")
 	return func(ctx context.Context) (*sqlstore.Store, error) { return sqlstore.OpenSQLite(ctx, path) }
 }
+
+// freshPostgresDSN and freshMySQLDSN return DSNs of new, empty databases.
+var (
+	freshPostgresDSN = func(t *testing.T) string { return testdb.PostgresDSN(t) }
+	freshMySQLDSN    = func(t *testing.T) string { return testdb.MySQLDSN(t) }
+)
 
 func freshPostgres(t *testing.T) opener {
 	dsn := freshPostgresDSN(t)
 	return func(ctx context.Context) (*sqlstore.Store, error) { return sqlstore.OpenPostgres(ctx, dsn) }
 }
 
-// freshPostgresDSN returns the DSN of a new, empty schema, dropped when t ends.
-func freshPostgresDSN(t *testing.T) string {
-	dsn := os.Getenv(postgresEnv)
-	if dsn == "" {
-		t.Skip(postgresEnv + " not set; set it to run the PostgreSQL conformance suite")
-	}
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	schema := randomName(t)
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-	})
-	// Append rather than re-encode the query: pgx does not read '+' as a space.
-	switch {
-	case !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://"):
-		dsn += " search_path=" + schema
-	case strings.Contains(dsn, "?"):
-		dsn += "&search_path=" + schema
-	default:
-		dsn += "?search_path=" + schema
-	}
-	return dsn
-}
-
 func freshMySQL(t *testing.T) opener {
 	dsn := freshMySQLDSN(t)
 	return func(ctx context.Context) (*sqlstore.Store, error) { return sqlstore.OpenMySQL(ctx, dsn) }
-}
-
-// freshMySQLDSN returns the DSN of a new, empty database, dropped when t ends.
-func freshMySQLDSN(t *testing.T) string {
-	dsn := os.Getenv(mysqlEnv)
-	if dsn == "" {
-		t.Skip(mysqlEnv + " not set; set it to run the MySQL/MariaDB conformance suite")
-	}
-	admin, err := sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	name := randomName(t)
-	if _, err := admin.Exec(`CREATE DATABASE ` + name); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec(`DROP DATABASE ` + name); err != nil {
-			t.Errorf("drop database: %v", err)
-		}
-	})
-	cfg, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.DBName = name
-	return cfg.FormatDSN()
 }
 
 func mustOpen(t *testing.T, open opener) *sqlstore.Store {

@@ -2,14 +2,12 @@ package shop_test
 
 import (
 	"bytes"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fieldcrypt/fieldcrypt/internal/testdb"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
@@ -94,25 +92,5 @@ func TestWalkThroughSQLite(t *testing.T) {
 }
 
 func TestWalkThroughPostgres(t *testing.T) {
-	dsn := os.Getenv("FIELDCRYPT_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		t.Skip("FIELDCRYPT_TEST_POSTGRES_DSN not set; set it to run the walk-through on a shared PostgreSQL keystore")
-	}
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	b := make([]byte, 8)
-	rand.Read(b)
-	schema := "fc_" + hex.EncodeToString(b)
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`) })
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
-	walkThrough(t, "-data", t.TempDir(), "-keystore-dsn", dsn+sep+"search_path="+schema)
+	walkThrough(t, "-data", t.TempDir(), "-keystore-dsn", testdb.PostgresDSN(t))
 }
