@@ -18,9 +18,29 @@ const (
 )
 
 // MaxAgeSlack is how much longer than its MaxAge a cached key may be
-// served: an entry is checked against the system clock on every hit, so
-// only the time between that check and the key's use is added.
+// served: an entry is checked against the clocks on every hit, so only the
+// time between that check and the key's use is added.
+//
+// An entry's age is counted from the moment the keystore read that fetched
+// it began — not from when the unwrap finished — so a slow KMS does not
+// lengthen the bound. It is measured on two clocks and the entry expires
+// when either says MaxAge has passed: the monotonic clock, which no
+// setting of the system clock moves, and the system (wall) clock, which
+// keeps running while the machine is suspended, when the monotonic clock
+// stops. The bound therefore holds in wall time across a suspend, a VM
+// pause or a checkpoint/restore, unless the system clock is also set back
+// meanwhile.
 const MaxAgeSlack = time.Millisecond
+
+// clockStart anchors the monotonic readings of the cache.
+var clockStart = time.Now()
+
+// clockNow returns the monotonic time since clockStart and the wall time,
+// both in nanoseconds, from one reading of the clocks. Tests replace it.
+var clockNow = func() (mono, wall int64) {
+	now := time.Now()
+	return int64(now.Sub(clockStart)), now.UnixNano()
+}
 
 // CacheStats are counters of a Keyring's key cache.
 type CacheStats struct {
@@ -38,10 +58,10 @@ type versionKey struct {
 }
 
 type cacheEntry struct {
-	key     *Key
-	loaded  time.Time
-	elem    *list.Element
-	current *currentKey // set when this entry is the current version of a (subject, purpose)
+	key        *Key
+	mono, wall int64 // clockNow when the keystore read began
+	elem       *list.Element
+	current    *currentKey // set when this entry is the current version of a (subject, purpose)
 }
 
 // keyCache is an LRU of unwrapped keys bounded by entry count and age.
@@ -71,17 +91,24 @@ func newKeyCache(max int, maxAge time.Duration) *keyCache {
 	}
 }
 
-func (c *keyCache) generation() uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.gen
+// loadTicket is taken before a load reads the keystore: the generation
+// the result may be inserted under, and the time its age counts from.
+type loadTicket struct {
+	gen        uint64
+	mono, wall int64
 }
 
-// lookup returns e's key unless it is older than maxAge. time.Since reads
-// only the monotonic clock (e.loaded carries a monotonic reading), half the
-// cost of time.Now on the hit path.
+func (c *keyCache) begin() loadTicket {
+	mono, wall := clockNow()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return loadTicket{c.gen, mono, wall}
+}
+
+// lookup returns e's key unless either clock says it is older than maxAge.
 func (c *keyCache) lookup(e *cacheEntry) *Key {
-	if time.Since(e.loaded) >= c.maxAge {
+	mono, wall := clockNow()
+	if age := time.Duration(max(mono-e.mono, wall-e.wall)); age >= c.maxAge {
 		c.remove(e)
 		return nil
 	}
@@ -127,22 +154,22 @@ func (c *keyCache) getVersion(id KeyID, version uint32) *Key {
 	return k
 }
 
-// put inserts k if no eviction happened since gen was read. cur, if not
-// nil, makes k the current key of that (subject, purpose).
-func (c *keyCache) put(k *Key, cur *currentKey, gen uint64) {
+// put inserts k if no eviction happened since t was taken; its age counts
+// from t. cur, if not nil, makes k the current key of that (subject,
+// purpose).
+func (c *keyCache) put(k *Key, cur *currentKey, t loadTicket) {
 	if c.max <= 0 {
 		return
 	}
-	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.gen != gen {
+	if c.gen != t.gen {
 		return
 	}
 	vk := versionKey{k.id, k.version}
 	e := c.byVersion[vk]
 	if e == nil {
-		e = &cacheEntry{key: k, loaded: now}
+		e = &cacheEntry{key: k, mono: t.mono, wall: t.wall}
 		e.elem = c.lru.PushFront(e)
 		c.byVersion[vk] = e
 	} else {

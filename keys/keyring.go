@@ -48,6 +48,9 @@ type Keyring struct {
 	audit Auditor
 	cache *keyCache
 	idKey []byte // HMAC key deriving SubjectRef and KeyID; never leaves the process
+	// keystore names the keystore for the process-wide registry: a hash of
+	// idKey, which every Keyring on the same keystore shares.
+	keystore [32]byte
 
 	// Invalidation watcher (see watch.go); nil when not watching.
 	stopWatch context.CancelFunc
@@ -157,6 +160,7 @@ func Open(ctx context.Context, cfg Config) (*Keyring, error) {
 		cache: newKeyCache(entries, age),
 		idKey: idKey,
 	}
+	register(kr)
 	if w, ok := cfg.Store.(Watcher); ok && !cfg.DisableWatch {
 		kr.watch(w)
 	}
@@ -173,7 +177,10 @@ func loadIDKey(ctx context.Context, kms KMS, store Store) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keys: wrapping keystore identifier key: %w", err)
 	}
-	stored, err := store.PutMeta(ctx, IDKeyMetaName, wrapped)
+	stored, err := store.InitMeta(ctx, IDKeyMetaName, wrapped)
+	if errors.Is(err, ErrCheckValueMissing) {
+		return nil, fmt.Errorf("keys: open: %w", ErrCheckValueMissing)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("keys: recording root key check value: %w", err)
 	}
@@ -239,7 +246,7 @@ func (kr *Keyring) Current(ctx context.Context, subject, purpose string) (*Key, 
 	}
 	ref := kr.subjectRef(subject)
 	id := kr.keyID(ref, purpose)
-	gen := kr.cache.generation()
+	ticket := kr.cache.begin()
 	rec, err := kr.store.LatestKey(ctx, id)
 	if errors.Is(err, ErrKeyNotFound) {
 		rec, err = kr.create(ctx, ref, id, purpose, 1)
@@ -254,7 +261,7 @@ func (kr *Keyring) Current(ctx context.Context, subject, purpose string) (*Key, 
 	if err != nil {
 		return nil, err
 	}
-	kr.cache.put(k, &currentKey{subject, purpose}, gen)
+	kr.cache.put(k, &currentKey{subject, purpose}, ticket)
 	return k, nil
 }
 
@@ -268,7 +275,7 @@ func (kr *Keyring) KeyVersion(ctx context.Context, id KeyID, version uint32) (*K
 	if version == 0 || version > MaxVersion {
 		return nil, fmt.Errorf("%w: version %d is out of range", ErrKeyNotFound, version)
 	}
-	gen := kr.cache.generation()
+	ticket := kr.cache.begin()
 	rec, err := kr.store.GetKey(ctx, id, version)
 	if err != nil {
 		return nil, kr.fail(ctx, err, Event{Key: id, Version: version})
@@ -277,7 +284,7 @@ func (kr *Keyring) KeyVersion(ctx context.Context, id KeyID, version uint32) (*K
 	if err != nil {
 		return nil, err
 	}
-	kr.cache.put(k, nil, gen)
+	kr.cache.put(k, nil, ticket)
 	return k, nil
 }
 
@@ -321,10 +328,17 @@ func (kr *Keyring) Rotate(ctx context.Context, subject, purpose string) (uint32,
 
 // Forget crypto-shreds subject: the material of every version of every
 // purpose is deleted from the store, a tombstone with the time and reason is
-// kept, and the keys are evicted from this process's cache. Once Forget
-// returns, no operation started in this process obtains the subject's keys,
-// and none will ever be created again. Forget is idempotent: forgetting a
-// forgotten subject returns the first tombstone.
+// kept, and the keys are evicted from the cache of every Keyring of this
+// process open on the same keystore (through this Store or another one on
+// the same database). Once Forget returns, no operation started in this
+// process obtains the subject's keys, and none will ever be created again;
+// other processes stop within their watcher's latency, at most the cache
+// MaxAge (see [Watcher]).
+//
+// Forget is idempotent: forgetting a forgotten subject returns the first
+// tombstone (time, reason). It still destroys any key material it finds
+// under the tombstone — brought back by a restore, replication lag or a
+// migration — and reports how much in Tombstone.DestroyedNow (normally 0).
 //
 // reason is stored and logged: use a ticket reference, not personal data.
 // It is at most 256 bytes.
@@ -339,11 +353,11 @@ func (kr *Keyring) Forget(ctx context.Context, subject, reason string) (Tombston
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	t, err := kr.store.Forget(ctx, Tombstone{Subject: ref, ForgottenAt: now, Reason: reason})
 	// Evict even on error: the store may have committed before failing.
-	kr.cache.evictSubject(ref)
+	evictEverywhere(kr, ref)
 	if err != nil {
 		return Tombstone{}, fmt.Errorf("keys: forget: %w", err)
 	}
-	kr.emit(ctx, Event{Type: EventForgotten, Subject: ref, Reason: t.Reason, Destroyed: t.Destroyed,
+	kr.emit(ctx, Event{Type: EventForgotten, Subject: ref, Reason: t.Reason, Destroyed: t.DestroyedNow,
 		Repeated: !t.ForgottenAt.Equal(now)})
 	return t, nil
 }

@@ -350,3 +350,32 @@ func TestDeriveOncePerLabel(t *testing.T) {
 		t.Fatalf("failing build: %v", err)
 	}
 }
+
+// slowKMS takes delay for every Unwrap, like a remote KMS under load.
+type slowKMS struct {
+	keys.KMS
+	delay time.Duration
+}
+
+func (k slowKMS) Unwrap(ctx context.Context, w, ad []byte) ([]byte, error) {
+	time.Sleep(k.delay)
+	return k.KMS.Unwrap(ctx, w, ad)
+}
+
+// TestCacheMaxAgeIncludesUnwrap: with a 400 ms unwrap and a 300 ms MaxAge
+// a key must not be served from memory 400 ms after the keystore read that
+// fetched it (a Forget could have happened right after that read).
+func TestCacheMaxAgeIncludesUnwrap(t *testing.T) {
+	kr := open(t, keys.Config{KMS: slowKMS{newKMS(t), 400 * time.Millisecond}, CacheMaxAge: 300 * time.Millisecond})
+	k, err := kr.Current(ctx, "customer-1", "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := kr.CacheStats()
+	if _, err := kr.KeyVersion(ctx, k.ID(), k.Version()); err != nil {
+		t.Fatal(err)
+	}
+	if got := kr.CacheStats(); got.Hits != before.Hits {
+		t.Fatalf("a key read from the keystore more than MaxAge ago was served from the cache (%+v → %+v)", before, got)
+	}
+}

@@ -31,6 +31,17 @@ var (
 	// ErrRootKeyInvalid means a root key could not be loaded: missing,
 	// malformed, wrong length or stored with unsafe permissions.
 	ErrRootKeyInvalid = errors.New("keys: invalid root key")
+	// ErrCheckValueMissing means the keystore holds keys or tombstones but
+	// not the root key check value, which also carries the identifier key
+	// every subject reference is derived from: a partial restore, a
+	// migration or a cleanup script dropped that one row. Open refuses such
+	// a keystore instead of starting a new identifier key, under which every
+	// existing key would be unreachable and every Forget a silent no-op.
+	// To recover, restore the row named [IDKeyMetaName] in the metadata
+	// (keys/sqlstore: table fieldcrypt_meta) from a backup of the same
+	// keystore; any backup taken since the keystore was created holds it.
+	ErrCheckValueMissing = errors.New("keys: keystore holds keys but its root key check value is missing; " +
+		"restore the metadata entry " + IDKeyMetaName + " from a backup of this keystore")
 	// ErrUnwrap is the single opaque error for a wrapped key that fails
 	// authentication (wrong root key, tampering, wrong associated data).
 	ErrUnwrap = errors.New("keys: unwrap failed")
@@ -72,19 +83,32 @@ type KeyRecord struct {
 }
 
 // Tombstone records that a subject was forgotten. It holds no key material.
+// The first Forget of a subject writes it; later ones keep its time and
+// reason.
 type Tombstone struct {
 	Subject     SubjectRef
 	ForgottenAt time.Time
 	// Reason is the caller's reference for the erasure (a ticket number, say).
 	// It is stored and logged: it must not contain personal data.
 	Reason string
-	// Destroyed is how many key versions had their material deleted.
+	// Destroyed is how many key versions had their material deleted, by
+	// the first Forget and every later one together.
 	Destroyed int
+	// DestroyedNow is how many of them the call that returned this value
+	// destroyed; it is not stored. A repeated Forget normally destroys
+	// nothing (0); more means key material had come back under the
+	// tombstone — a table-level restore, replication lag, a bad migration —
+	// and was destroyed again.
+	DestroyedNow int
 }
 
 // Store keeps wrapped keys and tombstones. Implementations must be safe for
 // concurrent use, also by several processes where the backend is shared,
-// and must pass keystest.RunStoreTests.
+// and must pass keystest.RunStoreTests and keystest.RunKeyringTests.
+//
+// A tombstone wins over every key row: a read of a key whose subject has a
+// tombstone fails with ErrKeyDestroyed and returns no material, whatever
+// the row holds, so that a key row brought back by a restore is never used.
 //
 // Most users won't implement a Store: use keys/memstore or keys/sqlstore.
 type Store interface {
@@ -93,21 +117,29 @@ type Store interface {
 	// exists; the tombstone check and the insert are one atomic step.
 	CreateKey(ctx context.Context, rec KeyRecord) error
 	// LatestKey returns the highest version of id. It fails with
-	// ErrKeyNotFound when there is none and ErrKeyDestroyed when the subject
-	// was forgotten.
+	// ErrKeyNotFound when there is none and ErrKeyDestroyed, with Wrapped
+	// nil, when that version's material is gone or the subject has a
+	// tombstone.
 	LatestKey(ctx context.Context, id KeyID) (KeyRecord, error)
 	// GetKey returns one version, failing like LatestKey.
 	GetKey(ctx context.Context, id KeyID, version uint32) (KeyRecord, error)
 	// Forget deletes the material of every key of t.Subject and records t,
-	// atomically. If the subject was already forgotten it changes nothing
-	// and returns the first tombstone. Otherwise it returns t with
-	// Destroyed set.
+	// atomically, and returns t with Destroyed and DestroyedNow set. If the
+	// subject was already forgotten it keeps the first tombstone's time and
+	// reason, still deletes any material found under it (adding the count
+	// to the stored Destroyed) and returns that tombstone with DestroyedNow
+	// set.
 	Forget(ctx context.Context, t Tombstone) (Tombstone, error)
 	// Tombstone returns the subject's tombstone, or ErrKeyNotFound.
 	Tombstone(ctx context.Context, subject SubjectRef) (Tombstone, error)
-	// PutMeta stores value under name unless name exists, and returns the
-	// value stored under name afterwards (the existing one if there was one).
-	PutMeta(ctx context.Context, name string, value []byte) ([]byte, error)
+	// InitMeta returns the value stored under name. If there is none and
+	// the keystore is empty — no key, no tombstone — it stores value first,
+	// in one atomic step with the emptiness check, so that of several
+	// processes initialising one keystore all get the same value. If there
+	// is none and the keystore is not empty, it stores nothing and fails
+	// with ErrCheckValueMissing. Keyrings keep the root key check value
+	// here.
+	InitMeta(ctx context.Context, name string, value []byte) ([]byte, error)
 }
 
 const (

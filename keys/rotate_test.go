@@ -47,7 +47,7 @@ func rotSnapshot(t testing.TB, s *memstore.Store) *memstore.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp.PutMeta(c, keys.IDKeyMetaName, meta)
+	cp.InitMeta(c, keys.IDKeyMetaName, meta)
 	recs, err := s.LiveKeys(c, keys.KeyCursor{}, 1<<30)
 	if err != nil {
 		t.Fatal(err)

@@ -284,9 +284,9 @@ func ReadJSON(name string, v any) error {
 	return json.Unmarshal(b, v)
 }
 
-// PutMeta implements keys.Store.
-func (r *Recorder) PutMeta(ctx context.Context, name string, value []byte) ([]byte, error) {
-	v, err := r.Store.PutMeta(ctx, name, value)
+// InitMeta implements keys.Store.
+func (r *Recorder) InitMeta(ctx context.Context, name string, value []byte) ([]byte, error) {
+	v, err := r.Store.InitMeta(ctx, name, value)
 	if err == nil {
 		r.recordMeta(name, v)
 	}
@@ -294,5 +294,5 @@ func (r *Recorder) PutMeta(ctx context.Context, name string, value []byte) ([]by
 }
 
 func initMeta(ctx context.Context, st keys.Store, name string, v []byte) ([]byte, error) {
-	return st.PutMeta(ctx, name, v)
+	return st.InitMeta(ctx, name, v)
 }

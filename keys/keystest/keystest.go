@@ -160,7 +160,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) keys.Store) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ts.Destroyed != 3 || ts.Subject != subj || ts.Reason != "ticket-1" || !ts.ForgottenAt.Equal(when) {
+		if ts.Destroyed != 3 || ts.DestroyedNow != 3 || ts.Subject != subj || ts.Reason != "ticket-1" || !ts.ForgottenAt.Equal(when) {
 			t.Fatalf("tombstone = %+v, want 3 destroyed, reason ticket-1, time %v", ts, when)
 		}
 		for _, c := range []struct {
@@ -195,7 +195,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) keys.Store) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !again.ForgottenAt.Equal(when) || again.Reason != "ticket-1" || again.Destroyed != 3 {
+		if !again.ForgottenAt.Equal(when) || again.Reason != "ticket-1" || again.Destroyed != 3 || again.DestroyedNow != 0 {
 			t.Fatalf("second Forget = %+v, want the first tombstone", again)
 		}
 		stored, err := s.Tombstone(ctx, subj)
@@ -222,19 +222,59 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) keys.Store) {
 		}
 	})
 
-	t.Run("Meta", func(t *testing.T) {
+	t.Run("InitMeta", func(t *testing.T) {
 		s := newStore(t)
-		got, err := s.PutMeta(ctx, "check", []byte("first"))
+		got, err := s.InitMeta(ctx, "check", []byte("first"))
 		if err != nil || string(got) != "first" {
-			t.Fatalf("PutMeta = %q, %v; want first", got, err)
+			t.Fatalf("InitMeta = %q, %v; want first", got, err)
 		}
-		got, err = s.PutMeta(ctx, "check", []byte("second"))
+		got, err = s.InitMeta(ctx, "check", []byte("second"))
 		if err != nil || string(got) != "first" {
-			t.Fatalf("second PutMeta = %q, %v; want the first value", got, err)
+			t.Fatalf("second InitMeta = %q, %v; want the first value", got, err)
 		}
-		got, err = s.PutMeta(ctx, "other", []byte{0, 1, 2, 255})
+		got, err = s.InitMeta(ctx, "other", []byte{0, 1, 2, 255})
 		if err != nil || !bytes.Equal(got, []byte{0, 1, 2, 255}) {
-			t.Fatalf("PutMeta of binary value = %x, %v", got, err)
+			t.Fatalf("InitMeta of binary value = %x, %v", got, err)
+		}
+		// Once the keystore holds a key, a missing value is never created.
+		if err := s.CreateKey(ctx, record(t, randomID[keys.SubjectRef](t), randomID[keys.KeyID](t), 1)); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.InitMeta(ctx, "late", []byte("x")); !errors.Is(err, keys.ErrCheckValueMissing) {
+			t.Fatalf("InitMeta on a keystore with keys = %q, %v; want ErrCheckValueMissing", got, err)
+		}
+		if got, err := s.InitMeta(ctx, "check", []byte("third")); err != nil || string(got) != "first" {
+			t.Fatalf("InitMeta of an existing name on a keystore with keys = %q, %v; want the first value", got, err)
+		}
+	})
+
+	t.Run("InitMetaOnTombstonesOnly", func(t *testing.T) {
+		s := newStore(t)
+		if _, err := s.Forget(ctx, keys.Tombstone{Subject: randomID[keys.SubjectRef](t), ForgottenAt: time.Now().UTC().Truncate(time.Microsecond)}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.InitMeta(ctx, "check", []byte("x")); !errors.Is(err, keys.ErrCheckValueMissing) {
+			t.Fatalf("InitMeta on a keystore with a tombstone = %q, %v; want ErrCheckValueMissing", got, err)
+		}
+	})
+
+	t.Run("ConcurrentInitMeta", func(t *testing.T) {
+		s := newStore(t)
+		const n = 8
+		got := make([][]byte, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() { got[i], errs[i] = s.InitMeta(ctx, "check", []byte{byte(i)}) })
+		}
+		wg.Wait()
+		for i := range n {
+			if errs[i] != nil {
+				t.Fatalf("concurrent InitMeta: %v", errs[i])
+			}
+			if !bytes.Equal(got[i], got[0]) {
+				t.Fatalf("concurrent InitMeta calls got different values: %x and %x", got[i], got[0])
+			}
 		}
 	})
 
@@ -443,6 +483,9 @@ func RunRotatableStoreTests(t *testing.T, newStore func(t *testing.T) keys.Rotat
 	if _, err := s.Meta(ctx, "id-key.v1"); !errors.Is(err, keys.ErrKeyNotFound) {
 		t.Fatalf("Meta of an absent name = %v, want ErrKeyNotFound", err)
 	}
+	if _, err := s.InitMeta(ctx, "id-key.v1", []byte("check-1")); err != nil {
+		t.Fatal(err)
+	}
 	// Inserted out of order; 0xff sorts after 0x01 bytewise (a signed
 	// comparison would put it first).
 	all := []keys.KeyRecord{rec(1, 0xff, 1), rec(1, 0x01, 2), rec(2, 0x80, 1), rec(1, 0x01, 1), rec(3, 0x02, 1)}
@@ -505,9 +548,6 @@ func RunRotatableStoreTests(t *testing.T, newStore func(t *testing.T) keys.Rotat
 		t.Fatalf("a destroyed key came back: %v", err)
 	}
 
-	if _, err := s.PutMeta(ctx, "id-key.v1", []byte("check-1")); err != nil {
-		t.Fatal(err)
-	}
 	if err := s.RewrapMeta(ctx, "id-key.v1", []byte("other"), []byte("check-2")); !errors.Is(err, keys.ErrRewrapConflict) {
 		t.Fatalf("RewrapMeta with a stale value = %v, want ErrRewrapConflict", err)
 	}

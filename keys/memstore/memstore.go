@@ -57,11 +57,20 @@ func (s *Store) CreateKey(ctx context.Context, rec keys.KeyRecord) error {
 	return nil
 }
 
-func result(r keys.KeyRecord) (keys.KeyRecord, error) {
-	if r.Wrapped == nil {
-		return clone(r), keys.ErrKeyDestroyed
+// result returns a copy of r, without material when it is destroyed or its
+// subject has a tombstone (a tombstone wins over any key row). s.mu is held.
+func (s *Store) result(r keys.KeyRecord) (keys.KeyRecord, error) {
+	if _, gone := s.tombstones[r.Subject]; gone || r.Wrapped == nil {
+		r.Wrapped = nil
+		return r, keys.ErrKeyDestroyed
 	}
 	return clone(r), nil
+}
+
+// live reports whether r holds material a reader may use. s.mu is held.
+func (s *Store) live(r keys.KeyRecord) bool {
+	_, gone := s.tombstones[r.Subject]
+	return r.Wrapped != nil && !gone
 }
 
 // LatestKey implements keys.Store.
@@ -75,7 +84,7 @@ func (s *Store) LatestKey(ctx context.Context, id keys.KeyID) (keys.KeyRecord, e
 	if len(vs) == 0 {
 		return keys.KeyRecord{}, keys.ErrKeyNotFound
 	}
-	return result(vs[len(vs)-1])
+	return s.result(vs[len(vs)-1])
 }
 
 // GetKey implements keys.Store.
@@ -87,7 +96,7 @@ func (s *Store) GetKey(ctx context.Context, id keys.KeyID, version uint32) (keys
 	defer s.mu.Unlock()
 	for _, r := range s.keys[id] {
 		if r.Version == version {
-			return result(r)
+			return s.result(r)
 		}
 	}
 	return keys.KeyRecord{}, keys.ErrKeyNotFound
@@ -100,22 +109,27 @@ func (s *Store) Forget(ctx context.Context, t keys.Tombstone) (keys.Tombstone, e
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old, gone := s.tombstones[t.Subject]; gone {
-		return old, nil
-	}
-	t.Destroyed = 0
-	for id, vs := range s.keys {
+	old, repeated := s.tombstones[t.Subject]
+	n := 0
+	for _, vs := range s.keys {
 		for i := range vs {
 			if vs[i].Subject == t.Subject && vs[i].Wrapped != nil {
 				clear(vs[i].Wrapped)
 				vs[i].Wrapped = nil
 				vs[i].DestroyedAt = t.ForgottenAt
-				t.Destroyed++
+				n++
 			}
 		}
-		s.keys[id] = vs
 	}
+	if repeated {
+		t = old
+		t.Destroyed += n
+	} else {
+		t.Destroyed = n
+	}
+	t.DestroyedNow = 0
 	s.tombstones[t.Subject] = t
+	t.DestroyedNow = n
 	return t, nil
 }
 
@@ -130,11 +144,12 @@ func (s *Store) Tombstone(ctx context.Context, subject keys.SubjectRef) (keys.To
 	if !ok {
 		return keys.Tombstone{}, keys.ErrKeyNotFound
 	}
+	t.DestroyedNow = 0
 	return t, nil
 }
 
-// PutMeta implements keys.Store.
-func (s *Store) PutMeta(ctx context.Context, name string, value []byte) ([]byte, error) {
+// InitMeta implements keys.Store.
+func (s *Store) InitMeta(ctx context.Context, name string, value []byte) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -142,6 +157,9 @@ func (s *Store) PutMeta(ctx context.Context, name string, value []byte) ([]byte,
 	defer s.mu.Unlock()
 	if old, ok := s.meta[name]; ok {
 		return slices.Clone(old), nil
+	}
+	if len(s.keys) > 0 || len(s.tombstones) > 0 {
+		return nil, keys.ErrCheckValueMissing
 	}
 	s.meta[name] = slices.Clone(value)
 	return slices.Clone(value), nil

@@ -11,3 +11,17 @@ import (
 func TestConformance(t *testing.T) {
 	keystest.RunStoreTests(t, func(t *testing.T) keys.Store { return memstore.New() })
 }
+
+func TestKeyring(t *testing.T) {
+	keystest.RunKeyringTests(t, keystest.Harness{
+		New:        func(t *testing.T) keys.Store { return memstore.New() },
+		DeleteMeta: func(t *testing.T, s keys.Store, name string) { memstore.DeleteMeta(s.(*memstore.Store), name) },
+		RestoreMeta: func(t *testing.T, s keys.Store, name string, v []byte) {
+			memstore.RestoreMeta(s.(*memstore.Store), name, v)
+		},
+		RestoreKey: func(t *testing.T, s keys.Store, rec keys.KeyRecord) { memstore.RestoreKey(s.(*memstore.Store), rec) },
+		Material: func(t *testing.T, s keys.Store, id keys.KeyID, v uint32) ([]byte, bool) {
+			return memstore.Material(s.(*memstore.Store), id, v)
+		},
+	})
+}

@@ -24,7 +24,7 @@ func (s *Store) LiveKeys(ctx context.Context, after keys.KeyCursor, limit int) (
 	var out []keys.KeyRecord
 	for _, vs := range s.keys {
 		for _, r := range vs {
-			if r.Wrapped != nil && after.Less(keys.KeyCursor{ID: r.ID, Version: r.Version}) {
+			if s.live(r) && after.Less(keys.KeyCursor{ID: r.ID, Version: r.Version}) {
 				out = append(out, r)
 			}
 		}
@@ -54,7 +54,7 @@ func (s *Store) CountLiveKeys(ctx context.Context) (int, error) {
 	n := 0
 	for _, vs := range s.keys {
 		for _, r := range vs {
-			if r.Wrapped != nil {
+			if s.live(r) {
 				n++
 			}
 		}
@@ -75,7 +75,7 @@ func (s *Store) RewrapKey(ctx context.Context, id keys.KeyID, version uint32, ol
 			continue
 		}
 		switch {
-		case vs[i].Wrapped == nil:
+		case !s.live(vs[i]):
 			return keys.ErrKeyDestroyed
 		case !bytes.Equal(vs[i].Wrapped, oldWrapped):
 			return keys.ErrRewrapConflict

@@ -124,9 +124,12 @@ type queries struct {
 	latestKey     string
 	destroyKeys   string
 	forgetSubject string
+	addDestroyed  string // a repeated Forget found material under the tombstone
 	tombstone     string
 	insertMeta    string
+	initMeta      string // insert the value if the keystore is empty
 	selectMeta    string
+	nonEmpty      string // whether the keystore holds any key or subject row
 	recentForgets string // tombstones newer than a time, for Watch
 	lastForget    string // the newest tombstone's time, for Watch
 }
@@ -134,16 +137,29 @@ type queries struct {
 // forgottenIndex indexes tombstones by time, for Watch.
 const forgottenIndex = "fieldcrypt_subjects_forgotten"
 
-const keyColumns = `version, subject_ref, purpose, wrapped, wrapped IS NULL, created_at, destroyed_at`
+// keyColumns reads a key row joined with its subject's row: a tombstone wins
+// over any material the key row holds (a row brought back by a restore),
+// and such material is not even sent.
+const (
+	keyColumns = `k.version, k.subject_ref, k.purpose,
+CASE WHEN s.forgotten_at IS NULL THEN k.wrapped END, k.wrapped IS NULL OR s.forgotten_at IS NOT NULL,
+k.created_at, k.destroyed_at`
+	keyJoin = ` FROM fieldcrypt_keys k LEFT JOIN fieldcrypt_subjects s ON s.subject_ref = k.subject_ref`
+	// notForgotten restricts a query on fieldcrypt_keys k to subjects
+	// without a tombstone.
+	notForgotten = `NOT EXISTS (SELECT 1 FROM fieldcrypt_subjects s WHERE s.subject_ref = k.subject_ref AND s.forgotten_at IS NOT NULL)`
+)
 
 func (d Dialect) queries() queries {
 	var q queries
 	lock := ""
+	const empty = `NOT EXISTS (SELECT 1 FROM fieldcrypt_keys) AND NOT EXISTS (SELECT 1 FROM fieldcrypt_subjects)`
 	switch d {
 	case SQLite:
 		// BEGIN IMMEDIATE already serialises writers: SQLite has no row locks.
 		q.lockSubject = `INSERT INTO fieldcrypt_subjects (subject_ref, destroyed) VALUES (?, 0) ON CONFLICT (subject_ref) DO NOTHING`
 		q.insertMeta = `INSERT INTO fieldcrypt_meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`
+		q.initMeta = `INSERT INTO fieldcrypt_meta (name, value) SELECT ?, ? WHERE ` + empty + ` ON CONFLICT (name) DO NOTHING`
 	case Postgres:
 		// DO UPDATE rather than DO NOTHING: it takes the row lock at once
 		// and writes a new row version, so a concurrent transaction running
@@ -152,6 +168,8 @@ func (d Dialect) queries() queries {
 		// this transaction's keys.
 		q.lockSubject = `INSERT INTO fieldcrypt_subjects (subject_ref, destroyed) VALUES (?, 0) ON CONFLICT (subject_ref) DO UPDATE SET destroyed = fieldcrypt_subjects.destroyed`
 		q.insertMeta = `INSERT INTO fieldcrypt_meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`
+		q.initMeta = `INSERT INTO fieldcrypt_meta (name, value) SELECT CAST(? AS VARCHAR(255)), CAST(? AS BYTEA) WHERE ` + empty +
+			` ON CONFLICT (name) DO NOTHING`
 		lock = ` FOR UPDATE`
 	case MySQL:
 		// ON DUPLICATE KEY UPDATE takes an exclusive lock on an existing row
@@ -160,21 +178,28 @@ func (d Dialect) queries() queries {
 		// either: it turns data errors into warnings.
 		q.lockSubject = `INSERT INTO fieldcrypt_subjects (subject_ref, destroyed) VALUES (?, 0) ON DUPLICATE KEY UPDATE destroyed = destroyed`
 		q.insertMeta = `INSERT INTO fieldcrypt_meta (name, value) VALUES (?, ?) ON DUPLICATE KEY UPDATE name = name`
+		// InnoDB's INSERT ... SELECT locks what the subqueries read (the
+		// gaps of the empty tables), so a concurrent first key waits.
+		q.initMeta = `INSERT INTO fieldcrypt_meta (name, value) SELECT ?, ? FROM DUAL WHERE ` + empty +
+			` ON DUPLICATE KEY UPDATE fieldcrypt_meta.name = fieldcrypt_meta.name`
 		lock = ` FOR UPDATE`
 	}
 	q.selectSubject = `SELECT forgotten_at, reason, destroyed FROM fieldcrypt_subjects WHERE subject_ref = ?` + lock
 	q.insertKey = `INSERT INTO fieldcrypt_keys (key_id, version, subject_ref, purpose, wrapped, created_at, destroyed_at) VALUES (?, ?, ?, ?, ?, ?, ?)`
-	q.getKey = `SELECT ` + keyColumns + ` FROM fieldcrypt_keys WHERE key_id = ? AND version = ?`
-	q.latestKey = `SELECT ` + keyColumns + ` FROM fieldcrypt_keys WHERE key_id = ? ORDER BY version DESC LIMIT 1`
+	q.getKey = `SELECT ` + keyColumns + keyJoin + ` WHERE k.key_id = ? AND k.version = ?`
+	q.latestKey = `SELECT ` + keyColumns + keyJoin + ` WHERE k.key_id = ? ORDER BY k.version DESC LIMIT 1`
 	q.destroyKeys = `UPDATE fieldcrypt_keys SET wrapped = NULL, destroyed_at = ? WHERE subject_ref = ? AND wrapped IS NOT NULL`
 	q.forgetSubject = `UPDATE fieldcrypt_subjects SET forgotten_at = ?, reason = ?, destroyed = ? WHERE subject_ref = ?`
+	q.addDestroyed = `UPDATE fieldcrypt_subjects SET destroyed = destroyed + ? WHERE subject_ref = ?`
 	q.tombstone = `SELECT forgotten_at, reason, destroyed FROM fieldcrypt_subjects WHERE subject_ref = ? AND forgotten_at IS NOT NULL`
 	q.selectMeta = `SELECT value FROM fieldcrypt_meta WHERE name = ?`
+	q.nonEmpty = `SELECT CASE WHEN ` + empty + ` THEN 0 ELSE 1 END`
 	q.recentForgets = `SELECT subject_ref, forgotten_at FROM fieldcrypt_subjects WHERE forgotten_at > ?`
 	q.lastForget = `SELECT MAX(forgotten_at) FROM fieldcrypt_subjects`
 
 	for _, p := range []*string{&q.lockSubject, &q.selectSubject, &q.insertKey, &q.getKey, &q.latestKey,
-		&q.destroyKeys, &q.forgetSubject, &q.tombstone, &q.insertMeta, &q.selectMeta, &q.recentForgets} {
+		&q.destroyKeys, &q.forgetSubject, &q.addDestroyed, &q.tombstone, &q.insertMeta, &q.initMeta,
+		&q.selectMeta, &q.recentForgets} {
 		*p = d.rebind(*p)
 	}
 	return q

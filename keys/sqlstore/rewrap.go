@@ -15,14 +15,17 @@ var _ keys.RotatableStore = (*Store)(nil)
 // BINARY(16) columns, which all three databases order bytewise, as
 // keys.KeyCursor does.
 const (
-	liveKeysQuery = `SELECT key_id, version, subject_ref, purpose, wrapped, created_at FROM fieldcrypt_keys
-WHERE wrapped IS NOT NULL AND (key_id > ? OR (key_id = ? AND version > ?))
-ORDER BY key_id, version LIMIT ?`
-	countLiveKeysQuery = `SELECT COUNT(*) FROM fieldcrypt_keys WHERE wrapped IS NOT NULL`
-	rewrapKeyQuery     = `UPDATE fieldcrypt_keys SET wrapped = ? WHERE key_id = ? AND version = ? AND wrapped = ?`
-	keyStateQuery      = `SELECT wrapped IS NULL FROM fieldcrypt_keys WHERE key_id = ? AND version = ?`
-	metaQuery          = `SELECT value FROM fieldcrypt_meta WHERE name = ?`
-	rewrapMetaQuery    = `UPDATE fieldcrypt_meta SET value = ? WHERE name = ? AND value = ?`
+	// Keys of subjects with a tombstone are never live, whatever their row
+	// holds (see keyColumns).
+	liveKeysQuery = `SELECT k.key_id, k.version, k.subject_ref, k.purpose, k.wrapped, k.created_at FROM fieldcrypt_keys k
+WHERE k.wrapped IS NOT NULL AND ` + notForgotten + ` AND (k.key_id > ? OR (k.key_id = ? AND k.version > ?))
+ORDER BY k.key_id, k.version LIMIT ?`
+	countLiveKeysQuery = `SELECT COUNT(*) FROM fieldcrypt_keys k WHERE k.wrapped IS NOT NULL AND ` + notForgotten
+	rewrapKeyQuery     = `UPDATE fieldcrypt_keys SET wrapped = ? WHERE key_id = ? AND version = ? AND wrapped = ? AND NOT EXISTS
+(SELECT 1 FROM fieldcrypt_subjects s WHERE s.subject_ref = fieldcrypt_keys.subject_ref AND s.forgotten_at IS NOT NULL)`
+	keyStateQuery   = `SELECT k.wrapped IS NULL OR s.forgotten_at IS NOT NULL` + keyJoin + ` WHERE k.key_id = ? AND k.version = ?`
+	metaQuery       = `SELECT value FROM fieldcrypt_meta WHERE name = ?`
+	rewrapMetaQuery = `UPDATE fieldcrypt_meta SET value = ? WHERE name = ? AND value = ?`
 )
 
 // LiveKeys implements keys.RotatableStore.

@@ -256,11 +256,6 @@ func (s *Store) Forget(ctx context.Context, t keys.Tombstone) (keys.Tombstone, e
 		if err := tx.QueryRowContext(ctx, s.q.selectSubject, t.Subject[:]).Scan(&forgotten, &reason, &destroyed); err != nil {
 			return err
 		}
-		if forgotten.Valid {
-			out = keys.Tombstone{Subject: t.Subject, ForgottenAt: fromMicros(forgotten.Int64),
-				Reason: string(reason), Destroyed: int(destroyed)}
-			return nil
-		}
 		res, err := tx.ExecContext(ctx, s.q.destroyKeys, micros(t.ForgottenAt), t.Subject[:])
 		if err != nil {
 			return err
@@ -269,26 +264,38 @@ func (s *Store) Forget(ctx context.Context, t keys.Tombstone) (keys.Tombstone, e
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, s.q.forgetSubject, micros(t.ForgottenAt), []byte(t.Reason), n, t.Subject[:]); err != nil {
-			return err
+		if forgotten.Valid {
+			// Already forgotten: keep the first tombstone, but destroy
+			// whatever material came back under it.
+			out = keys.Tombstone{Subject: t.Subject, ForgottenAt: fromMicros(forgotten.Int64),
+				Reason: string(reason), Destroyed: int(destroyed + n), DestroyedNow: int(n)}
+			if n > 0 {
+				if _, err := tx.ExecContext(ctx, s.q.addDestroyed, n, t.Subject[:]); err != nil {
+					return err
+				}
+			}
+		} else {
+			if _, err := tx.ExecContext(ctx, s.q.forgetSubject, micros(t.ForgottenAt), []byte(t.Reason), n, t.Subject[:]); err != nil {
+				return err
+			}
+			out = t
+			out.ForgottenAt = fromMicros(micros(t.ForgottenAt))
+			out.Destroyed, out.DestroyedNow = int(n), int(n)
 		}
-		if s.dialect == Postgres {
+		if s.dialect == Postgres && (n > 0 || !forgotten.Valid) {
 			// Delivered to every listener when, and only if, the
 			// transaction commits.
-			payload := t.Subject.String() + " " + strconv.FormatInt(micros(t.ForgottenAt), 10)
+			payload := t.Subject.String() + " " + strconv.FormatInt(micros(out.ForgottenAt), 10)
 			if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, s.channel, payload); err != nil {
 				return err
 			}
 		}
-		out = t
-		out.ForgottenAt = fromMicros(micros(t.ForgottenAt))
-		out.Destroyed = int(n)
 		return nil
 	})
 	if err != nil {
 		return keys.Tombstone{}, fmt.Errorf("sqlstore: forget: %w", err)
 	}
-	if s.dialect == SQLite && out.Destroyed > 0 {
+	if s.dialect == SQLite && out.DestroyedNow > 0 {
 		// Copy the zeroed pages back into the database file and empty the
 		// write-ahead log, which still holds the pages with the wrapped keys.
 		// Best effort: a long-running reader in another process can keep the
@@ -313,23 +320,35 @@ func (s *Store) Tombstone(ctx context.Context, subject keys.SubjectRef) (keys.To
 		Reason: string(reason), Destroyed: int(destroyed)}, nil
 }
 
-// PutMeta implements keys.Store. Names are at most [MaxMetaNameLen] bytes.
-func (s *Store) PutMeta(ctx context.Context, name string, value []byte) ([]byte, error) {
+// InitMeta implements keys.Store. Names are at most [MaxMetaNameLen] bytes.
+// The emptiness check and the insert are one statement.
+func (s *Store) InitMeta(ctx context.Context, name string, value []byte) ([]byte, error) {
 	if len(name) > MaxMetaNameLen {
-		return nil, fmt.Errorf("sqlstore: put meta: name longer than %d bytes", MaxMetaNameLen)
+		return nil, fmt.Errorf("sqlstore: init meta: name longer than %d bytes", MaxMetaNameLen)
 	}
 	if value == nil {
 		value = []byte{} // the column is NOT NULL
 	}
 	var stored []byte
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.q.insertMeta, name, value); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q.initMeta, name, value); err != nil {
 			return err
 		}
-		return tx.QueryRowContext(ctx, s.q.selectMeta, name).Scan(&stored)
+		err := tx.QueryRowContext(ctx, s.q.selectMeta, name).Scan(&stored)
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		var nonEmpty int
+		if err := tx.QueryRowContext(ctx, s.q.nonEmpty).Scan(&nonEmpty); err != nil {
+			return err
+		}
+		if nonEmpty == 0 { // emptied meanwhile: let the retry insert
+			return errors.New("keystore emptied during initialisation; try again")
+		}
+		return keys.ErrCheckValueMissing
 	})
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: put meta: %w", err)
+		return nil, fmt.Errorf("sqlstore: init meta: %w", err)
 	}
 	if stored == nil {
 		stored = []byte{}

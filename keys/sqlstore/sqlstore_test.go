@@ -90,13 +90,13 @@ func TestMigrateTwice(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			open := b.fresh(t)
 			first := mustOpen(t, open)
-			if _, err := first.PutMeta(t.Context(), "check", []byte("v")); err != nil {
+			if _, err := first.InitMeta(t.Context(), "check", []byte("v")); err != nil {
 				t.Fatal(err)
 			}
 			second := mustOpen(t, open)
-			got, err := second.PutMeta(t.Context(), "check", []byte("other"))
+			got, err := second.InitMeta(t.Context(), "check", []byte("other"))
 			if err != nil || string(got) != "v" {
-				t.Fatalf("second open: PutMeta = %q, %v; want the first store's value", got, err)
+				t.Fatalf("second open: InitMeta = %q, %v; want the first store's value", got, err)
 			}
 		})
 	}
@@ -179,7 +179,7 @@ func TestSharedDatabase(t *testing.T) {
 func TestSQLiteFileMode(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "keys.db")
 	s := mustOpen(t, func(ctx context.Context) (*sqlstore.Store, error) { return sqlstore.OpenSQLite(ctx, path) })
-	if _, err := s.PutMeta(t.Context(), "n", []byte("v")); err != nil {
+	if _, err := s.InitMeta(t.Context(), "n", []byte("v")); err != nil {
 		t.Fatal(err)
 	}
 	// The -wal and -shm files exist while the database is open.
@@ -265,8 +265,8 @@ func TestLimits(t *testing.T) {
 	if err := s.CreateKey(ctx, rec); err == nil {
 		t.Error("CreateKey with an oversized wrapped key succeeded")
 	}
-	if _, err := s.PutMeta(ctx, strings.Repeat("n", sqlstore.MaxMetaNameLen+1), nil); err == nil {
-		t.Error("PutMeta with a long name succeeded")
+	if _, err := s.InitMeta(ctx, strings.Repeat("n", sqlstore.MaxMetaNameLen+1), nil); err == nil {
+		t.Error("InitMeta with a long name succeeded")
 	}
 	if _, err := s.Forget(ctx, keys.Tombstone{Reason: strings.Repeat("r", sqlstore.MaxReasonLen+1)}); err == nil {
 		t.Error("Forget with a long reason succeeded")

@@ -40,7 +40,7 @@ func snapshot(t testing.TB, s *memstore.Store) *memstore.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cp.PutMeta(ctx, keys.IDKeyMetaName, meta); err != nil {
+	if _, err := cp.InitMeta(ctx, keys.IDKeyMetaName, meta); err != nil {
 		t.Fatal(err)
 	}
 	var cur keys.KeyCursor
