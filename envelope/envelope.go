@@ -6,12 +6,15 @@ import (
 	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 
-	"github.com/tink-crypto/tink-go/v2/daead/subtle"
+	tinksubtle "github.com/tink-crypto/tink-go/v2/daead/subtle"
 
 	"github.com/fieldcrypt/fieldcrypt/keys"
 )
@@ -50,25 +53,42 @@ func (m Mode) String() string {
 }
 
 const (
-	// FormatVersion is the ciphertext format this package writes.
-	FormatVersion = 1
-	// HeaderSize is the size of a ciphertext's header in bytes.
-	HeaderSize = 22
+	// FormatVersion is the ciphertext format this package writes. Version 1
+	// ciphertexts are still read.
+	FormatVersion = 2
+	// HeaderSize is the size of a version 2 ciphertext's header in bytes:
+	// version, mode, key ID, key version and key commitment.
+	HeaderSize = 2 + 16 + 4 + CommitmentSize
+	// CommitmentSize is the size of the key commitment a version 2
+	// ciphertext carries.
+	CommitmentSize = 32
 
-	nonceSize   = 12
-	gcmOverhead = nonceSize + 16
-	sivOverhead = 16
+	headerV1Size = 22
+	nonceSize    = 12
+	gcmOverhead  = nonceSize + 16
+	sivOverhead  = 16
 
-	labelGCM = "fieldcrypt/envelope/v1/aes-256-gcm"
-	labelSIV = "fieldcrypt/envelope/v1/aes-siv"
+	// Labels of the HKDF-SHA256 derivations from a subject key: one data
+	// key per format version and mode, and the version 2 key commitment.
+	labelGCMv1   = "fieldcrypt/envelope/v1/aes-256-gcm"
+	labelSIVv1   = "fieldcrypt/envelope/v1/aes-siv"
+	labelGCM     = "fieldcrypt/envelope/v2/aes-256-gcm"
+	labelSIV     = "fieldcrypt/envelope/v2/aes-siv"
+	labelCommit  = "fieldcrypt/envelope/v2/key-commitment"
+	maxPooledAD  = 4 << 10
+	defaultADCap = 256
 )
 
-// Header is the parsed, unauthenticated header of a ciphertext.
+// Header is the parsed header of a ciphertext. ParseHeader does not
+// authenticate it; Decrypt does (version 2 authenticates every header byte
+// as associated data and checks the key commitment).
 type Header struct {
-	Version int // format version
+	Version int // format version: 1 or 2
 	Mode    Mode
 	KeyID   keys.KeyID
 	KeyVer  uint32
+	// Commitment is the key commitment (version 2; zero in version 1).
+	Commitment [CommitmentSize]byte
 }
 
 // ParseHeader parses the header of a binary ciphertext and returns it with
@@ -79,21 +99,28 @@ func ParseHeader(ciphertext []byte) (Header, []byte, error) {
 	if len(ciphertext) == 0 {
 		return h, nil, fmt.Errorf("%w: empty", ErrMalformed)
 	}
-	if ciphertext[0] != FormatVersion {
-		if ciphertext[0] > FormatVersion {
-			return h, nil, fmt.Errorf("%w: format version %d is newer than the supported version %d",
-				ErrUnsupportedVersion, ciphertext[0], FormatVersion)
-		}
-		return h, nil, fmt.Errorf("%w: unknown format version %d", ErrMalformed, ciphertext[0])
+	size := HeaderSize
+	switch v := ciphertext[0]; {
+	case v == 1:
+		size = headerV1Size
+	case v == FormatVersion:
+	case v > FormatVersion:
+		return h, nil, fmt.Errorf("%w: format version %d is newer than the supported version %d",
+			ErrUnsupportedVersion, v, FormatVersion)
+	default:
+		return h, nil, fmt.Errorf("%w: unknown format version %d", ErrMalformed, v)
 	}
-	if len(ciphertext) < HeaderSize {
-		return h, nil, fmt.Errorf("%w: truncated header (%d of %d bytes)", ErrMalformed, len(ciphertext), HeaderSize)
+	if len(ciphertext) < size {
+		return h, nil, fmt.Errorf("%w: truncated header (%d of %d bytes)", ErrMalformed, len(ciphertext), size)
 	}
-	h.Version = FormatVersion
+	h.Version = int(ciphertext[0])
 	h.Mode = Mode(ciphertext[1])
 	copy(h.KeyID[:], ciphertext[2:18])
 	h.KeyVer = binary.BigEndian.Uint32(ciphertext[18:22])
-	body := ciphertext[HeaderSize:]
+	if h.Version == FormatVersion {
+		copy(h.Commitment[:], ciphertext[22:HeaderSize])
+	}
+	body := ciphertext[size:]
 	switch h.Mode {
 	case Randomized:
 		if len(body) < gcmOverhead {
@@ -141,13 +168,34 @@ func New(kr *keys.Keyring, opts ...Option) (*Cipher, error) {
 	return c, nil
 }
 
-type gcmPrimitive struct{ aead cipher.AEAD }
+// The primitives derived once per cached subject key (keys.Key.Derive),
+// each with the key's commitment beside it, so that no KDF or key schedule
+// runs per message.
+type gcmPrimitive struct {
+	aead   cipher.AEAD // crypto/cipher's GCM with a random nonce from crypto/rand per Seal
+	commit [CommitmentSize]byte
+}
 
-type sivPrimitive struct{ siv *subtle.AESSIV }
+type sivPrimitive struct {
+	siv    *tinksubtle.AESSIV
+	commit [CommitmentSize]byte
+}
 
-func gcmOf(k *keys.Key) (*gcmPrimitive, error) {
-	v, err := k.Derive(labelGCM, func(secret []byte) (any, error) {
-		dk, err := hkdf.Key(sha256.New, secret, nil, labelGCM, 32)
+// dataKey derives the data key of one format version and mode.
+func dataKey(secret []byte, label string, size int) ([]byte, error) {
+	return hkdf.Key(sha256.New, secret, nil, label, size)
+}
+
+func commitment(secret []byte) ([CommitmentSize]byte, error) {
+	var c [CommitmentSize]byte
+	b, err := hkdf.Key(sha256.New, secret, nil, labelCommit, CommitmentSize)
+	copy(c[:], b)
+	return c, err
+}
+
+func gcmOf(k *keys.Key, label string) (*gcmPrimitive, error) {
+	v, err := k.Derive(label, func(secret []byte) (any, error) {
+		dk, err := dataKey(secret, label, 32)
 		if err != nil {
 			return nil, err
 		}
@@ -156,11 +204,20 @@ func gcmOf(k *keys.Key) (*gcmPrimitive, error) {
 		if err != nil {
 			return nil, err
 		}
-		aead, err := cipher.NewGCM(block)
+		// The nonce is drawn from the operating system for every message
+		// (crypto/rand; getrandom on Linux), never from state in process
+		// memory, which a VM snapshot or checkpoint/restore would replay.
+		aead, err := cipher.NewGCMWithRandomNonce(block)
 		if err != nil {
 			return nil, err
 		}
-		return &gcmPrimitive{aead}, nil
+		p := &gcmPrimitive{aead: aead}
+		if label == labelGCM {
+			if p.commit, err = commitment(secret); err != nil {
+				return nil, err
+			}
+		}
+		return p, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("envelope: deriving data key: %w", err)
@@ -168,18 +225,34 @@ func gcmOf(k *keys.Key) (*gcmPrimitive, error) {
 	return v.(*gcmPrimitive), nil
 }
 
-func sivOf(k *keys.Key) (*sivPrimitive, error) {
-	v, err := k.Derive(labelSIV, func(secret []byte) (any, error) {
-		dk, err := hkdf.Key(sha256.New, secret, nil, labelSIV, subtle.AESSIVKeySize)
+func sivOf(k *keys.Key, label string) (*sivPrimitive, error) {
+	v, err := k.Derive(label, func(secret []byte) (any, error) {
+		dk, err := dataKey(secret, label, tinksubtle.AESSIVKeySize)
 		if err != nil {
 			return nil, err
 		}
-		defer clear(dk)
-		siv, err := subtle.NewAESSIV(dk)
+		// Tink's AESSIV keeps the key slice and builds its CTR cipher from
+		// the second half on every call, so dk must stay as it is for the
+		// primitive's life: it is this primitive's own copy.
+		if label == labelSIVv1 {
+			// Format 1 cleared dk right after NewAESSIV, so every version 1
+			// deterministic ciphertext was CTR-encrypted under an all-zero
+			// key: readable by anyone, with or without the subject key.
+			// Reading them back needs the same zero half. See the package
+			// documentation (# Backwards compatibility).
+			clear(dk[32:])
+		}
+		siv, err := tinksubtle.NewAESSIV(dk)
 		if err != nil {
 			return nil, err
 		}
-		return &sivPrimitive{siv}, nil
+		p := &sivPrimitive{siv: siv}
+		if label == labelSIV {
+			if p.commit, err = commitment(secret); err != nil {
+				return nil, err
+			}
+		}
+		return p, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("envelope: deriving data key: %w", err)
@@ -187,11 +260,35 @@ func sivOf(k *keys.Key) (*sivPrimitive, error) {
 	return v.(*sivPrimitive), nil
 }
 
-func putHeader(dst []byte, mode Mode, k *keys.Key) []byte {
+// putHeader appends a version 2 header.
+func putHeader(dst []byte, mode Mode, k *keys.Key, commit *[CommitmentSize]byte) []byte {
 	id := k.ID()
 	dst = append(dst, FormatVersion, byte(mode))
 	dst = append(dst, id[:]...)
-	return binary.BigEndian.AppendUint32(dst, k.Version())
+	dst = binary.BigEndian.AppendUint32(dst, k.Version())
+	return append(dst, commit[:]...)
+}
+
+// adPool holds the buffers in which a version 2 header and the caller's
+// associated data are joined into the AEAD's associated data, so that
+// small fields need no allocation for it.
+var adPool = sync.Pool{New: func() any { b := make([]byte, 0, defaultADCap); return &b }}
+
+// withHeader returns header || ad in a pooled buffer; release it with
+// releaseAD once the AEAD call returned. The header has a fixed size, so
+// the join is unambiguous.
+func withHeader(header, ad []byte) (*[]byte, []byte) {
+	bp := adPool.Get().(*[]byte)
+	full := append(append((*bp)[:0], header...), ad...)
+	return bp, full
+}
+
+func releaseAD(bp *[]byte, full []byte) {
+	if cap(full) > maxPooledAD {
+		return
+	}
+	*bp = full[:0]
+	adPool.Put(bp)
 }
 
 func (c *Cipher) current(ctx context.Context, subject string) (*keys.Key, error) {
@@ -211,17 +308,16 @@ func (c *Cipher) Encrypt(ctx context.Context, subject string, plaintext, associa
 	if err != nil {
 		return nil, err
 	}
-	p, err := gcmOf(k)
+	p, err := gcmOf(k, labelGCM)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]byte, HeaderSize+nonceSize, HeaderSize+gcmOverhead+len(plaintext))
-	putHeader(out[:0], Randomized, k)
-	nonce := out[HeaderSize:]
-	if err := readNonce(nonce); err != nil {
-		return nil, err
-	}
-	return p.aead.Seal(out, nonce, plaintext, associatedData), nil
+	out := make([]byte, 0, HeaderSize+gcmOverhead+len(plaintext))
+	out = putHeader(out, Randomized, k, &p.commit)
+	bp, ad := withHeader(out, associatedData)
+	out = p.aead.Seal(out, nil, plaintext, ad) // appends nonce | ciphertext | tag
+	releaseAD(bp, ad)
+	return out, nil
 }
 
 // EncryptDeterministic encrypts plaintext for subject with AES-SIV: the same
@@ -233,22 +329,26 @@ func (c *Cipher) EncryptDeterministic(ctx context.Context, subject string, plain
 	if err != nil {
 		return nil, err
 	}
-	p, err := sivOf(k)
+	p, err := sivOf(k, labelSIV)
 	if err != nil {
 		return nil, err
 	}
-	ct, err := p.siv.EncryptDeterministically(plaintext, associatedData)
+	var hdr [HeaderSize]byte
+	putHeader(hdr[:0], Deterministic, k, &p.commit)
+	bp, ad := withHeader(hdr[:], associatedData)
+	ct, err := p.siv.EncryptDeterministically(plaintext, ad)
+	releaseAD(bp, ad)
 	if err != nil {
 		return nil, fmt.Errorf("envelope: encrypt: %w", err)
 	}
 	out := make([]byte, 0, HeaderSize+len(ct))
-	out = putHeader(out, Deterministic, k)
+	out = append(out, hdr[:]...)
 	return append(out, ct...), nil
 }
 
-// Decrypt authenticates and decrypts a ciphertext of either mode, looking
-// up the key it names. associatedData must equal the bytes given to
-// Encrypt.
+// Decrypt authenticates and decrypts a ciphertext of either mode and either
+// format version, looking up the key it names. associatedData must equal
+// the bytes given to Encrypt. The key must serve the Cipher's purpose.
 func (c *Cipher) Decrypt(ctx context.Context, ciphertext, associatedData []byte) ([]byte, error) {
 	h, body, err := ParseHeader(ciphertext)
 	if err != nil {
@@ -261,26 +361,17 @@ func (c *Cipher) Decrypt(ctx context.Context, ciphertext, associatedData []byte)
 	case err != nil:
 		return nil, fmt.Errorf("envelope: decrypt: %w", err)
 	}
+	if k.Purpose() != c.purpose {
+		return nil, fmt.Errorf("%w: the key serves another purpose than this Cipher's", ErrDecrypt)
+	}
 	var pt []byte
-	switch h.Mode {
-	case Randomized:
-		p, err := gcmOf(k)
-		if err != nil {
-			return nil, err
-		}
-		pt, err = p.aead.Open(nil, body[:nonceSize], body[nonceSize:], associatedData)
-		if err != nil {
-			return nil, ErrDecrypt
-		}
-	case Deterministic:
-		p, err := sivOf(k)
-		if err != nil {
-			return nil, err
-		}
-		pt, err = p.siv.DecryptDeterministically(body, associatedData)
-		if err != nil {
-			return nil, ErrDecrypt
-		}
+	if h.Version == 1 {
+		pt, err = openV1(k, h.Mode, body, associatedData)
+	} else {
+		pt, err = open(k, h, ciphertext[:HeaderSize], body, associatedData)
+	}
+	if err != nil {
+		return nil, err
 	}
 	if pt == nil {
 		pt = []byte{}
@@ -288,7 +379,74 @@ func (c *Cipher) Decrypt(ctx context.Context, ciphertext, associatedData []byte)
 	return pt, nil
 }
 
-var text = base64.RawURLEncoding
+// open decrypts a version 2 body: the key commitment first (in constant
+// time), then the AEAD with the header as the start of the associated data.
+func open(k *keys.Key, h Header, header, body, associatedData []byte) ([]byte, error) {
+	var (
+		commit *[CommitmentSize]byte
+		gcm    *gcmPrimitive
+		siv    *sivPrimitive
+		err    error
+	)
+	if h.Mode == Randomized {
+		if gcm, err = gcmOf(k, labelGCM); err != nil {
+			return nil, err
+		}
+		commit = &gcm.commit
+	} else {
+		if siv, err = sivOf(k, labelSIV); err != nil {
+			return nil, err
+		}
+		commit = &siv.commit
+	}
+	if subtle.ConstantTimeCompare(commit[:], h.Commitment[:]) != 1 {
+		return nil, ErrDecrypt
+	}
+	bp, ad := withHeader(header, associatedData)
+	defer releaseAD(bp, ad)
+	var pt []byte
+	if gcm != nil {
+		pt, err = gcm.aead.Open(nil, nil, body, ad)
+	} else {
+		pt, err = siv.siv.DecryptDeterministically(body, ad)
+	}
+	if err != nil {
+		return nil, ErrDecrypt
+	}
+	return pt, nil
+}
+
+// openV1 decrypts a version 1 body: no commitment, the header bound only
+// through the key it selects.
+func openV1(k *keys.Key, mode Mode, body, associatedData []byte) ([]byte, error) {
+	var pt []byte
+	if mode == Randomized {
+		p, err := gcmOf(k, labelGCMv1)
+		if err != nil {
+			return nil, err
+		}
+		pt, err = p.aead.Open(nil, nil, body, associatedData)
+		if err != nil {
+			return nil, ErrDecrypt
+		}
+		return pt, nil
+	}
+	p, err := sivOf(k, labelSIVv1)
+	if err != nil {
+		return nil, err
+	}
+	pt, err = p.siv.DecryptDeterministically(body, associatedData)
+	if err != nil {
+		return nil, ErrDecrypt
+	}
+	return pt, nil
+}
+
+// text is the string form: unpadded URL-safe base64, strict, so that the
+// unused bits of the last character must be zero. The decoder still skips
+// '\r' and '\n', which DecryptString refuses itself: each ciphertext has
+// exactly one accepted spelling.
+var text = base64.RawURLEncoding.Strict()
 
 // EncryptString is Encrypt for string columns: it returns the ciphertext
 // in its printable form (unpadded URL-safe base64).
@@ -309,10 +467,12 @@ func (c *Cipher) EncryptStringDeterministic(ctx context.Context, subject, plaint
 	return text.EncodeToString(ct), nil
 }
 
-// DecryptString decrypts the printable form of a ciphertext.
+// DecryptString decrypts the printable form of a ciphertext. Only the exact
+// form EncryptString returns is accepted: padding, white space, line breaks
+// or other bits in the last character give ErrMalformed.
 func (c *Cipher) DecryptString(ctx context.Context, ciphertext string, associatedData []byte) (string, error) {
 	ct, err := text.DecodeString(ciphertext)
-	if err != nil {
+	if err != nil || strings.ContainsAny(ciphertext, "\r\n") {
 		return "", fmt.Errorf("%w: not valid unpadded URL-safe base64", ErrMalformed)
 	}
 	pt, err := c.Decrypt(ctx, ct, associatedData)

@@ -127,23 +127,27 @@ func TestFormat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ct) != 10+50 {
-		t.Fatalf("randomised ciphertext of 10 bytes is %d bytes, want 60", len(ct))
+	if len(ct) != 10+82 || envelope.HeaderSize != 54 {
+		t.Fatalf("randomised ciphertext of 10 bytes is %d bytes, want 92 (header %d)", len(ct), envelope.HeaderSize)
 	}
 	h, _, err := envelope.ParseHeader(ct)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.Version != 1 || h.Mode != envelope.Randomized || h.KeyVer != 1 {
+	if h.Version != 2 || h.Mode != envelope.Randomized || h.KeyVer != 1 || h.Commitment == [envelope.CommitmentSize]byte{} {
 		t.Fatalf("header = %+v", h)
 	}
 	det, _ := c.EncryptDeterministic(ctx, "cust-1", []byte("0123456789"), nil)
-	if len(det) != 10+38 {
-		t.Fatalf("deterministic ciphertext of 10 bytes is %d bytes, want 48", len(det))
+	if len(det) != 10+70 {
+		t.Fatalf("deterministic ciphertext of 10 bytes is %d bytes, want 80", len(det))
 	}
 	dh, _, _ := envelope.ParseHeader(det)
-	if dh.Mode != envelope.Deterministic || dh.KeyID != h.KeyID {
-		t.Fatalf("deterministic header = %+v, want same key as randomised", dh)
+	if dh.Mode != envelope.Deterministic || dh.KeyID != h.KeyID || dh.Commitment != h.Commitment {
+		t.Fatalf("deterministic header = %+v, want the same key and commitment as randomised", dh)
+	}
+	other, _ := c.Encrypt(ctx, "cust-2", []byte("0123456789"), nil)
+	if oh, _, _ := envelope.ParseHeader(other); oh.Commitment == h.Commitment {
+		t.Fatal("two subject keys have the same commitment")
 	}
 }
 
@@ -267,17 +271,17 @@ func TestTruncated(t *testing.T) {
 func TestNewerFormatVersion(t *testing.T) {
 	c := newCipher(t)
 	ct, _ := c.Encrypt(ctx, "cust-1", []byte("x"), nil)
-	ct[0] = 2
+	ct[0] = 3
 	_, err := c.Decrypt(ctx, ct, nil)
 	if !errors.Is(err, envelope.ErrUnsupportedVersion) {
-		t.Fatalf("format version 2: got %v, want ErrUnsupportedVersion", err)
+		t.Fatalf("format version 3: got %v, want ErrUnsupportedVersion", err)
 	}
-	if !strings.Contains(err.Error(), "version 2") {
+	if !strings.Contains(err.Error(), "version 3") {
 		t.Fatalf("error %q does not name the version", err)
 	}
 	s := base64.RawURLEncoding.EncodeToString(ct)
 	if _, err := c.DecryptString(ctx, s, nil); !errors.Is(err, envelope.ErrUnsupportedVersion) {
-		t.Fatalf("string form of format version 2: got %v", err)
+		t.Fatalf("string form of format version 3: got %v", err)
 	}
 }
 

@@ -19,6 +19,9 @@ func FuzzParseHeader(f *testing.F) {
 	f.Add(append([]byte{1, 1}, make([]byte, 48)...))
 	f.Add(append([]byte{1, 2}, make([]byte, 36)...))
 	f.Add([]byte{2, 1, 0, 0})
+	f.Add(append([]byte{2, 1}, make([]byte, 80)...))
+	f.Add(append([]byte{2, 2}, make([]byte, 68)...))
+	f.Add([]byte{3, 1, 0, 0})
 	f.Fuzz(func(t *testing.T, in []byte) {
 		h, body, err := envelope.ParseHeader(in)
 		if err != nil {
@@ -27,8 +30,15 @@ func FuzzParseHeader(f *testing.F) {
 			}
 			return
 		}
-		if len(in) < envelope.HeaderSize || !bytes.Equal(body, in[envelope.HeaderSize:]) {
+		size := envelope.HeaderSize
+		if in[0] == 1 {
+			size = 22
+		}
+		if len(in) < size || !bytes.Equal(body, in[size:]) {
 			t.Fatal("body is not the input after the header")
+		}
+		if h.Version == 2 && !bytes.Equal(in[22:envelope.HeaderSize], h.Commitment[:]) {
+			t.Fatal("commitment is not the header's")
 		}
 		if in[0] != byte(h.Version) || in[1] != byte(h.Mode) || !bytes.Equal(in[2:18], h.KeyID[:]) || h.KeyVer == 0 {
 			t.Fatalf("header %+v does not describe the input", h)

@@ -431,6 +431,13 @@ func (kr *Keyring) unwrap(ctx context.Context, rec KeyRecord) (*Key, error) {
 	if rec.Wrapped == nil {
 		return nil, ErrKeyDestroyed
 	}
+	// The key identifier is derived from (subject, purpose), so a record
+	// whose subject or purpose column was changed is caught here: the
+	// wrapped material binds only the identifier and version.
+	if kr.keyID(rec.Subject, rec.Purpose) != rec.ID {
+		return nil, fmt.Errorf("keys: key %s v%d: the stored subject or purpose does not match the key identifier: %w",
+			rec.ID, rec.Version, ErrUnwrap)
+	}
 	secret, err := kr.kms.Unwrap(ctx, rec.Wrapped, WrapAssociatedData(rec.ID, rec.Version))
 	if err != nil {
 		return nil, fmt.Errorf("keys: unwrapping key %s v%d: %w", rec.ID, rec.Version, err)

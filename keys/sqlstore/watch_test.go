@@ -100,7 +100,7 @@ func TestMySQLAddsForgottenIndex(t *testing.T) {
 	if _, err := db.Exec(`ALTER TABLE fieldcrypt_subjects DROP INDEX fieldcrypt_subjects_forgotten`); err != nil {
 		t.Fatal(err)
 	}
-	s = mustOpen(t, func(ctx context.Context) (*sqlstore.Store, error) { return sqlstore.OpenMySQL(ctx, dsn) })
+	_ = mustOpen(t, func(ctx context.Context) (*sqlstore.Store, error) { return sqlstore.OpenMySQL(ctx, dsn) })
 	var n int
 	if err := db.QueryRow(`SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = DATABASE()
 AND table_name = 'fieldcrypt_subjects' AND index_name = 'fieldcrypt_subjects_forgotten'`).Scan(&n); err != nil || n == 0 {
