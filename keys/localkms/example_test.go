@@ -34,8 +34,10 @@ func ExampleOpenFile() {
 func ExampleFromEnv() {
 	os.Setenv("EXAMPLE_FIELDCRYPT_ROOT_KEY", localkms.GenerateKey())
 	defer os.Unsetenv("EXAMPLE_FIELDCRYPT_ROOT_KEY")
-	_, err := localkms.FromEnv("EXAMPLE_FIELDCRYPT_ROOT_KEY")
-	fmt.Println(err)
+	// UnsetEnv keeps the key from child processes started later.
+	_, err := localkms.FromEnv("EXAMPLE_FIELDCRYPT_ROOT_KEY", localkms.UnsetEnv())
+	_, stillSet := os.LookupEnv("EXAMPLE_FIELDCRYPT_ROOT_KEY")
+	fmt.Println(err, stillSet)
 	// Output:
-	// <nil>
+	// <nil> false
 }

@@ -84,10 +84,31 @@ func Parse(text []byte) (*KMS, error) {
 	return New(k[:n])
 }
 
+// EnvOption configures FromEnv.
+type EnvOption func(*envOptions)
+
+type envOptions struct{ unset bool }
+
+// UnsetEnv makes FromEnv remove the variable from the process's
+// environment once it has read it, whether or not the key parses, so that
+// child processes started afterwards (os/exec inherits the environment) do
+// not receive the root key. The environment block the process was started
+// with is not rewritten: /proc/PID/environ on Linux, readable by the same
+// user and root, keeps the original value for the process's life.
+func UnsetEnv() EnvOption { return func(o *envOptions) { o.unset = true } }
+
 // FromEnv reads the root key from environment variable name, in the text
-// form GenerateKey returns.
-func FromEnv(name string) (*KMS, error) {
+// form GenerateKey returns. By default it leaves the variable set, and
+// every child process inherits it; pass [UnsetEnv] to remove it.
+func FromEnv(name string, opts ...EnvOption) (*KMS, error) {
+	var o envOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	v, ok := os.LookupEnv(name)
+	if o.unset && ok {
+		os.Unsetenv(name)
+	}
 	if !ok || v == "" {
 		return nil, fmt.Errorf("%w: environment variable %s is not set", keys.ErrRootKeyInvalid, name)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -145,5 +146,34 @@ func TestDifferentRootKeysDoNotUnwrap(t *testing.T) {
 	w, _ := a.Wrap(ctx, []byte("0123456789abcdef0123456789abcdef"), nil)
 	if _, err := b.Unwrap(ctx, w, nil); !errors.Is(err, keys.ErrUnwrap) {
 		t.Fatalf("unwrap under another root key: got %v, want ErrUnwrap", err)
+	}
+}
+
+func TestFromEnvUnset(t *testing.T) {
+	t.Setenv("FIELDCRYPT_TEST_ROOT_KEY", localkms.GenerateKey())
+	if _, err := localkms.FromEnv("FIELDCRYPT_TEST_ROOT_KEY"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := os.LookupEnv("FIELDCRYPT_TEST_ROOT_KEY"); !ok {
+		t.Fatal("FromEnv without UnsetEnv removed the variable")
+	}
+	if _, err := localkms.FromEnv("FIELDCRYPT_TEST_ROOT_KEY", localkms.UnsetEnv()); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := os.LookupEnv("FIELDCRYPT_TEST_ROOT_KEY"); ok {
+		t.Fatal("FromEnv with UnsetEnv left the variable set")
+	}
+	// A child process does not inherit it.
+	out, err := exec.Command("sh", "-c", `printf %s "${FIELDCRYPT_TEST_ROOT_KEY-unset}"`).Output()
+	if err != nil || string(out) != "unset" {
+		t.Fatalf("child process sees %q (%v), want unset", out, err)
+	}
+	// Unset also when the value does not parse.
+	t.Setenv("FIELDCRYPT_TEST_ROOT_KEY", "c2hvcnQ=")
+	if _, err := localkms.FromEnv("FIELDCRYPT_TEST_ROOT_KEY", localkms.UnsetEnv()); !errors.Is(err, keys.ErrRootKeyInvalid) {
+		t.Fatalf("short key: %v", err)
+	}
+	if _, ok := os.LookupEnv("FIELDCRYPT_TEST_ROOT_KEY"); ok {
+		t.Fatal("a malformed key was left in the environment")
 	}
 }
