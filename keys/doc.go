@@ -32,15 +32,43 @@
 // [Keyring.Forget] deletes the wrapped key material of every version of every
 // purpose of a subject and keeps a tombstone (subject reference, time, reason,
 // number of key versions destroyed). A forgotten subject's key is never
-// re-created: later requests fail with [ErrKeyDestroyed]. After Forget returns,
-// no operation started in the same process obtains the subject's key. Other
-// processes that share the keystore stop using their cached copy within the
-// cache's MaxAge (default 1 minute) plus [MaxAgeSlack] (1 ms) at the latest;
-// a Store that implements [Watcher] (keys/sqlstore does) makes it
-// milliseconds (PostgreSQL) to 250 ms (polling); Open starts watching and
-// [Keyring.Close] stops it. Keys already copied out of
-// the keystore — an old backup of it together with the root key — are beyond
-// Forget's reach: rotate and destroy the old root key to reach backups.
+// re-created: later requests fail with [ErrKeyDestroyed].
+//
+// Who stops using the key, and when:
+//
+//   - This process: before Forget returns, the subject is evicted from every
+//     Keyring of the process open on the same keystore — the one Forget was
+//     called on, others on the same Store, and others on a second Store
+//     opened on the same database (two libraries in one binary). No
+//     operation started after Forget returns obtains the key.
+//   - Other processes: within their watcher's latency when the Store
+//     implements [Watcher] (keys/sqlstore: a few ms on PostgreSQL, up to the
+//     250 ms poll interval plus one query elsewhere), and at the latest
+//     after Config.CacheMaxAge plus [MaxAgeSlack] (1 minute + 1 ms by
+//     default), counted from the start of the keystore read that fetched the
+//     key and measured in wall time, also across a suspended machine (see
+//     [MaxAgeSlack]).
+//
+// What stays in memory: an evicted Key is dropped by the cache, but its
+// secret and the primitives derived from it (AES key schedules) stay in the
+// process's heap until no operation that was using it holds it and the
+// garbage collector reclaims that memory — normally within milliseconds to a
+// few garbage-collection cycles; Go offers no way to zero them on eviction.
+// The memory of a process that used the key, or its swap or core dump, can
+// therefore still yield the key for that long. Keys already copied out of
+// the keystore — an old backup of it together with the root key — are
+// beyond Forget's reach: rotate and destroy the old root key to reach
+// backups.
+//
+// # Restores, replicas and migrations
+//
+// A tombstone wins over every key row: a key row that reappears under a
+// tombstone (a table-level restore, replication lag, a bad migration) is
+// never read, listed or re-wrapped, and a repeated Forget destroys its
+// material and reports how many versions it found in
+// [Tombstone.DestroyedNow]. A keystore that holds keys or tombstones but
+// lost its root key check value is refused by [Open] with
+// [ErrCheckValueMissing]: restore that one row from a backup.
 //
 // # Root key check
 //
@@ -48,7 +76,8 @@
 // the root key. [Open] unwraps it every time and fails with
 // [ErrRootKeyMismatch] when the configured root key is not the one the
 // keystore was created with, instead of silently creating keys that no other
-// service could read.
+// service could read. The check value is created only on an empty keystore
+// (no key, no tombstone), atomically with that check.
 //
 // # Limits
 //

@@ -92,8 +92,24 @@
 //   - PostgreSQL keeps the old row version as a dead tuple until VACUUM
 //     (autovacuum, or VACUUM fieldcrypt_keys) reclaims it, and the WAL holds
 //     it until recycled.
-//   - MySQL/MariaDB keeps it in the undo log until purged, and in the binary
-//     log if enabled.
+//   - MySQL/MariaDB (InnoDB) keeps it in four places: the undo log, until
+//     the purge threads remove the old row version (usually seconds; a long
+//     transaction holding an old read view delays it); the redo log
+//     (ib_logfile0, 96 MiB by default on MariaDB 10.11), whose records are
+//     overwritten only when the circular log wraps around, so under light
+//     write load for days; the binary log, if log_bin is on, until
+//     binlog_expire_logs_seconds (expire_logs_days) removes the file; and
+//     the freed space of the page itself, which InnoDB does not zero unless
+//     innodb_immediate_scrub_data_uncompressed=ON (MariaDB; off by default).
+//     The doublewrite buffer holds recent page images too.
+//
+// A row restored from such a copy beneath fieldcrypt (a table-level
+// restore, a replica lagging behind) is never used again: every key read
+// consults the subject's tombstone, which wins over any material the key
+// row holds, and a repeated Forget destroys that material
+// (keys.Tombstone.DestroyedNow counts it). A keystore restored without its
+// fieldcrypt_meta row "id-key.v1" is refused (keys.ErrCheckValueMissing)
+// until that row is restored too.
 //
 // Backups and replicas hold whatever they copied. Every copy is wrapped by
 // the root key, so to reach backups, rotate the root key and destroy the old
