@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -55,10 +56,94 @@ func newTestKMS(t *testing.T, c *api.Client, cfg vault.Config) *vault.KMS {
 	return k
 }
 
+// fakeTransit serves one Transit key, "k", well enough for RotateKey and
+// LatestVersion: GET keys/k reports latest_version; POST keys/k/rotate
+// calls rotate, which decides what happens to the rotation and the answer.
+type fakeTransit struct {
+	latest  atomic.Int64
+	rotates atomic.Int64
+	reads   atomic.Int64
+	rotate  func(f *fakeTransit, w http.ResponseWriter)
+}
+
+func (f *fakeTransit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	switch {
+	case r.Method == http.MethodGet && r.URL.Path == "/v1/transit/keys/k":
+		f.reads.Add(1)
+		fmt.Fprintf(w, `{"data":{"latest_version":%d,"min_decryption_version":1}}`, f.latest.Load())
+	case r.URL.Path == "/v1/transit/keys/k/rotate":
+		f.rotates.Add(1)
+		f.rotate(f, w)
+	default:
+		w.WriteHeader(http.StatusNotFound)
+		w.Write([]byte(`{"errors":[]}`))
+	}
+}
+
 func serve(t *testing.T, h http.Handler) string {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// TestRotateKeyNotRetried: a rotation is not idempotent, so whatever the
+// failure RotateKey sends exactly one rotate request; after an ambiguous
+// failure it reads latest_version to tell whether the rotation happened.
+func TestRotateKeyNotRetried(t *testing.T) {
+	ctx := context.Background()
+	badGateway := func(w http.ResponseWriter) {
+		w.WriteHeader(http.StatusBadGateway)
+		w.Write([]byte(`{"errors":["upstream timed out"]}`))
+	}
+	for _, tc := range []struct {
+		name    string
+		rotate  func(f *fakeTransit, w http.ResponseWriter)
+		applied bool
+	}{
+		{"502AfterApplying", func(f *fakeTransit, w http.ResponseWriter) { f.latest.Add(1); badGateway(w) }, true},
+		{"502WithoutApplying", func(f *fakeTransit, w http.ResponseWriter) { badGateway(w) }, false},
+		{"ConnectionDroppedAfterApplying", func(f *fakeTransit, w http.ResponseWriter) {
+			f.latest.Add(1)
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+		}, true},
+		{"503WithoutApplying", func(f *fakeTransit, w http.ResponseWriter) {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(`{"errors":["Vault is sealed"]}`))
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeTransit{rotate: tc.rotate}
+			f.latest.Store(1)
+			k := newTestKMS(t, defaultClient(t, serve(t, f)), vault.Config{RetryWait: time.Millisecond})
+			err := k.RotateKey(ctx)
+			if n := f.rotates.Load(); n != 1 {
+				t.Fatalf("RotateKey sent %d rotate requests, want exactly 1 (err %v)", n, err)
+			}
+			if got := f.latest.Load(); got != 1+btoi(tc.applied) {
+				t.Fatalf("latest_version %d after one RotateKey", got)
+			}
+			switch {
+			case tc.applied && err != nil:
+				t.Fatalf("RotateKey = %v; the rotation happened and latest_version shows it", err)
+			case !tc.applied && err == nil:
+				t.Fatal("RotateKey succeeded, but Vault did not rotate")
+			case !tc.applied && !strings.Contains(err.Error(), "not retried"):
+				t.Fatalf("RotateKey = %v; the error should say the rotation was not retried", err)
+			}
+			t.Logf("RotateKey: %v", err)
+		})
+	}
+}
+
+func btoi(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // TestDeadVaultReportsQuickly: a Vault that refuses connections is reported

@@ -49,7 +49,8 @@
 // Encrypt, decrypt, rewrap, reading and configuring the key, and creating
 // it (which leaves an existing key alone) are safe to repeat: after 429,
 // 5xx (except 501) or a connection error they are retried up to
-// Config.MaxRetries times. The caller's api.Client is not modified; requests
+// Config.MaxRetries times. A rotation is not idempotent and is sent exactly
+// once (see RotateKey). The caller's api.Client is not modified; requests
 // go through a copy of it whose own retries (vault/api's MaxRetries, 2 by
 // default, with 1–1.5 s waits) are off, so that they do not multiply with
 // these. Each method sends one request or a few (Rewrap one per MaxBatch
@@ -159,6 +160,7 @@ type Config struct {
 	Binding Binding
 	// MaxRetries bounds the retries of one request after 429, 5xx and
 	// connection errors. 0 means DefaultMaxRetries; negative means none.
+	// Requests that are not idempotent (RotateKey's) are never retried.
 	MaxRetries int
 	// RetryWait is the first backoff; it doubles per retry up to 2 s.
 	// 0 means DefaultRetryWait (100 ms).
@@ -256,11 +258,39 @@ func (k *KMS) CreateKey(ctx context.Context) error {
 }
 
 // RotateKey adds a new version of the Transit key; new wraps use it.
+//
+// A rotation is not idempotent, so RotateKey sends exactly one rotate
+// request and never retries it. It reads latest_version before; when the
+// rotate request fails without a definite answer from Vault (5xx, a
+// dropped connection, a timeout) it reads latest_version again: if it grew,
+// the rotation happened (or another one did meanwhile, which serves as
+// well) and RotateKey returns nil; otherwise it returns an error saying
+// that the key was not rotated and the request not retried. Call it again
+// only after checking LatestVersion, since a request Vault is still
+// processing may yet rotate the key.
 func (k *KMS) RotateKey(ctx context.Context) error {
-	if _, err := k.do(ctx, http.MethodPost, k.mount+"/keys/"+k.key+"/rotate", map[string]any{}); err != nil {
-		return fmt.Errorf("vault: rotate key %q: %w", k.key, err)
+	before, err := k.LatestVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("vault: rotate key %q: nothing sent: %w", k.key, err)
 	}
-	return nil
+	_, err = k.doOnce(ctx, http.MethodPost, k.mount+"/keys/"+k.key+"/rotate", map[string]any{})
+	if err == nil {
+		return nil
+	}
+	var re *responseError
+	if errors.As(err, &re) && re.status >= 400 && re.status < 500 {
+		return fmt.Errorf("vault: rotate key %q: %w", k.key, err) // Vault refused: nothing happened
+	}
+	after, rerr := k.LatestVersion(ctx)
+	switch {
+	case rerr != nil:
+		return fmt.Errorf("vault: rotate key %q: not retried, and whether it happened is unknown "+
+			"(reading latest_version failed too: %v): %w", k.key, rerr, err)
+	case after > before:
+		return nil
+	}
+	return fmt.Errorf("vault: rotate key %q: not rotated (latest_version is still %d) and not retried, "+
+		"as a rotation is not idempotent; check LatestVersion before trying again: %w", k.key, after, err)
 }
 
 // LatestVersion returns the Transit key's newest version.
@@ -636,6 +666,11 @@ func (k *KMS) sender() (*sender, error) {
 // response's data.
 func (k *KMS) do(ctx context.Context, method, path string, body map[string]any) (map[string]any, error) {
 	return k.send(ctx, method, path, body, k.retries)
+}
+
+// doOnce sends a request that must not be repeated blindly: one attempt.
+func (k *KMS) doOnce(ctx context.Context, method, path string, body map[string]any) (map[string]any, error) {
+	return k.send(ctx, method, path, body, 0)
 }
 
 func (k *KMS) send(ctx context.Context, method, path string, body map[string]any, retries int) (map[string]any, error) {
