@@ -58,11 +58,13 @@ func newTestKMS(t *testing.T, c *api.Client, cfg vault.Config) *vault.KMS {
 
 // fakeTransit serves one Transit key, "k", well enough for RotateKey and
 // LatestVersion: GET keys/k reports latest_version; POST keys/k/rotate
-// calls rotate, which decides what happens to the rotation and the answer.
+// calls rotate, which decides what happens to the rotation and the answer;
+// POST keys/k/config is counted and accepted.
 type fakeTransit struct {
 	latest  atomic.Int64
 	rotates atomic.Int64
 	reads   atomic.Int64
+	configs atomic.Int64
 	rotate  func(f *fakeTransit, w http.ResponseWriter)
 }
 
@@ -72,6 +74,9 @@ func (f *fakeTransit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodGet && r.URL.Path == "/v1/transit/keys/k":
 		f.reads.Add(1)
 		fmt.Fprintf(w, `{"data":{"latest_version":%d,"min_decryption_version":1}}`, f.latest.Load())
+	case r.URL.Path == "/v1/transit/keys/k/config":
+		f.configs.Add(1)
+		w.WriteHeader(http.StatusNoContent)
 	case r.URL.Path == "/v1/transit/keys/k/rotate":
 		f.rotates.Add(1)
 		f.rotate(f, w)
@@ -123,7 +128,7 @@ func TestRotateKeyNotRetried(t *testing.T) {
 			if n := f.rotates.Load(); n != 1 {
 				t.Fatalf("RotateKey sent %d rotate requests, want exactly 1 (err %v)", n, err)
 			}
-			if got := f.latest.Load(); got != 1+btoi(tc.applied) {
+			if got := f.latest.Load(); got != 1+int64(btoi(tc.applied)) {
 				t.Fatalf("latest_version %d after one RotateKey", got)
 			}
 			switch {
@@ -139,7 +144,7 @@ func TestRotateKeyNotRetried(t *testing.T) {
 	}
 }
 
-func btoi(b bool) int64 {
+func btoi(b bool) int {
 	if b {
 		return 1
 	}

@@ -75,13 +75,26 @@
 // # Key versions, rotation and shredding backups
 //
 // Wrapped keys are Transit ciphertexts, "vault:vN:base64", and name the
-// Transit key version N that wrapped them. After rotating the Transit key
-// (RotateKey), keys.RotateRoot re-wraps every subject key under the newest
-// version, in batches (batch_input). Then SetMinDecryptionVersion makes
-// the old versions unusable: a keystore backup taken before the rotation
-// no longer unwraps anything, and so the subjects forgotten since then are
-// shredded in the backups too. Deleting the Transit key (deletion_allowed)
-// shreds every subject key at once.
+// Transit key version N that wrapped them. A root rotation is:
+//
+//	root.RotateKey(ctx)                                   // a new Transit key version
+//	st, err := keys.RotateRoot(ctx, store, root, nil, keys.RotateOptions{})
+//	root.SetMinDecryptionVersion(ctx, store, st.MinRootVersion)
+//
+// RotateRoot re-wraps every subject key and the check value under the
+// newest version, in batches (batch_input), and reports in
+// st.MinRootVersion the oldest version any of them is still under. That
+// is the newest version only if the Transit key did not rotate again
+// meanwhile — with auto_rotate_period, which Vault recommends, or a second
+// operator, it may have, and raising the minimum to LatestVersion would
+// make the keys re-wrapped before that unreadable, and the keystore refuse
+// to open (keys.ErrRootKeyMismatch). SetMinDecryptionVersion checks the
+// keystore and refuses, with ErrKeysBelowVersion, a minimum above what
+// any key needs; run RotateRoot again to move them up. Once the minimum
+// is raised, a keystore backup taken before the rotation no longer
+// unwraps anything, and so the subjects forgotten since then are shredded
+// in the backups too. Deleting the Transit key (deletion_allowed) shreds
+// every subject key at once.
 //
 // # Limits and concurrency
 //
@@ -190,8 +203,9 @@ type KMS struct {
 }
 
 var (
-	_ keys.KMS          = (*KMS)(nil)
-	_ keys.KMSRewrapper = (*KMS)(nil)
+	_ keys.KMS           = (*KMS)(nil)
+	_ keys.KMSRewrapper  = (*KMS)(nil)
+	_ keys.RootVersioner = (*KMS)(nil)
 )
 
 // New returns a KMS for cfg. It sends no request: use CreateKey to create
@@ -306,19 +320,128 @@ func (k *KMS) LatestVersion(ctx context.Context) (int, error) {
 	return v, nil
 }
 
-// SetMinDecryptionVersion makes Vault refuse to decrypt with key versions
-// below v. Run it after keys.RotateRoot has re-wrapped every key under
-// version v or later: from then on keystore backups taken before the
-// rotation unwrap nothing. Vault can undo it (the old versions are kept
-// until trimmed), so it is a barrier against stolen backups, not yet
-// destruction; trim the key (transit/keys/NAME/trim) for that.
-func (k *KMS) SetMinDecryptionVersion(ctx context.Context, v int) error {
-	_, err := k.do(ctx, http.MethodPost, k.mount+"/keys/"+k.key+"/config", map[string]any{"min_decryption_version": v})
+// ErrKeysBelowVersion is returned by SetMinDecryptionVersion when the
+// keystore still holds keys, or its check value, wrapped under a Transit
+// key version below the one asked for: raising the minimum would make them
+// unreadable. Run keys.RotateRoot again and raise the minimum to its
+// RotateStats.MinRootVersion.
+var ErrKeysBelowVersion = errors.New("vault: keys are still wrapped under an older transit key version; run keys.RotateRoot again")
+
+// SetMinDecryptionVersion makes Vault refuse to decrypt with versions of the
+// Transit key below v, after checking that none of store's live keys, nor
+// its check value, is wrapped under such a version: it fails with an error
+// wrapping ErrKeysBelowVersion, saying how many are, if any is, and refuses
+// a v above the key's latest_version. The check reads every live key once
+// (a LiveKeys pass, 1000 per call) and sends no request per key.
+//
+// The safe sequence after RotateKey is keys.RotateRoot, then
+// SetMinDecryptionVersion(ctx, store, stats.MinRootVersion): not
+// LatestVersion, which another rotation during RotateRoot (auto_rotate_period,
+// a second operator) moves past what the keys are wrapped under. From then
+// on keystore backups taken before the rotation unwrap nothing. Vault can
+// undo it (the old versions are kept until trimmed), so it is a barrier
+// against stolen backups, not yet destruction; trim the key
+// (transit/keys/NAME/trim) for that.
+//
+// Any v no higher than the version of every key is accepted, including a
+// lower minimum that makes keys locked out by an earlier raise readable
+// again. The check and the configuration are two steps: a key stored in
+// between under an older version — only a process that had it wrapped
+// before the rotation and stalled until now could store one — is not seen.
+func (k *KMS) SetMinDecryptionVersion(ctx context.Context, store keys.RotatableStore, v int) error {
+	if store == nil {
+		return errors.New("vault: SetMinDecryptionVersion needs the keystore to check")
+	}
+	if v < 1 {
+		return fmt.Errorf("vault: min_decryption_version %d for key %q: versions start at 1", v, k.key)
+	}
+	latest, err := k.LatestVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if v > latest {
+		return fmt.Errorf("vault: min_decryption_version %d for key %q refused: its latest_version is %d", v, k.key, latest)
+	}
+	below, meta, lowest, err := countBelow(ctx, store, v)
+	if err != nil {
+		return fmt.Errorf("vault: min_decryption_version %d for key %q: checking the keystore: %w", v, k.key, err)
+	}
+	if below > 0 || meta {
+		var what []string
+		switch {
+		case below == 1:
+			what = append(what, "1 key")
+		case below > 1:
+			what = append(what, fmt.Sprintf("%d keys", below))
+		}
+		if meta {
+			what = append(what, "the check value")
+		}
+		verb := "is"
+		if below+btoi(meta) > 1 {
+			verb = "are"
+		}
+		return fmt.Errorf("vault: min_decryption_version %d for key %q refused: %s %s wrapped under older versions "+
+			"(the oldest v%d) and would become unreadable: %w", v, k.key, strings.Join(what, " and "), verb, lowest, ErrKeysBelowVersion)
+	}
+	_, err = k.do(ctx, http.MethodPost, k.mount+"/keys/"+k.key+"/config", map[string]any{"min_decryption_version": v})
 	if err != nil {
 		return fmt.Errorf("vault: configure key %q: %w", k.key, err)
 	}
 	return nil
 }
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// countBelow counts the live keys of store wrapped under a version below
+// v, reports whether the check value is, and the lowest such version.
+// Values that are not Transit ciphertexts do not count: no version
+// unwraps them.
+func countBelow(ctx context.Context, store keys.RotatableStore, v int) (below int, meta bool, lowest int, err error) {
+	see := func(w []byte) bool {
+		n, _, ok := parseCiphertext(w)
+		if !ok || n >= v {
+			return false
+		}
+		if lowest == 0 || n < lowest {
+			lowest = n
+		}
+		return true
+	}
+	m, err := store.Meta(ctx, keys.IDKeyMetaName)
+	switch {
+	case err == nil:
+		meta = see(m)
+	case !errors.Is(err, keys.ErrKeyNotFound):
+		return 0, false, 0, err
+	}
+	const page = 1000
+	var cursor keys.KeyCursor
+	for {
+		recs, err := store.LiveKeys(ctx, cursor, page)
+		if err != nil {
+			return 0, false, 0, err
+		}
+		for _, r := range recs {
+			if see(r.Wrapped) {
+				below++
+			}
+			cursor = keys.KeyCursor{ID: r.ID, Version: r.Version}
+		}
+		if len(recs) < page {
+			return below, meta, lowest, nil
+		}
+	}
+}
+
+// WrappedVersion implements keys.RootVersioner: it returns the Transit key
+// version that wrapped w, like the function WrappedVersion.
+func (k *KMS) WrappedVersion(w []byte) (int, error) { return WrappedVersion(w) }
 
 // WrappedVersion returns the Transit key version that wrapped w.
 func WrappedVersion(w []byte) (int, error) {
