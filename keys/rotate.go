@@ -81,6 +81,20 @@ type KMSRewrapper interface {
 	Rewrap(ctx context.Context, reqs []RewrapRequest) ([]RewrapResult, error)
 }
 
+// RootVersioner is an optional KMS capability: telling, from a wrapped
+// value alone, which version of a rotating root key wrapped it (Vault
+// Transit's "vault:vN:" prefix). RotateRoot uses it to report
+// RotateStats.MinRootVersion, the lowest version a keystore still needs.
+// keys/vault implements it; a KMS whose root key has a single version
+// (keys/localkms) has nothing to report.
+//
+// Most users won't implement it.
+type RootVersioner interface {
+	// WrappedVersion returns the root key version (1 or more) that
+	// wrapped w, or an error if w is not a value this KMS wraps.
+	WrappedVersion(wrapped []byte) (int, error)
+}
+
 // WrapAssociatedData returns the associated data a Keyring binds the wrapped
 // material of key (id, version) to: "fieldcrypt/key/v1\x00" || id ||
 // uint32 big-endian version. KMS tools that re-wrap keys outside a Keyring
@@ -130,6 +144,38 @@ type RotateStats struct {
 	Skipped   int       // keys forgotten meanwhile, or already re-wrapped (by another or an earlier run)
 	Failed    int       // keys that do not unwrap under the old root key; left untouched
 	Resume    KeyCursor // the cursor of the last key handled
+
+	// MinRootVersion is the lowest root key version that the check value
+	// or any live key is wrapped under when RotateRoot returns, read from
+	// what is stored: the values this run wrote, those another run wrote
+	// first, the keys it skipped or could not unwrap and, when resuming
+	// (RotateOptions.After), the keys before the cursor. Older root key
+	// versions are no longer needed: it is the highest minimum decryption
+	// version that is safe to set (vault.KMS.SetMinDecryptionVersion).
+	// It is lower than the newest version when the root key was rotated
+	// again while RotateRoot ran; run RotateRoot again to catch up.
+	//
+	// It is 0 when the destination KMS is not a RootVersioner, and when
+	// RotateRoot stopped before handling every key (an error other than
+	// the one for Failed keys).
+	MinRootVersion int
+}
+
+// minVersion tracks the lowest root key version among wrapped values.
+type minVersion struct {
+	vr  RootVersioner // nil: nothing to track
+	min int
+}
+
+// note records w's version. Values the KMS cannot parse are not its
+// ciphertexts: it could never unwrap them, so they need no version.
+func (m *minVersion) note(w []byte) {
+	if m.vr == nil || w == nil {
+		return
+	}
+	if v, err := m.vr.WrappedVersion(w); err == nil && (m.min == 0 || v < m.min) {
+		m.min = v
+	}
 }
 
 // RotateRoot re-wraps every live subject key in store, and the keystore's
@@ -151,10 +197,17 @@ type RotateStats struct {
 // keys are re-wrapped inside the KMS, in batches, and never leave it.
 //
 // A rotation reaches keystore backups only once the old root key (version)
-// can no longer decrypt: destroy the old local root key, or raise Vault's
-// min_decryption_version, after RotateRoot returns without error. Until
-// then an old backup plus the KMS still yields every key, including those
-// of subjects forgotten since the backup was taken.
+// can no longer decrypt: destroy the old local root key after RotateRoot
+// returns without error, or raise Vault's min_decryption_version to
+// RotateStats.MinRootVersion — not to the newest version, which may have
+// moved on while RotateRoot ran (auto-rotation, a second operator) and
+// would lock out the keys wrapped before it; vault.KMS.SetMinDecryptionVersion
+// checks the keystore and refuses. Until then an old backup plus the KMS
+// still yields every key, including those of subjects forgotten since the
+// backup was taken.
+//
+// Keys created while RotateRoot runs are wrapped under the version newest
+// at their creation and are not read back, unless RotateRoot comes to them.
 func RotateRoot(ctx context.Context, store RotatableStore, from, to KMS, opts RotateOptions) (RotateStats, error) {
 	if store == nil || from == nil {
 		return RotateStats{}, errors.New("keys: rotate root: store and KMS are required")
@@ -171,12 +224,16 @@ func RotateRoot(ctx context.Context, store RotatableStore, from, to KMS, opts Ro
 		rw = r
 	}
 	st := RotateStats{Resume: opts.After}
+	mv := minVersion{}
+	mv.vr, _ = to.(RootVersioner)
 
 	// The check value first: a keystore whose keys are under the new root
 	// key but whose check value is not would refuse to open.
-	if err := rotateMeta(ctx, store, from, to, rw); err != nil {
+	meta, err := rotateMeta(ctx, store, from, to, rw)
+	if err != nil {
 		return st, err
 	}
+	mv.note(meta)
 	total, err := store.CountLiveKeys(ctx)
 	if err != nil {
 		return st, fmt.Errorf("keys: rotate root: counting keys: %w", err)
@@ -198,8 +255,10 @@ func RotateRoot(ctx context.Context, store RotatableStore, from, to KMS, opts Ro
 			switch {
 			case fresh[i].Err == errAlreadyRotated:
 				st.Skipped++
+				mv.note(rec.Wrapped)
 			case fresh[i].Err != nil && errors.Is(fresh[i].Err, ErrUnwrap):
 				st.Failed++
+				mv.note(rec.Wrapped)
 			case fresh[i].Err != nil:
 				return st, fmt.Errorf("keys: rotate root: key %s v%d: %w", rec.ID, rec.Version, fresh[i].Err)
 			default:
@@ -207,7 +266,14 @@ func RotateRoot(ctx context.Context, store RotatableStore, from, to KMS, opts Ro
 				switch {
 				case err == nil:
 					st.Rewrapped++
-				case errors.Is(err, ErrKeyDestroyed), errors.Is(err, ErrRewrapConflict), errors.Is(err, ErrKeyNotFound):
+					mv.note(fresh[i].Wrapped)
+				case errors.Is(err, ErrRewrapConflict):
+					// Another run re-wrapped it first: what did it store?
+					st.Skipped++
+					if err := noteStored(ctx, store, rec, &mv); err != nil {
+						return st, err
+					}
+				case errors.Is(err, ErrKeyDestroyed), errors.Is(err, ErrKeyNotFound):
 					st.Skipped++
 				default:
 					return st, fmt.Errorf("keys: rotate root: storing key %s v%d: %w", rec.ID, rec.Version, err)
@@ -226,6 +292,14 @@ func RotateRoot(ctx context.Context, store RotatableStore, from, to KMS, opts Ro
 			break
 		}
 	}
+	if mv.vr != nil && opts.After != (KeyCursor{}) {
+		// Keys before the cursor were handled by an earlier run, perhaps
+		// under an older version than this run's.
+		if err := notePrefix(ctx, store, opts.After, batch, &mv); err != nil {
+			return st, err
+		}
+	}
+	st.MinRootVersion = mv.min
 	if st.Failed > 0 {
 		return st, fmt.Errorf("keys: rotate root: %d keys do not unwrap under the old root key and were left as they were: %w", st.Failed, ErrUnwrap)
 	}
@@ -241,35 +315,84 @@ func sameKMS(a, b KMS) (same bool) {
 	return a == b
 }
 
-func rotateMeta(ctx context.Context, store RotatableStore, from, to KMS, rw KMSRewrapper) error {
+// noteStored records the version of what store holds for rec now.
+func noteStored(ctx context.Context, store RotatableStore, rec KeyRecord, mv *minVersion) error {
+	if mv.vr == nil {
+		return nil
+	}
+	cur, err := store.GetKey(ctx, rec.ID, rec.Version)
+	switch {
+	case errors.Is(err, ErrKeyDestroyed), errors.Is(err, ErrKeyNotFound):
+		return nil // forgotten meanwhile: nothing left to unwrap
+	case err != nil:
+		return fmt.Errorf("keys: rotate root: reading key %s v%d back: %w", rec.ID, rec.Version, err)
+	}
+	mv.note(cur.Wrapped)
+	return nil
+}
+
+// notePrefix records the versions of the live keys up to and including
+// cursor end.
+func notePrefix(ctx context.Context, store RotatableStore, end KeyCursor, batch int, mv *minVersion) error {
+	var cursor KeyCursor
+	for {
+		recs, err := store.LiveKeys(ctx, cursor, batch)
+		if err != nil {
+			return fmt.Errorf("keys: rotate root: listing keys: %w", err)
+		}
+		for _, r := range recs {
+			c := KeyCursor{r.ID, r.Version}
+			if end.Less(c) {
+				return nil
+			}
+			mv.note(r.Wrapped)
+			cursor = c
+		}
+		if len(recs) < batch {
+			return nil
+		}
+	}
+}
+
+// rotateMeta re-wraps the check value and returns what is stored
+// afterwards (nil if there is no check value).
+func rotateMeta(ctx context.Context, store RotatableStore, from, to KMS, rw KMSRewrapper) ([]byte, error) {
 	old, err := store.Meta(ctx, IDKeyMetaName)
 	if errors.Is(err, ErrKeyNotFound) {
-		return nil // no Keyring has opened this keystore yet
+		return nil, nil // no Keyring has opened this keystore yet
 	}
 	if err != nil {
-		return fmt.Errorf("keys: rotate root: reading check value: %w", err)
+		return nil, fmt.Errorf("keys: rotate root: reading check value: %w", err)
 	}
 	res, err := rewrapBatch(ctx, []KeyRecord{{Wrapped: old}}, from, to, rw, []byte(IDKeyAssociatedData))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(res) != 1 {
-		return errors.New("keys: rotate root: the KMS returned no result for the check value")
+		return nil, errors.New("keys: rotate root: the KMS returned no result for the check value")
 	}
 	if res[0].Err == errAlreadyRotated {
-		return nil
+		return old, nil
 	}
 	if res[0].Err != nil {
 		if errors.Is(res[0].Err, ErrUnwrap) {
-			return fmt.Errorf("keys: rotate root: %w: the check value does not unwrap under the old root key", ErrRootKeyMismatch)
+			return nil, fmt.Errorf("keys: rotate root: %w: the check value does not unwrap under the old root key", ErrRootKeyMismatch)
 		}
-		return fmt.Errorf("keys: rotate root: check value: %w", res[0].Err)
+		return nil, fmt.Errorf("keys: rotate root: check value: %w", res[0].Err)
 	}
 	err = store.RewrapMeta(ctx, IDKeyMetaName, old, res[0].Wrapped)
-	if err != nil && !errors.Is(err, ErrRewrapConflict) {
-		return fmt.Errorf("keys: rotate root: storing check value: %w", err)
+	switch {
+	case err == nil:
+		return res[0].Wrapped, nil
+	case errors.Is(err, ErrRewrapConflict):
+		// Another run re-wrapped it first: what did it store?
+		cur, err := store.Meta(ctx, IDKeyMetaName)
+		if err != nil {
+			return nil, fmt.Errorf("keys: rotate root: reading check value back: %w", err)
+		}
+		return cur, nil
 	}
-	return nil
+	return nil, fmt.Errorf("keys: rotate root: storing check value: %w", err)
 }
 
 // rewrapBatch re-wraps recs' material; ad overrides the per-key associated

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -270,5 +271,256 @@ func TestRotateRootRestartFromScratch(t *testing.T) {
 		if _, err := kr2.Current(c, fmt.Sprint("s", i), keys.DefaultPurpose); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// versionedKMS is a root key with versions, as Vault Transit's: it wraps
+// under the newest version, unwraps under any, and its wrapped values
+// start with the version byte.
+type versionedKMS struct {
+	mu       sync.Mutex
+	versions []*localkms.KMS
+}
+
+var (
+	_ keys.KMS           = (*versionedKMS)(nil)
+	_ keys.RootVersioner = (*versionedKMS)(nil)
+)
+
+func newVersionedKMS(t testing.TB) *versionedKMS {
+	k := &versionedKMS{}
+	k.rotate(t)
+	return k
+}
+
+func (k *versionedKMS) rotate(t testing.TB) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.versions = append(k.versions, rotLocalKMS(t))
+}
+
+func (k *versionedKMS) latest() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.versions)
+}
+
+func (k *versionedKMS) wrapUnder(c context.Context, v int, pt, ad []byte) ([]byte, error) {
+	k.mu.Lock()
+	root := k.versions[v-1]
+	k.mu.Unlock()
+	w, err := root.Wrap(c, pt, ad)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte{byte(v)}, w...), nil
+}
+
+func (k *versionedKMS) Wrap(c context.Context, pt, ad []byte) ([]byte, error) {
+	return k.wrapUnder(c, k.latest(), pt, ad)
+}
+
+func (k *versionedKMS) Unwrap(c context.Context, w, ad []byte) ([]byte, error) {
+	v, err := k.WrappedVersion(w)
+	if err != nil {
+		return nil, err
+	}
+	k.mu.Lock()
+	root := k.versions[v-1]
+	k.mu.Unlock()
+	return root.Unwrap(c, w[1:], ad)
+}
+
+func (k *versionedKMS) WrappedVersion(w []byte) (int, error) {
+	if len(w) == 0 || int(w[0]) < 1 || int(w[0]) > k.latest() {
+		return 0, fmt.Errorf("test KMS: %w: not a wrapped value", keys.ErrUnwrap)
+	}
+	return int(w[0]), nil
+}
+
+// storedMinVersion reads the lowest version among the check value and the
+// live keys of store.
+func storedMinVersion(t *testing.T, store keys.RotatableStore, k *versionedKMS) int {
+	t.Helper()
+	c := context.Background()
+	meta, err := store.Meta(c, keys.IDKeyMetaName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	low := must(k.WrappedVersion(meta))
+	recs, err := store.LiveKeys(c, keys.KeyCursor{}, 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if v, err := k.WrappedVersion(r.Wrapped); err == nil {
+			low = min(low, v)
+		}
+	}
+	return low
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// versionedKeystore opens a keystore under k with n subject keys.
+func versionedKeystore(t *testing.T, k keys.KMS, n int) *memstore.Store {
+	t.Helper()
+	c := context.Background()
+	mem := memstore.New()
+	kr, err := keys.Open(c, keys.Config{KMS: k, Store: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if _, err := kr.Current(c, fmt.Sprint("s", i), keys.DefaultPurpose); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return mem
+}
+
+// TestRotateRootMinRootVersion rotates the root key again while RotateRoot
+// runs: the keys and check value re-wrapped before are under the older
+// version, and MinRootVersion says so.
+func TestRotateRootMinRootVersion(t *testing.T) {
+	c := context.Background()
+	k := newVersionedKMS(t)
+	mem := versionedKeystore(t, k, 20)
+	k.rotate(t) // v2
+	rotated := false
+	st, err := keys.RotateRoot(c, mem, k, nil, keys.RotateOptions{BatchSize: 5, Progress: func(int, int, keys.KeyCursor) {
+		if !rotated {
+			rotated = true
+			k.rotate(t) // v3, as auto-rotation would
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.MinRootVersion != 2 || storedMinVersion(t, mem, k) != 2 {
+		t.Fatalf("MinRootVersion %d (stored: %d), want 2", st.MinRootVersion, storedMinVersion(t, mem, k))
+	}
+	st, err = keys.RotateRoot(c, mem, k, nil, keys.RotateOptions{BatchSize: 5})
+	if err != nil || st.MinRootVersion != 3 {
+		t.Fatalf("second run: MinRootVersion %d, %v; want 3", st.MinRootVersion, err)
+	}
+	// A KMS with one root key version reports none.
+	local := rotLocalKMS(t)
+	st, err = keys.RotateRoot(c, versionedKeystore(t, local, 3), local, nil, keys.RotateOptions{})
+	if err != nil || st.MinRootVersion != 0 {
+		t.Fatalf("localkms: MinRootVersion %d, %v; want 0", st.MinRootVersion, err)
+	}
+}
+
+// olderRivalRun makes another rotation run, which wrapped under version 2,
+// win the compare-and-swap of the first key this run tries to store.
+type olderRivalRun struct {
+	*memstore.Store
+	k    *versionedKMS
+	once atomic.Bool
+}
+
+func (s *olderRivalRun) RewrapKey(c context.Context, id keys.KeyID, v uint32, old, new []byte) error {
+	if s.once.CompareAndSwap(false, true) {
+		ad := keys.WrapAssociatedData(id, v)
+		secret, err := s.k.Unwrap(c, old, ad)
+		if err != nil {
+			return err
+		}
+		rival, err := s.k.wrapUnder(c, 2, secret, ad)
+		if err != nil {
+			return err
+		}
+		if err := s.Store.RewrapKey(c, id, v, old, rival); err != nil {
+			return err
+		}
+	}
+	return s.Store.RewrapKey(c, id, v, old, new)
+}
+
+// TestRotateRootMinRootVersionReadsBack: a key another run re-wrapped first
+// counts with the version that run stored, not the one this run computed.
+func TestRotateRootMinRootVersionReadsBack(t *testing.T) {
+	c := context.Background()
+	k := newVersionedKMS(t)
+	mem := versionedKeystore(t, k, 10)
+	k.rotate(t)
+	k.rotate(t) // v3; the rival run wrapped under v2
+	st, err := keys.RotateRoot(c, &olderRivalRun{Store: mem, k: k}, k, nil, keys.RotateOptions{BatchSize: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Skipped != 1 || st.Rewrapped != 9 {
+		t.Fatalf("stats %+v, want 9 re-wrapped and 1 skipped", st)
+	}
+	if st.MinRootVersion != 2 || storedMinVersion(t, mem, k) != 2 {
+		t.Fatalf("MinRootVersion %d (stored: %d), want 2", st.MinRootVersion, storedMinVersion(t, mem, k))
+	}
+}
+
+// failingRewraps fails RewrapKey after the first n calls.
+type failingRewraps struct {
+	*memstore.Store
+	left atomic.Int64
+}
+
+func (s *failingRewraps) RewrapKey(c context.Context, id keys.KeyID, v uint32, old, new []byte) error {
+	if s.left.Add(-1) < 0 {
+		return errRotInjected
+	}
+	return s.Store.RewrapKey(c, id, v, old, new)
+}
+
+// TestRotateRootMinRootVersionResumed: when a run resumes after a cursor,
+// the keys before it, re-wrapped by the interrupted run under an older
+// version, count too.
+func TestRotateRootMinRootVersionResumed(t *testing.T) {
+	c := context.Background()
+	k := newVersionedKMS(t)
+	mem := versionedKeystore(t, k, 20)
+	k.rotate(t) // v2
+	store := &failingRewraps{Store: mem}
+	store.left.Store(8)
+	st, err := keys.RotateRoot(c, store, k, nil, keys.RotateOptions{BatchSize: 5})
+	if !errors.Is(err, errRotInjected) || st.MinRootVersion != 0 {
+		t.Fatalf("first run: %+v, %v; want the injected failure and no MinRootVersion", st, err)
+	}
+	k.rotate(t) // v3 before resuming
+	store.left.Store(1 << 40)
+	st, err = keys.RotateRoot(c, store, k, nil, keys.RotateOptions{BatchSize: 5, After: st.Resume})
+	if err != nil || st.Rewrapped != 12 {
+		t.Fatalf("resumed run: %+v, %v", st, err)
+	}
+	if st.MinRootVersion != 2 || storedMinVersion(t, mem, k) != 2 {
+		t.Fatalf("MinRootVersion %d (stored: %d), want 2", st.MinRootVersion, storedMinVersion(t, mem, k))
+	}
+}
+
+// TestRotateRootMinRootVersionFailed: a key that does not unwrap stays
+// under its version, which therefore stays needed.
+func TestRotateRootMinRootVersionFailed(t *testing.T) {
+	c := context.Background()
+	k := newVersionedKMS(t)
+	mem := versionedKeystore(t, k, 5)
+	recs, err := mem.LiveKeys(c, keys.KeyCursor{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another key's material under this record's identity: it does not
+	// authenticate, and it is under version 1.
+	bad := keys.KeyRecord{Version: 1, Purpose: "default", Wrapped: recs[0].Wrapped}
+	bad.ID[0], bad.Subject[0] = 0xff, 0xff
+	if err := mem.CreateKey(c, bad); err != nil {
+		t.Fatal(err)
+	}
+	k.rotate(t)
+	st, err := keys.RotateRoot(c, mem, k, nil, keys.RotateOptions{})
+	if !errors.Is(err, keys.ErrUnwrap) || st.Failed != 1 || st.MinRootVersion != 1 {
+		t.Fatalf("RotateRoot: %+v, %v; want 1 failed and MinRootVersion 1", st, err)
 	}
 }

@@ -2,7 +2,8 @@
 // Transit engine: it encrypts a customer's email under a per-customer key
 // wrapped by Vault, decrypts it, rotates the Transit key and re-wraps every
 // subject key under the new version (keys.RotateRoot, inside Vault), disables
-// the old version, forgets the customer and shows the data is unreadable.
+// the versions no key needs any more, forgets the customer and shows the data
+// is unreadable.
 //
 //	eval "$(bash internal/vaultharness/start.sh)"   # or any Vault with transit/ mounted
 //	go run ./examples/vault [-key fieldcrypt-example] [-mount transit]
@@ -83,27 +84,28 @@ func run(ctx context.Context, mount, keyName string) error {
 	fmt.Printf("2. decrypt: %q\n", pt)
 
 	// Root rotation: a new Transit key version, every subject key re-wrapped
-	// under it inside Vault, then the old version disabled, so keystore
-	// backups taken before now unwrap nothing.
+	// under it inside Vault, then the older versions disabled, so keystore
+	// backups taken before now unwrap nothing. The minimum is the oldest
+	// version RotateRoot left a key under, not LatestVersion: if the Transit
+	// key rotated again meanwhile (auto_rotate_period, another operator),
+	// the keys re-wrapped before that are under the older one, and
+	// SetMinDecryptionVersion refuses to lock them out.
 	if err := root.RotateKey(ctx); err != nil {
-		return err
+		return err // not retried: check root.LatestVersion before trying again
 	}
 	st, err := keys.RotateRoot(ctx, store, root, nil, keys.RotateOptions{})
 	if err != nil {
-		return err
+		return err // run it again (RotateOptions.After = st.Resume)
 	}
-	v, err := root.LatestVersion(ctx)
-	if err != nil {
-		return err
-	}
-	if err := root.SetMinDecryptionVersion(ctx, v); err != nil {
-		return err
+	v := st.MinRootVersion
+	if err := root.SetMinDecryptionVersion(ctx, store, v); err != nil {
+		return err // vault.ErrKeysBelowVersion: run keys.RotateRoot again
 	}
 	kr.EvictAll()
 	if pt, err = c.DecryptString(ctx, ct, ad); err != nil {
 		return err
 	}
-	fmt.Printf("3. root rotated to v%d: %d key(s) re-wrapped, old versions disabled; decrypt: %q\n", v, st.Rewrapped, pt)
+	fmt.Printf("3. root rotated to v%d: %d key(s) re-wrapped, versions below v%d disabled; decrypt: %q\n", v, st.Rewrapped, v, pt)
 
 	if _, err := kr.Forget(ctx, customer, "erasure request VX-1"); err != nil {
 		return err

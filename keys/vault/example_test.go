@@ -2,6 +2,7 @@ package vault_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/hashicorp/vault/api"
@@ -32,8 +33,10 @@ func Example() {
 }
 
 // Root rotation with Vault: a new Transit key version, every subject key
-// re-wrapped under it (inside Vault with BindContext), then the old version
-// disabled so that old keystore backups unwrap nothing.
+// re-wrapped under it (inside Vault with BindContext), then the versions no
+// key needs any more disabled, so that old keystore backups unwrap nothing.
+// The minimum is RotateRoot's MinRootVersion, not LatestVersion: the
+// Transit key may have rotated again while RotateRoot ran.
 func ExampleKMS_RotateKey() {
 	ctx := context.Background()
 	client, _ := api.NewClient(api.DefaultConfig())
@@ -41,7 +44,7 @@ func ExampleKMS_RotateKey() {
 	var store keys.RotatableStore = memstore.New() // or a *sqlstore.Store
 
 	if err := root.RotateKey(ctx); err != nil {
-		panic(err)
+		panic(err) // not retried: check root.LatestVersion before trying again
 	}
 	st, err := keys.RotateRoot(ctx, store, root, nil, keys.RotateOptions{
 		Progress: func(done, total int, resume keys.KeyCursor) { fmt.Println(done, "/", total) },
@@ -49,9 +52,12 @@ func ExampleKMS_RotateKey() {
 	if err != nil {
 		panic(err) // run again, with RotateOptions.After = st.Resume
 	}
-	v, _ := root.LatestVersion(ctx)
-	if err := root.SetMinDecryptionVersion(ctx, v); err != nil {
+	err = root.SetMinDecryptionVersion(ctx, store, st.MinRootVersion)
+	if errors.Is(err, vault.ErrKeysBelowVersion) {
+		panic(err) // a key was stored under an older version meanwhile: run RotateRoot again
+	}
+	if err != nil {
 		panic(err)
 	}
-	fmt.Println(st.Rewrapped, "keys now under version", v)
+	fmt.Println(st.Rewrapped, "keys re-wrapped; versions below", st.MinRootVersion, "disabled")
 }

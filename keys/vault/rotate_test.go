@@ -176,7 +176,10 @@ func testRotateRoot(t *testing.T, binding vault.Binding) {
 	}
 
 	// Disable version 1: the rotated keystore works, the backup does not.
-	if err := k.SetMinDecryptionVersion(ctx, 2); err != nil {
+	if st2.MinRootVersion != 2 {
+		t.Fatalf("MinRootVersion %d, want 2", st2.MinRootVersion)
+	}
+	if err := k.SetMinDecryptionVersion(ctx, mem, st2.MinRootVersion); err != nil {
 		t.Fatal(err)
 	}
 	checkDecrypt(t, ctx, k, mem, cts, n)

@@ -41,22 +41,60 @@
 // else — 403 (token expired or lacking the policy), 404 (wrong mount),
 // 429, 5xx, connection errors, a cancelled context — is an operational
 // error that does not wrap keys.ErrUnwrap, so that a Keyring never mistakes
-// an outage for a wrong root key. 429, 5xx (except 501) and connection
-// errors are retried up to Config.MaxRetries times with exponential backoff
-// and jitter; the api.Client's own retries (its MaxRetries, 2 by default)
-// happen inside each attempt. A KMS error never causes a stored key to be
-// deleted or overwritten: this package only talks to Vault.
+// an outage for a wrong root key. A KMS error never causes a stored key to
+// be deleted or overwritten: this package only talks to Vault.
+//
+// # Retries and how long a request can take
+//
+// Encrypt, decrypt, rewrap, reading and configuring the key, and creating
+// it (which leaves an existing key alone) are safe to repeat: after 429,
+// 5xx (except 501) or a connection error they are retried up to
+// Config.MaxRetries times. A rotation is not idempotent and is sent exactly
+// once (see RotateKey). The caller's api.Client is not modified; requests
+// go through a copy of it whose own retries (vault/api's MaxRetries, 2 by
+// default, with 1–1.5 s waits) are off, so that they do not multiply with
+// these. Each method sends one request or a few (Rewrap one per MaxBatch
+// keys, twice that with BindAssociatedData; RotateKey a read, the rotation
+// and perhaps a read), and with the defaults the bounds per request are:
+//
+//   - at most 4 attempts (1 + DefaultMaxRetries);
+//   - waits of 100, 200 and 400 ms between them (RetryWait doubling up
+//     to 2 s, each wait drawn between half and all of that): at most
+//     0.7 s in all, so a Vault that refuses connections or answers 5xx is
+//     reported after 4 attempts, at most 0.7 s of waiting and 4 round
+//     trips (measured here: 0.4–0.65 s for refused connections, against
+//     15 s when vault/api's own retries ran inside each attempt);
+//   - each attempt at most the api.Client's Timeout (60 s by default);
+//   - the whole request, attempts and waits included, at most
+//     Config.Timeout (DefaultTimeout, 30 s), and never past the context's
+//     deadline: no wait is started that would
+//     end after the deadline, nor an attempt when the time left is less
+//     than the previous attempt took; the last attempt's error is then
+//     returned at once.
 //
 // # Key versions, rotation and shredding backups
 //
 // Wrapped keys are Transit ciphertexts, "vault:vN:base64", and name the
-// Transit key version N that wrapped them. After rotating the Transit key
-// (RotateKey), keys.RotateRoot re-wraps every subject key under the newest
-// version, in batches (batch_input). Then SetMinDecryptionVersion makes
-// the old versions unusable: a keystore backup taken before the rotation
-// no longer unwraps anything, and so the subjects forgotten since then are
-// shredded in the backups too. Deleting the Transit key (deletion_allowed)
-// shreds every subject key at once.
+// Transit key version N that wrapped them. A root rotation is:
+//
+//	root.RotateKey(ctx)                                   // a new Transit key version
+//	st, err := keys.RotateRoot(ctx, store, root, nil, keys.RotateOptions{})
+//	root.SetMinDecryptionVersion(ctx, store, st.MinRootVersion)
+//
+// RotateRoot re-wraps every subject key and the check value under the
+// newest version, in batches (batch_input), and reports in
+// st.MinRootVersion the oldest version any of them is still under. That
+// is the newest version only if the Transit key did not rotate again
+// meanwhile — with auto_rotate_period, which Vault recommends, or a second
+// operator, it may have, and raising the minimum to LatestVersion would
+// make the keys re-wrapped before that unreadable, and the keystore refuse
+// to open (keys.ErrRootKeyMismatch). SetMinDecryptionVersion checks the
+// keystore and refuses, with ErrKeysBelowVersion, a minimum above what
+// any key needs; run RotateRoot again to move them up. Once the minimum
+// is raised, a keystore backup taken before the rotation no longer
+// unwraps anything, and so the subjects forgotten since then are shredded
+// in the backups too. Deleting the Transit key (deletion_allowed) shreds
+// every subject key at once.
 //
 // # Limits and concurrency
 //
@@ -65,8 +103,9 @@
 // limits on messages per key are Vault's: an aes256-gcm96 key version
 // should wrap at most 2^32 keys; Vault's auto_rotate_period can enforce it.
 // Token renewal is the caller's: configure it on the api.Client (for
-// example with api.LifetimeWatcher). A KMS is safe for concurrent use, as
-// is the api.Client, which it never modifies.
+// example with api.LifetimeWatcher); the KMS uses the Client's current
+// token and namespace. A KMS is safe for concurrent use, as is the
+// api.Client, which it never modifies.
 package vault
 
 import (
@@ -83,6 +122,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/vault/api"
@@ -109,12 +149,21 @@ var ErrKeyNotFound = errors.New("vault: transit key not found")
 const (
 	DefaultMount      = "transit"
 	DefaultMaxRetries = 3
+	DefaultRetryWait  = 100 * time.Millisecond
+	DefaultTimeout    = 30 * time.Second
 	DefaultMaxBatch   = 250
 )
 
+// maxRetryWait caps the doubling backoff.
+const maxRetryWait = 2 * time.Second
+
 // Config configures a KMS. Client and Key are required.
 type Config struct {
-	// Client talks to Vault, with its address and token. It is not modified.
+	// Client talks to Vault, with its address and token. It is not
+	// modified: requests go through a copy with vault/api's own retries
+	// off (they would multiply with this package's), which follows later
+	// changes of Client's token and namespace but not of its other
+	// settings. Client's Timeout bounds each attempt.
 	Client *api.Client
 	// Mount is the path the Transit engine is mounted at; "" means "transit".
 	Mount string
@@ -124,10 +173,15 @@ type Config struct {
 	Binding Binding
 	// MaxRetries bounds the retries of one request after 429, 5xx and
 	// connection errors. 0 means DefaultMaxRetries; negative means none.
+	// Requests that are not idempotent (RotateKey's) are never retried.
 	MaxRetries int
 	// RetryWait is the first backoff; it doubles per retry up to 2 s.
-	// 0 means 100 ms.
+	// 0 means DefaultRetryWait (100 ms).
 	RetryWait time.Duration
+	// Timeout bounds each request to Vault, every attempt and wait
+	// included, unless the context's deadline is sooner. 0 means
+	// DefaultTimeout (30 s); negative means only the context bounds it.
+	Timeout time.Duration
 	// MaxBatch bounds the items of one batch request; 0 means DefaultMaxBatch.
 	MaxBatch int
 }
@@ -137,18 +191,21 @@ type KMS struct {
 	mu       sync.Mutex
 	verified bool // BindContext: the key was shown to bind the context
 
-	c        *api.Client
+	c        *api.Client // the caller's: read, never modified
+	snd      atomic.Pointer[sender]
 	mount    string
 	key      string
 	binding  Binding
 	retries  int
 	wait     time.Duration
+	timeout  time.Duration
 	maxBatch int
 }
 
 var (
-	_ keys.KMS          = (*KMS)(nil)
-	_ keys.KMSRewrapper = (*KMS)(nil)
+	_ keys.KMS           = (*KMS)(nil)
+	_ keys.KMSRewrapper  = (*KMS)(nil)
+	_ keys.RootVersioner = (*KMS)(nil)
 )
 
 // New returns a KMS for cfg. It sends no request: use CreateKey to create
@@ -164,7 +221,7 @@ func New(cfg Config) (*KMS, error) {
 		return nil, fmt.Errorf("vault: unknown binding %d", cfg.Binding)
 	}
 	k := &KMS{c: cfg.Client, mount: strings.Trim(cfg.Mount, "/"), key: cfg.Key, binding: cfg.Binding,
-		retries: cfg.MaxRetries, wait: cfg.RetryWait, maxBatch: cfg.MaxBatch}
+		retries: cfg.MaxRetries, wait: cfg.RetryWait, timeout: cfg.Timeout, maxBatch: cfg.MaxBatch}
 	if k.mount == "" {
 		k.mount = DefaultMount
 	}
@@ -175,10 +232,16 @@ func New(cfg Config) (*KMS, error) {
 		k.retries = 0
 	}
 	if k.wait <= 0 {
-		k.wait = 100 * time.Millisecond
+		k.wait = DefaultRetryWait
+	}
+	if k.timeout == 0 {
+		k.timeout = DefaultTimeout
 	}
 	if k.maxBatch <= 0 {
 		k.maxBatch = DefaultMaxBatch
+	}
+	if _, err := k.sender(); err != nil {
+		return nil, fmt.Errorf("vault: %w", err)
 	}
 	return k, nil
 }
@@ -209,11 +272,39 @@ func (k *KMS) CreateKey(ctx context.Context) error {
 }
 
 // RotateKey adds a new version of the Transit key; new wraps use it.
+//
+// A rotation is not idempotent, so RotateKey sends exactly one rotate
+// request and never retries it. It reads latest_version before; when the
+// rotate request fails without a definite answer from Vault (5xx, a
+// dropped connection, a timeout) it reads latest_version again: if it grew,
+// the rotation happened (or another one did meanwhile, which serves as
+// well) and RotateKey returns nil; otherwise it returns an error saying
+// that the key was not rotated and the request not retried. Call it again
+// only after checking LatestVersion, since a request Vault is still
+// processing may yet rotate the key.
 func (k *KMS) RotateKey(ctx context.Context) error {
-	if _, err := k.do(ctx, http.MethodPost, k.mount+"/keys/"+k.key+"/rotate", map[string]any{}); err != nil {
-		return fmt.Errorf("vault: rotate key %q: %w", k.key, err)
+	before, err := k.LatestVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("vault: rotate key %q: nothing sent: %w", k.key, err)
 	}
-	return nil
+	_, err = k.doOnce(ctx, http.MethodPost, k.mount+"/keys/"+k.key+"/rotate", map[string]any{})
+	if err == nil {
+		return nil
+	}
+	var re *responseError
+	if errors.As(err, &re) && re.status >= 400 && re.status < 500 {
+		return fmt.Errorf("vault: rotate key %q: %w", k.key, err) // Vault refused: nothing happened
+	}
+	after, rerr := k.LatestVersion(ctx)
+	switch {
+	case rerr != nil:
+		return fmt.Errorf("vault: rotate key %q: not retried, and whether it happened is unknown "+
+			"(reading latest_version failed too: %v): %w", k.key, rerr, err)
+	case after > before:
+		return nil
+	}
+	return fmt.Errorf("vault: rotate key %q: not rotated (latest_version is still %d) and not retried, "+
+		"as a rotation is not idempotent; check LatestVersion before trying again: %w", k.key, after, err)
 }
 
 // LatestVersion returns the Transit key's newest version.
@@ -229,19 +320,128 @@ func (k *KMS) LatestVersion(ctx context.Context) (int, error) {
 	return v, nil
 }
 
-// SetMinDecryptionVersion makes Vault refuse to decrypt with key versions
-// below v. Run it after keys.RotateRoot has re-wrapped every key under
-// version v or later: from then on keystore backups taken before the
-// rotation unwrap nothing. Vault can undo it (the old versions are kept
-// until trimmed), so it is a barrier against stolen backups, not yet
-// destruction; trim the key (transit/keys/NAME/trim) for that.
-func (k *KMS) SetMinDecryptionVersion(ctx context.Context, v int) error {
-	_, err := k.do(ctx, http.MethodPost, k.mount+"/keys/"+k.key+"/config", map[string]any{"min_decryption_version": v})
+// ErrKeysBelowVersion is returned by SetMinDecryptionVersion when the
+// keystore still holds keys, or its check value, wrapped under a Transit
+// key version below the one asked for: raising the minimum would make them
+// unreadable. Run keys.RotateRoot again and raise the minimum to its
+// RotateStats.MinRootVersion.
+var ErrKeysBelowVersion = errors.New("vault: keys are still wrapped under an older transit key version; run keys.RotateRoot again")
+
+// SetMinDecryptionVersion makes Vault refuse to decrypt with versions of the
+// Transit key below v, after checking that none of store's live keys, nor
+// its check value, is wrapped under such a version: it fails with an error
+// wrapping ErrKeysBelowVersion, saying how many are, if any is, and refuses
+// a v above the key's latest_version. The check reads every live key once
+// (a LiveKeys pass, 1000 per call) and sends no request per key.
+//
+// The safe sequence after RotateKey is keys.RotateRoot, then
+// SetMinDecryptionVersion(ctx, store, stats.MinRootVersion): not
+// LatestVersion, which another rotation during RotateRoot (auto_rotate_period,
+// a second operator) moves past what the keys are wrapped under. From then
+// on keystore backups taken before the rotation unwrap nothing. Vault can
+// undo it (the old versions are kept until trimmed), so it is a barrier
+// against stolen backups, not yet destruction; trim the key
+// (transit/keys/NAME/trim) for that.
+//
+// Any v no higher than the version of every key is accepted, including a
+// lower minimum that makes keys locked out by an earlier raise readable
+// again. The check and the configuration are two steps: a key stored in
+// between under an older version — only a process that had it wrapped
+// before the rotation and stalled until now could store one — is not seen.
+func (k *KMS) SetMinDecryptionVersion(ctx context.Context, store keys.RotatableStore, v int) error {
+	if store == nil {
+		return errors.New("vault: SetMinDecryptionVersion needs the keystore to check")
+	}
+	if v < 1 {
+		return fmt.Errorf("vault: min_decryption_version %d for key %q: versions start at 1", v, k.key)
+	}
+	latest, err := k.LatestVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if v > latest {
+		return fmt.Errorf("vault: min_decryption_version %d for key %q refused: its latest_version is %d", v, k.key, latest)
+	}
+	below, meta, lowest, err := countBelow(ctx, store, v)
+	if err != nil {
+		return fmt.Errorf("vault: min_decryption_version %d for key %q: checking the keystore: %w", v, k.key, err)
+	}
+	if below > 0 || meta {
+		var what []string
+		switch {
+		case below == 1:
+			what = append(what, "1 key")
+		case below > 1:
+			what = append(what, fmt.Sprintf("%d keys", below))
+		}
+		if meta {
+			what = append(what, "the check value")
+		}
+		verb := "is"
+		if below+btoi(meta) > 1 {
+			verb = "are"
+		}
+		return fmt.Errorf("vault: min_decryption_version %d for key %q refused: %s %s wrapped under older versions "+
+			"(the oldest v%d) and would become unreadable: %w", v, k.key, strings.Join(what, " and "), verb, lowest, ErrKeysBelowVersion)
+	}
+	_, err = k.do(ctx, http.MethodPost, k.mount+"/keys/"+k.key+"/config", map[string]any{"min_decryption_version": v})
 	if err != nil {
 		return fmt.Errorf("vault: configure key %q: %w", k.key, err)
 	}
 	return nil
 }
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// countBelow counts the live keys of store wrapped under a version below
+// v, reports whether the check value is, and the lowest such version.
+// Values that are not Transit ciphertexts do not count: no version
+// unwraps them.
+func countBelow(ctx context.Context, store keys.RotatableStore, v int) (below int, meta bool, lowest int, err error) {
+	see := func(w []byte) bool {
+		n, _, ok := parseCiphertext(w)
+		if !ok || n >= v {
+			return false
+		}
+		if lowest == 0 || n < lowest {
+			lowest = n
+		}
+		return true
+	}
+	m, err := store.Meta(ctx, keys.IDKeyMetaName)
+	switch {
+	case err == nil:
+		meta = see(m)
+	case !errors.Is(err, keys.ErrKeyNotFound):
+		return 0, false, 0, err
+	}
+	const page = 1000
+	var cursor keys.KeyCursor
+	for {
+		recs, err := store.LiveKeys(ctx, cursor, page)
+		if err != nil {
+			return 0, false, 0, err
+		}
+		for _, r := range recs {
+			if see(r.Wrapped) {
+				below++
+			}
+			cursor = keys.KeyCursor{ID: r.ID, Version: r.Version}
+		}
+		if len(recs) < page {
+			return below, meta, lowest, nil
+		}
+	}
+}
+
+// WrappedVersion implements keys.RootVersioner: it returns the Transit key
+// version that wrapped w, like the function WrappedVersion.
+func (k *KMS) WrappedVersion(w []byte) (int, error) { return WrappedVersion(w) }
 
 // WrappedVersion returns the Transit key version that wrapped w.
 func WrappedVersion(w []byte) (int, error) {
@@ -552,9 +752,51 @@ func retryable(status int) bool {
 	return status == http.StatusTooManyRequests || status >= 500 && status != http.StatusNotImplemented
 }
 
-// do sends one request, retrying 429, 5xx and connection errors, and
-// returns the response's data.
+// sender is the copy of the caller's api.Client that requests go through:
+// the same address, HTTP client, headers and token, with vault/api's own
+// retries and timeout turned off, so that do alone decides how often and
+// how long to try. It is replaced when the caller's token or namespace
+// changes, and never modified once made.
+type sender struct {
+	token, namespace string
+	timeout          time.Duration // the caller's Client.Timeout, applied per attempt
+	c                *api.Client
+}
+
+func (k *KMS) sender() (*sender, error) {
+	tok, ns := k.c.Token(), k.c.Namespace()
+	if s := k.snd.Load(); s != nil && s.token == tok && s.namespace == ns {
+		return s, nil
+	}
+	c, err := k.c.CloneWithHeaders()
+	if err != nil {
+		return nil, fmt.Errorf("copying the api.Client: %w", err)
+	}
+	s := &sender{token: tok, namespace: ns, timeout: k.c.ClientTimeout(), c: c}
+	c.SetToken(tok)
+	c.SetMaxRetries(0)
+	// Without a client timeout Logical().WriteRawWithContext does not
+	// cancel its request context when it returns, before the body is read
+	// (which truncates large batch responses, vault/api v1.23); once
+	// applies the caller's timeout to each attempt instead.
+	c.SetClientTimeout(0)
+	k.snd.Store(s)
+	return s, nil
+}
+
+// do sends an idempotent request, retrying 429, 5xx and connection errors
+// within the bounds in the package documentation, and returns the
+// response's data.
 func (k *KMS) do(ctx context.Context, method, path string, body map[string]any) (map[string]any, error) {
+	return k.send(ctx, method, path, body, k.retries)
+}
+
+// doOnce sends a request that must not be repeated blindly: one attempt.
+func (k *KMS) doOnce(ctx context.Context, method, path string, body map[string]any) (map[string]any, error) {
+	return k.send(ctx, method, path, body, 0)
+}
+
+func (k *KMS) send(ctx context.Context, method, path string, body map[string]any, retries int) (map[string]any, error) {
 	var payload []byte
 	if body != nil {
 		var err error
@@ -562,41 +804,85 @@ func (k *KMS) do(ctx context.Context, method, path string, body map[string]any) 
 			return nil, err
 		}
 	}
+	s, err := k.sender()
+	if err != nil {
+		return nil, err
+	}
+	if k.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, k.timeout, errCallTimeout)
+		defer cancel()
+	}
 	wait := k.wait
-	for attempt := 0; ; attempt++ {
-		data, err, retry := k.once(ctx, method, path, payload)
-		if err == nil || !retry || attempt >= k.retries {
-			if err != nil && retry && attempt > 0 {
-				err = fmt.Errorf("giving up after %d attempts: %w", attempt+1, err)
-			}
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		data, err, retry := k.once(ctx, s, method, path, payload)
+		took := time.Since(start)
+		if err == nil || !retry {
 			return data, err
 		}
+		if attempt > retries {
+			if attempt > 1 {
+				err = fmt.Errorf("giving up after %s: %w", attempts(attempt), err)
+			}
+			return nil, err
+		}
 		d := wait/2 + rand.N(wait/2+1)
+		// Neither sleep past the deadline nor start an attempt that it
+		// would cut short: one that fails as slowly as the last one did.
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d+took {
+			return nil, fmt.Errorf("giving up after %s, too close to the deadline for another: %w", attempts(attempt), err)
+		}
 		t := time.NewTimer(d)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, ctx.Err()
+			return nil, fmt.Errorf("%w (after %s, the last: %v)", k.ctxErr(ctx), attempts(attempt), err)
 		case <-t.C:
 		}
-		wait = min(2*wait, 2*time.Second)
+		wait = min(2*wait, maxRetryWait)
 	}
 }
 
-func (k *KMS) once(ctx context.Context, method, path string, payload []byte) (data map[string]any, err error, retry bool) {
-	if err := ctx.Err(); err != nil {
-		return nil, err, false
+func attempts(n int) string {
+	if n == 1 {
+		return "1 attempt"
 	}
-	// A raw request returns the response of a non-2xx answer too, body
+	return strconv.Itoa(n) + " attempts"
+}
+
+// errCallTimeout is the cause of a call's context when Config.Timeout ends it.
+var errCallTimeout = errors.New("Config.Timeout reached")
+
+// ctxErr is ctx's error, saying so when Config.Timeout rather than the
+// caller's context ended the call.
+func (k *KMS) ctxErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil && context.Cause(ctx) == errCallTimeout {
+		return fmt.Errorf("%w (Config.Timeout, %v, reached)", err, k.timeout)
+	}
+	return ctx.Err()
+}
+
+// once makes one attempt. retry reports whether the failure may be
+// transient: 429, 5xx other than 501, or no answer.
+func (k *KMS) once(ctx context.Context, s *sender, method, path string, payload []byte) (data map[string]any, err error, retry bool) {
+	if ctx.Err() != nil {
+		return nil, k.ctxErr(ctx), false
+	}
+	actx := ctx
+	if s.timeout > 0 {
+		var cancel context.CancelFunc
+		actx, cancel = context.WithTimeout(ctx, s.timeout)
+		defer cancel() // after the body is read
+	}
+	// Raw requests return the response of a non-2xx answer too, body
 	// intact: a batch whose every item failed comes as a 400 with results.
-	// Not Logical().WriteRawWithContext: it cancels its context when it
-	// returns, before the body is read, which truncates large batch
-	// responses (vault/api v1.23).
-	req := k.c.NewRequest(method, "/v1/"+path)
-	if payload != nil {
-		req.BodyBytes = payload
+	var resp *api.Response
+	if method == http.MethodGet {
+		resp, err = s.c.Logical().ReadRawWithContext(actx, path)
+	} else {
+		resp, err = s.c.Logical().WriteRawWithContext(actx, path, payload)
 	}
-	resp, err := k.c.RawRequestWithContext(ctx, req) //nolint:staticcheck // see above
 	if resp != nil {
 		defer resp.Body.Close()
 	}
@@ -605,12 +891,15 @@ func (k *KMS) once(ctx context.Context, method, path string, payload []byte) (da
 			err = errors.New("no response")
 		}
 		if ctx.Err() != nil {
-			return nil, ctx.Err(), false
+			return nil, k.ctxErr(ctx), false
 		}
-		return nil, err, true // connection refused, reset, timeout
+		return nil, err, true // connection refused, reset, per-attempt timeout
 	}
 	raw, rerr := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if rerr != nil {
+		if ctx.Err() != nil {
+			return nil, k.ctxErr(ctx), false
+		}
 		return nil, rerr, true
 	}
 	var parsed struct {

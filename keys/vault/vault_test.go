@@ -292,3 +292,33 @@ func TestContextBindingNeedsDerivedKey(t *testing.T) {
 		t.Fatalf("Wrap with BindContext on a non-derived key = %v, want a refusal", err)
 	}
 }
+
+// TestLargeBatchResponse re-wraps 2000 keys in one batch request: a
+// response of some 200 kB must be read whole (vault/api's
+// WriteRawWithContext cancels its context before the body is read when the
+// Client has a timeout, which truncates it).
+func TestLargeBatchResponse(t *testing.T) {
+	ctx := context.Background()
+	c := client(t, "")
+	base := newKMS(t, vault.BindContext, c)
+	k, err := vault.New(vault.Config{Client: c, Key: base.KeyName(), Binding: vault.BindContext, MaxBatch: 2000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := make([]keys.RewrapRequest, 2000)
+	concurrently(t, len(reqs), func(i int) error {
+		ad := []byte(fmt.Sprint("key-", i))
+		w, err := k.Wrap(ctx, make([]byte, 32), ad)
+		reqs[i] = keys.RewrapRequest{Wrapped: w, AssociatedData: ad}
+		return err
+	})
+	res, err := k.Rewrap(ctx, reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if r.Err != nil {
+			t.Fatalf("item %d: %v", i, r.Err)
+		}
+	}
+}
