@@ -14,8 +14,12 @@ import (
 // the result falls inside it), so the token is a permutation of the
 // window's days and the date comes back from the token alone. (A shift by
 // an offset derived from the value could not be undone from the token.)
-// Clock, zone and any other field of the layout are kept. Input outside
-// the window fails with ErrInvalidFormat.
+// Clock, zone and any other field of the layout are kept as written.
+// Values are read as written, whatever the machine's time zone
+// (time.ParseInLocation in UTC, not time.Parse, which would read an offset
+// or abbreviation of the local zone into time.Local, whose offset on the
+// token's date may differ); a zone abbreviation is kept as text. Input
+// outside the window fails with ErrInvalidFormat.
 //
 // A window needs at least 10^6 days (2,738 years) to meet the minimum
 // domain, so the default window is every date with a four-digit year,
@@ -82,7 +86,7 @@ func (f Date) Transform(e *Engine, v string, decrypt bool) (string, error) {
 	if v == "" {
 		return "", invalid("date", "empty value")
 	}
-	t, err := time.Parse(layout, v)
+	t, err := parseDate(layout, v)
 	if err != nil {
 		return "", invalid("date", "does not match the layout")
 	}
@@ -99,12 +103,24 @@ func (f Date) Transform(e *Engine, v string, decrypt bool) (string, error) {
 	}
 	nd := time.Unix((lo+int64(x))*86400, 0).UTC()
 	y, m, d := nd.Date()
+	// t's location is UTC or a fixed zone (see parseDate), so the token
+	// keeps the clock and zone exactly.
 	tt := time.Date(y, m, d, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), t.Location())
 	out := tt.Format(layout)
 	// The layout must represent every date of the window (a two-digit
 	// year does not): check that the token parses back to the same day.
-	if back, err := time.Parse(layout, out); err != nil || dayNumber(back) != dayNumber(tt) {
+	if back, err := parseDate(layout, out); err != nil || dayNumber(back) != dayNumber(tt) {
 		return "", invalid("date", "layout cannot represent every date of the window (use a four-digit year)")
 	}
 	return out, nil
+}
+
+// parseDate reads v in layout independently of the machine's time zone:
+// the result is in UTC or in a fixed zone. time.Parse would put a value
+// whose offset or abbreviation belongs to the local zone in time.Local,
+// where another date can have another offset (summer time) or lack the
+// clock time (a DST gap), and whose abbreviations would then not format
+// back: tokens would depend on TZ and some would not detokenize.
+func parseDate(layout, v string) (time.Time, error) {
+	return time.ParseInLocation(layout, v, time.UTC)
 }
