@@ -42,8 +42,61 @@ type Date struct {
 
 var _ Format = Date{}
 
-// Name implements Format.
-func (Date) Name() string { return "date" }
+// Name implements Format. Layout, Min and Max change the mapping (another
+// window, or another reading of the same digits), so the name spells out
+// those that differ from the defaults, as calendar dates and the layout
+// itself, the layout last:
+//
+//	Date{}                                     "date"
+//	Date{Layout: "02.01.2006"}                 "date/layout=02.01.2006"
+//	Date{Min: 1920-01-01, Max: 2020-12-31}     "date/window=1920-01-01..2020-12-31"
+//
+// The defaults keep the bare "date" that every Date had before, so tokens
+// issued with the default layout and window keep their meaning (FORMATS.md
+// tells how to read older tokens of other parameters). Windows are
+// compared by calendar date, as Transform uses them: a Min of 1920-01-01
+// at any clock time or in any zone is the same window.
+// InsecureSmallDomain only permits small windows and is not part of the
+// name.
+func (f Date) Name() string {
+	layout := f.layout()
+	lo, hi := f.window()
+	if layout == time.DateOnly && lo == dateMin && hi == dateMax {
+		return "date"
+	}
+	name := "date"
+	if lo != dateMin || hi != dateMax {
+		name += "/window=" + civilDate(lo) + ".." + civilDate(hi)
+	}
+	if layout != time.DateOnly {
+		name += "/layout=" + layout
+	}
+	return name
+}
+
+func (f Date) layout() string {
+	if f.Layout == "" {
+		return time.DateOnly
+	}
+	return f.Layout
+}
+
+// window returns the day numbers of the first and last day of the window.
+func (f Date) window() (lo, hi int64) {
+	lo, hi = dateMin, dateMax
+	if !f.Min.IsZero() {
+		lo = dayNumber(f.Min)
+	}
+	if !f.Max.IsZero() {
+		hi = dayNumber(f.Max)
+	}
+	return lo, hi
+}
+
+// civilDate writes day number d as YYYY-MM-DD.
+func civilDate(d int64) string {
+	return time.Unix(d*86400, 0).UTC().Format(time.DateOnly)
+}
 
 var (
 	dateMin = dayNumber(time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC))
@@ -59,20 +112,11 @@ func dayNumber(t time.Time) int64 {
 
 // Transform implements Format.
 func (f Date) Transform(e *Engine, v string, decrypt bool) (string, error) {
-	layout := f.Layout
-	if layout == "" {
-		layout = time.DateOnly
-	}
+	layout := f.layout()
 	if !strings.Contains(layout, "2006") {
 		return "", invalid("date", "layout must write the year with four digits (2006)")
 	}
-	lo, hi := dateMin, dateMax
-	if !f.Min.IsZero() {
-		lo = dayNumber(f.Min)
-	}
-	if !f.Max.IsZero() {
-		hi = dayNumber(f.Max)
-	}
+	lo, hi := f.window()
 	if lo < dateMin || hi > dateMax || hi <= lo {
 		return "", invalid("date", "window must lie within years 1 to 9999 and hold at least two days")
 	}

@@ -43,9 +43,10 @@ type Phone struct {
 
 var _ Format = Phone{}
 
-// Name implements Format. The default region is not part of the name: a
-// number gives the same token whichever notation it arrives in, except for
-// the formatting.
+// Name implements Format. DefaultRegion is not part of the name, because
+// it changes the mapping of national-notation values only: those carry it
+// in their tweak instead (see nationalPart), and a number in international
+// notation gives the same token under any DefaultRegion.
 func (p Phone) Name() string {
 	if p.AllowPossible {
 		return "phone/possible"
@@ -70,12 +71,16 @@ func (p Phone) Transform(e *Engine, v string, decrypt bool) (string, error) {
 	if f := p.effectiveDomain(ph.cc, ph.nsn[:ph.keep], k); f < minDomain {
 		return "", tooSmall("phone", "about %s valid tokens for this country and prefix, need 10^6", log10Domain(f))
 	}
+	part := ""
+	if v[0] != '+' {
+		part = p.nationalPart()
+	}
 	// A candidate is accepted only if it parses back, in its own notation,
 	// exactly as the walk sees it: same country, same kept digits, same
 	// split, valid. That is what Detokenize checks, so it finds the same
 	// walk.
 	var cbuf [phoneMaxLen]uint16
-	err = e.walk("", d[len(d)-k:], decrypt, func([]uint16) bool {
+	err = e.walk(part, d[len(d)-k:], decrypt, func([]uint16) bool {
 		c, err := p.parse(cbuf[:0], replaceDigits(v, d))
 		return err == nil && c.cc == ph.cc && c.keep == ph.keep &&
 			len(c.nsn) == len(ph.nsn) && c.nsn[:c.keep] == ph.nsn[:ph.keep]
@@ -84,6 +89,23 @@ func (p Phone) Transform(e *Engine, v string, decrypt bool) (string, error) {
 		return "", err
 	}
 	return replaceDigits(v, d), nil
+}
+
+// nationalPart is the tweak part of values in national notation (no
+// leading "+"). DefaultRegion decides their country, so it changes their
+// mapping and must be in their tweak: otherwise a token of "601 234 567"
+// (Poland) detokenized with DefaultRegion "ES", where the same digits are
+// also a valid number, would silently give another Spanish number.
+//
+// "PL" has no part: it is the region FORMATS.md, the README and gormcrypt's
+// "phone" column use, and its national-notation tokens were issued before
+// regions were named, with the bare format name. The part of every other
+// region names it, so no two regions share a tweak.
+func (p Phone) nationalPart() string {
+	if p.DefaultRegion == "PL" {
+		return ""
+	}
+	return "region=" + p.DefaultRegion
 }
 
 type parsedPhone struct {
