@@ -64,14 +64,20 @@ func (f Date) Name() string {
 	if layout == time.DateOnly && lo == dateMin && hi == dateMax {
 		return "date"
 	}
-	name := "date"
+	// One allocation: Name is called on every Tokenize and Detokenize.
+	var buf [80]byte
+	name := append(buf[:0], "date"...)
 	if lo != dateMin || hi != dateMax {
-		name += "/window=" + civilDate(lo) + ".." + civilDate(hi)
+		name = append(name, "/window="...)
+		name = appendCivilDate(name, lo)
+		name = append(name, ".."...)
+		name = appendCivilDate(name, hi)
 	}
 	if layout != time.DateOnly {
-		name += "/layout=" + layout
+		name = append(name, "/layout="...)
+		name = append(name, layout...)
 	}
-	return name
+	return string(name)
 }
 
 func (f Date) layout() string {
@@ -93,9 +99,9 @@ func (f Date) window() (lo, hi int64) {
 	return lo, hi
 }
 
-// civilDate writes day number d as YYYY-MM-DD.
-func civilDate(d int64) string {
-	return time.Unix(d*86400, 0).UTC().Format(time.DateOnly)
+// appendCivilDate appends day number d as YYYY-MM-DD.
+func appendCivilDate(b []byte, d int64) []byte {
+	return time.Unix(d*86400, 0).UTC().AppendFormat(b, time.DateOnly)
 }
 
 var (
