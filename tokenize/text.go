@@ -33,7 +33,8 @@ const PolishLetters = "aąbcćdeęfghijklłmnńoópqrsśtuvwxyzźż"
 // math/big arithmetic.
 type Text struct {
 	// Letters lists the lowercase letters tokenized, each with a distinct
-	// uppercase form (default PolishLetters). Changing it changes tokens.
+	// uppercase form that is an uppercase letter, not a titlecase one
+	// (default PolishLetters). Changing it changes tokens.
 	Letters string
 }
 
@@ -72,7 +73,11 @@ func newTextAlphabet(letters string) *textAlphabet {
 		return ta
 	}
 	for _, r := range letters {
-		if !unicode.IsLetter(r) || unicode.ToLower(r) != r || unicode.ToUpper(r) == r || unicode.ToLower(unicode.ToUpper(r)) != r {
+		// The uppercase form must be an uppercase letter (Lu): Transform
+		// reads only those as uppercase, so a letter whose uppercase is
+		// titlecase (ᾳ, ᾼ) would give tokens it then refuses.
+		up := unicode.ToUpper(r)
+		if !unicode.IsLetter(r) || unicode.ToLower(r) != r || up == r || !unicode.IsUpper(up) || unicode.ToLower(up) != r {
 			ta.err = invalid("text", "Text.Letters must be lowercase letters with distinct uppercase forms")
 			return ta
 		}
