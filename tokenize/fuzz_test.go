@@ -101,6 +101,19 @@ func FuzzText(f *testing.F) {
 		"Zażółć Gęślą-Jaźń", "ul. Świętokrzyska 12/3", "O'Neil")
 }
 
+// FuzzTextLetters fuzzes the Text alphabet too: a custom Letters is
+// either refused or gives tokens that come back.
+func FuzzTextLetters(f *testing.F) {
+	f.Add("abcdefghijklmnopqrstuvwxyz", "John Smith")
+	f.Add("abcdefghijklmnopqrstuvwxyzɐ", "ⱯⱯⱯⱯ ɐɐɐɐ")
+	f.Add("abcdefghijklmnopqrstuvwxyzᾳ", "AAAAAAAA")
+	f.Add("αβγδεζηθικλμνξοπρστυφχψω", "Αθήνα")
+	_, tk := newTokenizer(f)
+	f.Fuzz(func(t *testing.T, letters, v string) {
+		checkFuzz(t, tk, tokenize.Text{Letters: letters}, v)
+	})
+}
+
 func FuzzPattern(f *testing.F) {
 	f.Add("AA-9999-99", "KR-2024-07")
 	f.Add(`XXXX\9xxxx`, "A1B29c3d4")
