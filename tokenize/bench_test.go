@@ -2,7 +2,9 @@ package tokenize_test
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/fieldcrypt/fieldcrypt/tokenize"
 	"github.com/fieldcrypt/fieldcrypt/tokenize/fpe"
@@ -68,6 +70,50 @@ func BenchmarkEmail(b *testing.B) {
 			b.SetBytes(int64(len(email)))
 			for b.Loop() {
 				sink, _ = tk.Tokenize(ctx, "cust-1", "customers.email", f, email)
+			}
+		})
+	}
+}
+
+// BenchmarkFormats measures the formats whose validation or name changed
+// with their limits and tweaks: Text (length in characters), Date (window
+// and layout in the name) and Phone (spelling, region in the tweak). Date
+// and Phone walk a random number of FF1 steps per value and key, so each
+// cycles through 64 values to measure the average walk.
+func BenchmarkFormats(b *testing.B) {
+	_, tk := newTokenizer(b)
+	window := tokenize.Date{Layout: "02.01.2006", Min: time.Date(1920, 1, 1, 0, 0, 0, 0, time.UTC), Max: time.Date(2020, 12, 31, 0, 0, 0, 0, time.UTC), InsecureSmallDomain: true}
+	var dates, windowDates, phones, national []string
+	for i := range 64 {
+		d := time.Date(1950, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, 331*i)
+		dates = append(dates, d.Format(time.DateOnly))
+		windowDates = append(windowDates, d.Format(window.Layout))
+		phones = append(phones, fmt.Sprintf("+48 601 %03d %03d", 7*i, 13*i))
+		national = append(national, fmt.Sprintf("030 %08d", 1234567*i+10000000))
+	}
+	for _, bc := range []struct {
+		name   string
+		f      tokenize.Format
+		values []string
+	}{
+		{"text", tokenize.Text{}, []string{"Zażółć Gęślą-Jaźń"}},
+		{"date", tokenize.Date{}, dates},
+		{"date-window", window, windowDates},
+		{"phone", tokenize.Phone{DefaultRegion: "PL"}, phones},
+		{"phone-national-DE", tokenize.Phone{DefaultRegion: "DE"}, national},
+	} {
+		for _, v := range bc.values {
+			if _, err := tk.Tokenize(ctx, "cust-1", "customers.col", bc.f, v); err != nil {
+				b.Fatalf("%s %q: %v", bc.name, v, err)
+			}
+		}
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(bc.values[0])))
+			i := 0
+			for b.Loop() {
+				sink, _ = tk.Tokenize(ctx, "cust-1", "customers.col", bc.f, bc.values[i%len(bc.values)])
+				i++
 			}
 		})
 	}

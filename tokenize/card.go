@@ -227,8 +227,3 @@ func luhnDigit(d []uint16, pos int) uint16 {
 	}
 	return t
 }
-
-// luhnValid reports whether the decimal numerals d pass the Luhn check.
-func luhnValid(d []uint16) bool {
-	return len(d) > 0 && luhnDigit(d, len(d)-1) == d[len(d)-1]
-}

@@ -14,8 +14,12 @@ import (
 // the result falls inside it), so the token is a permutation of the
 // window's days and the date comes back from the token alone. (A shift by
 // an offset derived from the value could not be undone from the token.)
-// Clock, zone and any other field of the layout are kept. Input outside
-// the window fails with ErrInvalidFormat.
+// Clock, zone and any other field of the layout are kept as written.
+// Values are read as written, whatever the machine's time zone
+// (time.ParseInLocation in UTC, not time.Parse, which would read an offset
+// or abbreviation of the local zone into time.Local, whose offset on the
+// token's date may differ); a zone abbreviation is kept as text. Input
+// outside the window fails with ErrInvalidFormat.
 //
 // A window needs at least 10^6 days (2,738 years) to meet the minimum
 // domain, so the default window is every date with a four-digit year,
@@ -38,8 +42,67 @@ type Date struct {
 
 var _ Format = Date{}
 
-// Name implements Format.
-func (Date) Name() string { return "date" }
+// Name implements Format. Layout, Min and Max change the mapping (another
+// window, or another reading of the same digits), so the name spells out
+// those that differ from the defaults, as calendar dates and the layout
+// itself, the layout last:
+//
+//	Date{}                                     "date"
+//	Date{Layout: "02.01.2006"}                 "date/layout=02.01.2006"
+//	Date{Min: 1920-01-01, Max: 2020-12-31}     "date/window=1920-01-01..2020-12-31"
+//
+// The defaults keep the bare "date" that every Date had before, so tokens
+// issued with the default layout and window keep their meaning (FORMATS.md
+// tells how to read older tokens of other parameters). Windows are
+// compared by calendar date, as Transform uses them: a Min of 1920-01-01
+// at any clock time or in any zone is the same window.
+// InsecureSmallDomain only permits small windows and is not part of the
+// name.
+func (f Date) Name() string {
+	layout := f.layout()
+	lo, hi := f.window()
+	if layout == time.DateOnly && lo == dateMin && hi == dateMax {
+		return "date"
+	}
+	// One allocation: Name is called on every Tokenize and Detokenize.
+	var buf [80]byte
+	name := append(buf[:0], "date"...)
+	if lo != dateMin || hi != dateMax {
+		name = append(name, "/window="...)
+		name = appendCivilDate(name, lo)
+		name = append(name, ".."...)
+		name = appendCivilDate(name, hi)
+	}
+	if layout != time.DateOnly {
+		name = append(name, "/layout="...)
+		name = append(name, layout...)
+	}
+	return string(name)
+}
+
+func (f Date) layout() string {
+	if f.Layout == "" {
+		return time.DateOnly
+	}
+	return f.Layout
+}
+
+// window returns the day numbers of the first and last day of the window.
+func (f Date) window() (lo, hi int64) {
+	lo, hi = dateMin, dateMax
+	if !f.Min.IsZero() {
+		lo = dayNumber(f.Min)
+	}
+	if !f.Max.IsZero() {
+		hi = dayNumber(f.Max)
+	}
+	return lo, hi
+}
+
+// appendCivilDate appends day number d as YYYY-MM-DD.
+func appendCivilDate(b []byte, d int64) []byte {
+	return time.Unix(d*86400, 0).UTC().AppendFormat(b, time.DateOnly)
+}
 
 var (
 	dateMin = dayNumber(time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC))
@@ -55,20 +118,11 @@ func dayNumber(t time.Time) int64 {
 
 // Transform implements Format.
 func (f Date) Transform(e *Engine, v string, decrypt bool) (string, error) {
-	layout := f.Layout
-	if layout == "" {
-		layout = time.DateOnly
-	}
+	layout := f.layout()
 	if !strings.Contains(layout, "2006") {
 		return "", invalid("date", "layout must write the year with four digits (2006)")
 	}
-	lo, hi := dateMin, dateMax
-	if !f.Min.IsZero() {
-		lo = dayNumber(f.Min)
-	}
-	if !f.Max.IsZero() {
-		hi = dayNumber(f.Max)
-	}
+	lo, hi := f.window()
 	if lo < dateMin || hi > dateMax || hi <= lo {
 		return "", invalid("date", "window must lie within years 1 to 9999 and hold at least two days")
 	}
@@ -82,7 +136,7 @@ func (f Date) Transform(e *Engine, v string, decrypt bool) (string, error) {
 	if v == "" {
 		return "", invalid("date", "empty value")
 	}
-	t, err := time.Parse(layout, v)
+	t, err := parseDate(layout, v)
 	if err != nil {
 		return "", invalid("date", "does not match the layout")
 	}
@@ -99,12 +153,24 @@ func (f Date) Transform(e *Engine, v string, decrypt bool) (string, error) {
 	}
 	nd := time.Unix((lo+int64(x))*86400, 0).UTC()
 	y, m, d := nd.Date()
+	// t's location is UTC or a fixed zone (see parseDate), so the token
+	// keeps the clock and zone exactly.
 	tt := time.Date(y, m, d, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), t.Location())
 	out := tt.Format(layout)
 	// The layout must represent every date of the window (a two-digit
 	// year does not): check that the token parses back to the same day.
-	if back, err := time.Parse(layout, out); err != nil || dayNumber(back) != dayNumber(tt) {
+	if back, err := parseDate(layout, out); err != nil || dayNumber(back) != dayNumber(tt) {
 		return "", invalid("date", "layout cannot represent every date of the window (use a four-digit year)")
 	}
 	return out, nil
+}
+
+// parseDate reads v in layout independently of the machine's time zone:
+// the result is in UTC or in a fixed zone. time.Parse would put a value
+// whose offset or abbreviation belongs to the local zone in time.Local,
+// where another date can have another offset (summer time) or lack the
+// clock time (a DST gap), and whose abbreviations would then not format
+// back: tokens would depend on TZ and some would not detokenize.
+func parseDate(layout, v string) (time.Time, error) {
+	return time.ParseInLocation(layout, v, time.UTC)
 }

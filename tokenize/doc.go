@@ -25,6 +25,12 @@
 // The field name (or a caller-chosen domain label) and the format's name
 // are the FF1 tweak, so the same value in two columns gives two unrelated
 // tokens, and the same (customer, field, value) always gives the same token.
+// A format's name spells out every parameter that changes its mapping
+// (a Date's layout and window, a Card's kept digits and Luhn policy, a
+// Text's letters …), so a token read with other parameters gives an
+// unrelated value, not a related one; with default parameters the names
+// are those of earlier releases (FORMATS.md lists them and how to read
+// older tokens of other parameters).
 //
 // # What tokens leak
 //

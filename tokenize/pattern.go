@@ -19,7 +19,8 @@ import (
 // number (radix 10, 26 or 36) that FF1 permutes with cycle walking. The
 // positions must allow at least 10^6 combinations (six 9s, five As, four
 // Xs, or a mix), or tokenization fails with ErrDomainTooSmall. The mask is
-// part of the tweak.
+// part of the tweak. A mask has 1 to 256 characters (code points, not
+// bytes: literals may be any UTF-8), so values and tokens have at most 256.
 type Pattern struct {
 	Mask string
 }
@@ -29,12 +30,14 @@ var _ Format = Pattern{}
 // Name implements Format.
 func (p Pattern) Name() string { return "pattern:" + p.Mask }
 
+// patternMaxLen is the longest mask in characters; a value has at most as
+// many characters as its mask.
 const patternMaxLen = 256
 
 // Transform implements Format.
 func (p Pattern) Transform(e *Engine, v string, decrypt bool) (string, error) {
-	if p.Mask == "" || len(p.Mask) > patternMaxLen || !utf8.ValidString(p.Mask) {
-		return "", invalid("pattern", "Pattern.Mask must be 1 to %d bytes of UTF-8", patternMaxLen)
+	if p.Mask == "" || !utf8.ValidString(p.Mask) || utf8.RuneCountInString(p.Mask) > patternMaxLen {
+		return "", invalid("pattern", "Pattern.Mask must be 1 to %d characters of UTF-8", patternMaxLen)
 	}
 	var vb, rb [patternMaxLen]uint16
 	vals, radix := vb[:0], rb[:0]

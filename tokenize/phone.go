@@ -18,7 +18,11 @@ import (
 // (IsValidNumber; IsPossibleNumber with AllowPossible) whose kept part is
 // the same. The input must itself be valid (possible). Spaces, dashes,
 // dots, slashes and parentheses stay in place; letters, extensions and
-// other characters are rejected.
+// other characters are rejected. A value (and a token) has one spelling:
+// an optional leading "+", digits, single separators between digits,
+// at most one group of digits in parentheses, a digit last; stray or
+// doubled separators, empty or nested parentheses are rejected, although
+// libphonenumber would read them.
 //
 // The kept leading digits are the national destination code (area or
 // mobile network code) shortened so that at least seven digits are
@@ -39,9 +43,10 @@ type Phone struct {
 
 var _ Format = Phone{}
 
-// Name implements Format. The default region is not part of the name: a
-// number gives the same token whichever notation it arrives in, except for
-// the formatting.
+// Name implements Format. DefaultRegion is not part of the name, because
+// it changes the mapping of national-notation values only: those carry it
+// in their tweak instead (see nationalPart), and a number in international
+// notation gives the same token under any DefaultRegion.
 func (p Phone) Name() string {
 	if p.AllowPossible {
 		return "phone/possible"
@@ -66,12 +71,16 @@ func (p Phone) Transform(e *Engine, v string, decrypt bool) (string, error) {
 	if f := p.effectiveDomain(ph.cc, ph.nsn[:ph.keep], k); f < minDomain {
 		return "", tooSmall("phone", "about %s valid tokens for this country and prefix, need 10^6", log10Domain(f))
 	}
+	part := ""
+	if v[0] != '+' {
+		part = p.nationalPart()
+	}
 	// A candidate is accepted only if it parses back, in its own notation,
 	// exactly as the walk sees it: same country, same kept digits, same
 	// split, valid. That is what Detokenize checks, so it finds the same
 	// walk.
 	var cbuf [phoneMaxLen]uint16
-	err = e.walk("", d[len(d)-k:], decrypt, func([]uint16) bool {
+	err = e.walk(part, d[len(d)-k:], decrypt, func([]uint16) bool {
 		c, err := p.parse(cbuf[:0], replaceDigits(v, d))
 		return err == nil && c.cc == ph.cc && c.keep == ph.keep &&
 			len(c.nsn) == len(ph.nsn) && c.nsn[:c.keep] == ph.nsn[:ph.keep]
@@ -80,6 +89,23 @@ func (p Phone) Transform(e *Engine, v string, decrypt bool) (string, error) {
 		return "", err
 	}
 	return replaceDigits(v, d), nil
+}
+
+// nationalPart is the tweak part of values in national notation (no
+// leading "+"). DefaultRegion decides their country, so it changes their
+// mapping and must be in their tweak: otherwise a token of "601 234 567"
+// (Poland) detokenized with DefaultRegion "ES", where the same digits are
+// also a valid number, would silently give another Spanish number.
+//
+// "PL" has no part: it is the region FORMATS.md, the README and gormcrypt's
+// "phone" column use, and its national-notation tokens were issued before
+// regions were named, with the bare format name. The part of every other
+// region names it, so no two regions share a tweak.
+func (p Phone) nationalPart() string {
+	if p.DefaultRegion == "PL" {
+		return ""
+	}
+	return "region=" + p.DefaultRegion
 }
 
 type parsedPhone struct {
@@ -95,18 +121,11 @@ func (p Phone) parse(d []uint16, v string) (parsedPhone, error) {
 		return parsedPhone{}, invalid("phone", "empty value")
 	}
 	if len(v) > phoneMaxLen {
-		return parsedPhone{}, invalid("phone", "longer than %d bytes", phoneMaxLen)
+		return parsedPhone{}, invalid("phone", "longer than %d characters", phoneMaxLen)
 	}
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		switch {
-		case '0' <= c && c <= '9':
-			d = append(d, uint16(c-'0'))
-		case c == '+' && i == 0:
-		case c == ' ' || c == '-' || c == '.' || c == '/' || c == '(' || c == ')':
-		default:
-			return parsedPhone{}, invalid("phone", "byte %d is not a digit or a formatting character", i)
-		}
+	d, err := phoneDigits(d, v)
+	if err != nil {
+		return parsedPhone{}, err
 	}
 	if v[0] != '+' && p.DefaultRegion == "" {
 		return parsedPhone{}, invalid("phone", "national notation needs Phone.DefaultRegion")
@@ -127,6 +146,61 @@ func (p Phone) parse(d []uint16, v string) (parsedPhone, error) {
 	}
 	return parsedPhone{digits: d, cc: num.GetCountryCode(), nsn: nsn, keep: phoneKeep(num, nsn)}, nil
 }
+
+// phoneDigits appends the digits of v to d after checking that v is
+// spelled the one way the format accepts: an optional "+" first, then
+// digits; a single separator (space, "-", ".", "/") between two digits or
+// next to the one group of digits in parentheses a number may have, as in
+// "+1 (415) 555-2671" or "+44 (0)20 7946 0958"; a digit last. libphonenumber
+// would also read stray spaces, doubled or trailing separators and empty
+// or nested parentheses, so a token could be written several ways, each
+// detokenizing to a differently written value.
+func phoneDigits(d []uint16, v string) ([]uint16, error) {
+	groups, open := 0, false
+	prev := byte(0) // the previous byte, 0 at the start
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		var next byte
+		if i+1 < len(v) {
+			next = v[i+1]
+		}
+		switch {
+		case '0' <= c && c <= '9':
+			d = append(d, uint16(c-'0'))
+		case c == '+':
+			if i != 0 {
+				return d, invalid("phone", "+ at byte %d is not the first character", i)
+			}
+		case c == '(':
+			if open || groups > 0 || !isDigitByte(next) {
+				return d, invalid("phone", "parenthesis at byte %d does not open the only group of digits", i)
+			}
+			groups++
+			open = true
+		case c == ')':
+			if !open || !isDigitByte(prev) {
+				return d, invalid("phone", "parenthesis at byte %d does not close a group of digits", i)
+			}
+			open = false
+		case c == ' ' || c == '-' || c == '.' || c == '/':
+			if !isDigitByte(prev) && prev != ')' || !isDigitByte(next) && next != '(' {
+				return d, invalid("phone", "separator at byte %d is not between two digits or a parenthesis", i)
+			}
+		default:
+			return d, invalid("phone", "byte %d is not a digit or a formatting character", i)
+		}
+		prev = c
+	}
+	if open {
+		return d, invalid("phone", "unclosed parenthesis")
+	}
+	if !isDigitByte(prev) {
+		return d, invalid("phone", "does not end with a digit")
+	}
+	return d, nil
+}
+
+func isDigitByte(c byte) bool { return '0' <= c && c <= '9' }
 
 func (p Phone) ok(n *phonenumbers.PhoneNumber) bool {
 	if p.AllowPossible {

@@ -27,10 +27,14 @@ const PolishLetters = "aąbcćdeęfghijklłmnńoópqrsśtuvwxyzźż"
 // Minimum length: the letters and digits must allow 10^6 combinations: 4
 // letters with the default alphabet (35^4 ≈ 1.5·10^6); shorter names such
 // as "Jan" or "Ewa" fail with ErrDomainTooSmall. Values are limited to
-// 4096 bytes; long text with digits costs math/big arithmetic.
+// 4096 characters (code points), counted the same way on both sides: a
+// token has as many characters as its value but not as many bytes, since
+// an ASCII letter may become a two-byte "ż". Long text with digits costs
+// math/big arithmetic.
 type Text struct {
 	// Letters lists the lowercase letters tokenized, each with a distinct
-	// uppercase form (default PolishLetters). Changing it changes tokens.
+	// uppercase form that is an uppercase letter, not a titlecase one
+	// (default PolishLetters). Changing it changes tokens.
 	Letters string
 }
 
@@ -44,6 +48,9 @@ func (t Text) Name() string {
 	return "text:" + t.Letters
 }
 
+// textMaxLen is the longest value, and so the longest token, in
+// characters. Bytes would not do: the token of 4096 ASCII letters is
+// longer than 4096 bytes, and Detokenize would refuse it.
 const textMaxLen = 4096
 
 type textAlphabet struct {
@@ -66,7 +73,11 @@ func newTextAlphabet(letters string) *textAlphabet {
 		return ta
 	}
 	for _, r := range letters {
-		if !unicode.IsLetter(r) || unicode.ToLower(r) != r || unicode.ToUpper(r) == r || unicode.ToLower(unicode.ToUpper(r)) != r {
+		// The uppercase form must be an uppercase letter (Lu): Transform
+		// reads only those as uppercase, so a letter whose uppercase is
+		// titlecase (ᾳ, ᾼ) would give tokens it then refuses.
+		up := unicode.ToUpper(r)
+		if !unicode.IsLetter(r) || unicode.ToLower(r) != r || up == r || !unicode.IsUpper(up) || unicode.ToLower(up) != r {
 			ta.err = invalid("text", "Text.Letters must be lowercase letters with distinct uppercase forms")
 			return ta
 		}
@@ -96,15 +107,15 @@ func (t Text) Transform(e *Engine, v string, decrypt bool) (string, error) {
 	if v == "" {
 		return "", invalid("text", "empty value")
 	}
-	if len(v) > textMaxLen {
-		return "", invalid("text", "longer than %d bytes", textMaxLen)
-	}
 	var vb, rb [64]uint16
 	vals, radix := vb[:0], rb[:0]
 	letterRadix := uint16(len(ta.runes))
 	digits := false
 	pos := 0
 	for i, r := range v {
+		if pos == textMaxLen {
+			return "", invalid("text", "longer than %d characters", textMaxLen)
+		}
 		switch {
 		case r == utf8.RuneError:
 			if _, size := utf8.DecodeRuneInString(v[i:]); size == 1 {

@@ -52,6 +52,9 @@ func TestText(t *testing.T) {
 	expectInvalid(t, tk, tokenize.Text{Letters: "aab"}, "abab")
 	expectInvalid(t, tk, tokenize.Text{Letters: "ABC"}, "ABCABC")
 	expectInvalid(t, tk, tokenize.Text{Letters: "ß0"}, "ßßßß")
+	// ᾳ's uppercase ᾼ is titlecase, not uppercase: with it in the
+	// alphabet, the tokens of uppercase letters could not be detokenized.
+	expectInvalid(t, tk, tokenize.Text{Letters: "abcdefghijklmnopqrstuvwxyzᾳ"}, "AAAAAAAA", "abcdefgh")
 }
 
 func TestPattern(t *testing.T) {

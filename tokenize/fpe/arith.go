@@ -82,14 +82,6 @@ func (md *modulus) barrett(y uint64) uint64 {
 	return condSub(condSub(y-q*m, m), m)
 }
 
-// reduce64 returns y mod md.
-func (md *modulus) reduce64(y uint64) u128 {
-	if md.m2 != 1 {
-		return u128{0, y} // md ≥ 2^64 > y
-	}
-	return u128{0, md.barrett(y)}
-}
-
 // reduce returns (y2·2^128 + y1·2^64 + y0) mod md.
 func (md *modulus) reduce(y2, y1, y0 uint64) u128 {
 	m1 := md.m1

@@ -17,14 +17,15 @@ import (
 	"github.com/fieldcrypt/fieldcrypt/tokenize/fpe"
 )
 
-// sharedVectors is the shared vector directory, a sibling of the repository
-// checkout (the repository is ../.. from this package).
-const sharedVectors = "../../../shared/vectors"
+// vectorDir holds the NIST and ACVP sample vectors, copied unchanged;
+// testdata/README.md cites where each file comes from.
+const vectorDir = "testdata"
 
 type sampleFile struct {
-	Algorithm string `json:"algorithm"`
-	Spec      string `json:"spec"`
-	Tests     []struct {
+	Algorithm     string `json:"algorithm"`
+	Spec          string `json:"spec"`
+	NumberOfTests int    `json:"numberOfTests"`
+	Tests         []struct {
 		ID         int    `json:"id"`
 		Radix      int    `json:"radix"`
 		Alphabet   string `json:"alphabet"`
@@ -37,18 +38,16 @@ type sampleFile struct {
 
 func readSamples(t *testing.T, name string) sampleFile {
 	t.Helper()
-	path := filepath.Join(sharedVectors, name)
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(filepath.Join(vectorDir, name))
 	if err != nil {
-		abs, _ := filepath.Abs(path)
-		t.Fatalf("vector file %s is missing (expected at %s, a shared/ folder beside the repository): %v", name, abs, err)
+		t.Fatalf("vector file %s: %v", name, err)
 	}
 	var f sampleFile
 	if err := json.Unmarshal(data, &f); err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
-	if len(f.Tests) == 0 {
-		t.Fatalf("%s: no tests", name)
+	if len(f.Tests) == 0 || len(f.Tests) != f.NumberOfTests {
+		t.Fatalf("%s: %d tests, file declares %d", name, len(f.Tests), f.NumberOfTests)
 	}
 	return f
 }
@@ -87,7 +86,8 @@ func checkRoundTrip(t *testing.T, c stringCipher, tweak []byte, pt, ct string) {
 }
 
 // TestFF1NISTSamples runs the nine FF1 samples of NIST SP 800-38G
-// (csrc.nist.gov, ff1samples.pdf).
+// (FF1samples.pdf, CSRC "Examples with Intermediate Values"; see
+// testdata/README.md).
 func TestFF1NISTSamples(t *testing.T) {
 	f := readSamples(t, "ff1_nist_samples.json")
 	for _, tc := range f.Tests {
@@ -105,7 +105,8 @@ func TestFF1NISTSamples(t *testing.T) {
 }
 
 // TestFF31Samples runs the ACVP-derived FF3-1 vectors (56-bit tweaks)
-// published with github.com/mysto/python-fpe.
+// published with github.com/mysto/python-fpe (ff3/ff3_test.py,
+// testVectors_ACVP_AES_FF3_1; see testdata/README.md).
 func TestFF31Samples(t *testing.T) {
 	f := readSamples(t, "ff3_1_samples.json")
 	for _, tc := range f.Tests {
