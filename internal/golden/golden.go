@@ -243,8 +243,10 @@ func (r *Recorder) Forget(ctx context.Context, t keys.Tombstone) (keys.Tombstone
 		}
 	}
 	if !slices.ContainsFunc(r.snap.Tombstones, func(x TombstoneRow) bool { return x.Subject == subj }) {
+		// A tombstone loaded from a snapshot destroys nothing now (its
+		// keys are stored without material): keep its recorded count.
 		r.snap.Tombstones = append(r.snap.Tombstones, TombstoneRow{Subject: subj,
-			ForgottenAt: out.ForgottenAt.UnixMicro(), Reason: out.Reason, Destroyed: out.Destroyed})
+			ForgottenAt: out.ForgottenAt.UnixMicro(), Reason: out.Reason, Destroyed: max(out.Destroyed, t.Destroyed)})
 	}
 	return out, nil
 }
