@@ -28,11 +28,6 @@ import (
 	"github.com/fieldcrypt/fieldcrypt/keys/memstore"
 )
 
-const (
-	postgresEnv = "FIELDCRYPT_TEST_POSTGRES_DSN"
-	mysqlEnv    = "FIELDCRYPT_TEST_MYSQL_DSN"
-)
-
 // The test models: a customer with every supported column type, their
 // addresses (has-many, for Preload and Joins) and a note without a subject
 // field (the subject comes from the context).
