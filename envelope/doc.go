@@ -34,10 +34,11 @@
 //	rest         GCM: nonce (12) | ciphertext | tag (16); SIV: synthetic IV (16) | ciphertext
 //
 // Randomised ciphertexts are 82 bytes longer than the plaintext and
-// deterministic ones 70 ([HeaderSize] 54 plus 28 or 16). The whole header
-// is authenticated: the AEAD's associated data is the 54 header bytes
-// followed by the caller's associated data (the header has a fixed size, so
-// the join is unambiguous). The data key of each mode is derived from the
+// deterministic ones 70 ([HeaderSize] 54 plus 28 or 16). Every header byte
+// is checked: the AEAD's associated data is header bytes 0-21 followed by
+// the caller's associated data (fixed size, so the join is unambiguous),
+// and the commitment must equal the key's own, so an accepted ciphertext
+// has exactly one header. The data key of each mode is derived from the
 // subject key with HKDF-SHA256 under a label naming the format version and
 // the mode.
 //

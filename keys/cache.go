@@ -23,24 +23,14 @@ const (
 //
 // An entry's age is counted from the moment the keystore read that fetched
 // it began — not from when the unwrap finished — so a slow KMS does not
-// lengthen the bound. It is measured on two clocks and the entry expires
-// when either says MaxAge has passed: the monotonic clock, which no
-// setting of the system clock moves, and the system (wall) clock, which
-// keeps running while the machine is suspended, when the monotonic clock
-// stops. The bound therefore holds in wall time across a suspend, a VM
-// pause or a checkpoint/restore, unless the system clock is also set back
-// meanwhile.
+// lengthen the bound. It is measured on a clock that counts like Linux's
+// CLOCK_BOOTTIME: the monotonic clock, which no setting of the system clock
+// slows, plus every stretch by which the wall clock ran ahead of it — a
+// suspended machine, a paused VM, a checkpoint/restore — detected within
+// 0.5 ms of monotonic time after the resume (inside MaxAgeSlack). The bound
+// therefore holds in wall time across a suspend, unless the system clock is
+// also set back meanwhile.
 const MaxAgeSlack = time.Millisecond
-
-// clockStart anchors the monotonic readings of the cache.
-var clockStart = time.Now()
-
-// clockNow returns the monotonic time since clockStart and the wall time,
-// both in nanoseconds, from one reading of the clocks. Tests replace it.
-var clockNow = func() (mono, wall int64) {
-	now := time.Now()
-	return int64(now.Sub(clockStart)), now.UnixNano()
-}
 
 // CacheStats are counters of a Keyring's key cache.
 type CacheStats struct {
@@ -58,10 +48,10 @@ type versionKey struct {
 }
 
 type cacheEntry struct {
-	key        *Key
-	mono, wall int64 // clockNow when the keystore read began
-	elem       *list.Element
-	current    *currentKey // set when this entry is the current version of a (subject, purpose)
+	key     *Key
+	loaded  int64 // clockNow when the keystore read began
+	elem    *list.Element
+	current *currentKey // set when this entry is the current version of a (subject, purpose)
 }
 
 // keyCache is an LRU of unwrapped keys bounded by entry count and age.
@@ -94,21 +84,20 @@ func newKeyCache(max int, maxAge time.Duration) *keyCache {
 // loadTicket is taken before a load reads the keystore: the generation
 // the result may be inserted under, and the time its age counts from.
 type loadTicket struct {
-	gen        uint64
-	mono, wall int64
+	gen  uint64
+	time int64
 }
 
 func (c *keyCache) begin() loadTicket {
-	mono, wall := clockNow()
+	now := clockNow()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return loadTicket{c.gen, mono, wall}
+	return loadTicket{c.gen, now}
 }
 
-// lookup returns e's key unless either clock says it is older than maxAge.
+// lookup returns e's key unless it is older than maxAge.
 func (c *keyCache) lookup(e *cacheEntry) *Key {
-	mono, wall := clockNow()
-	if age := time.Duration(max(mono-e.mono, wall-e.wall)); age >= c.maxAge {
+	if age := time.Duration(clockNow() - e.loaded); age >= c.maxAge {
 		c.remove(e)
 		return nil
 	}
@@ -169,7 +158,7 @@ func (c *keyCache) put(k *Key, cur *currentKey, t loadTicket) {
 	vk := versionKey{k.id, k.version}
 	e := c.byVersion[vk]
 	if e == nil {
-		e = &cacheEntry{key: k, mono: t.mono, wall: t.wall}
+		e = &cacheEntry{key: k, loaded: t.time}
 		e.elem = c.lru.PushFront(e)
 		c.byVersion[vk] = e
 	} else {
