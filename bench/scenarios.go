@@ -441,7 +441,11 @@ func gormScenario() scenario {
 					if err != nil {
 						return nil, err
 					}
-					if _, err := gormcrypt.Register(db, kr, gormcrypt.Models(&gormEncrypted{})); err != nil {
+					p, err := gormcrypt.New(kr, gormcrypt.Models(&gormEncrypted{}))
+					if err != nil {
+						return nil, err
+					}
+					if err := db.Use(p); err != nil {
 						return nil, err
 					}
 				}

@@ -36,7 +36,7 @@ type benchEncrypted struct {
 	EmailIndex *string `gorm:"size:32;index" fieldcrypt:"blind_index:Email"`
 	Name       string  `gorm:"serializer:encrypt"`
 	Phone      string  `gorm:"serializer:encrypt"`
-	Card       string  `gorm:"serializer:token;size:32" fieldcrypt:"token=card"`
+	Card       string  `gorm:"serializer:token;size:32" fieldcrypt:"token:card"`
 	Tier       string
 }
 
@@ -79,7 +79,7 @@ func BenchmarkShop(b *testing.B) {
 		})
 		b.Run(mode+"/gormcrypt", func(b *testing.B) {
 			db := openGorm(b, freshSQLite(b))
-			if _, err := gormcrypt.Register(db, newKeyring(b), gormcrypt.Models(&benchEncrypted{})); err != nil {
+			if _, err := install(db, newKeyring(b), gormcrypt.Models(&benchEncrypted{})); err != nil {
 				b.Fatal(err)
 			}
 			if err := db.AutoMigrate(&benchEncrypted{}); err != nil {

@@ -11,7 +11,8 @@
 //		Born       time.Time `gorm:"serializer:encrypt"`
 //	}
 //
-//	gormcrypt.Register(db, keyring, gormcrypt.Models(&Customer{}))
+//	plugin, _ := gormcrypt.New(keyring, gormcrypt.Models(&Customer{}))
+//	db.Use(plugin)
 //	db.Create(&Customer{Ref: "customer-42", Email: "ada@example.com"})
 //	db.Scopes(gormcrypt.WhereEqual(ctx, &Customer{}, "Email", "Ada@Example.com")).First(&c)
 //	gormcrypt.Forget(ctx, db, "customer-42", "erasure ticket 1001")
@@ -21,11 +22,11 @@
 // Two GORM serializers do the work: `serializer:encrypt` (AES-256-GCM,
 // randomised) and `serializer:encrypt_det` (AES-SIV, deterministic; equal
 // values of one customer in one column look equal). GORM's serializer
-// registry is global, so the serializers hold no state: [Register] installs
-// a gorm.Plugin whose callbacks put it into each statement's context, and
+// registry is global, so the serializers hold no state: [New] returns a
+// gorm.Plugin, installed with db.Use, whose callbacks put it into each statement's context, and
 // the serializers, which GORM calls with that context, find the Keyring
 // there. Several *gorm.DB with different Keyrings can therefore live in one
-// process, and an encrypted column used through a *gorm.DB without Register
+// process, and an encrypted column used through a *gorm.DB without the plugin
 // fails with [ErrNotRegistered] instead of being written in clear.
 //
 // Supported field types: string, []byte, time.Time, signed and unsigned
@@ -34,7 +35,7 @@
 // encrypted and round-trip. Columns hold the ciphertext's text form
 // (unpadded URL-safe base64), so they are text columns: a value of n bytes
 // takes 4/3·(n+50) characters (4/3·(n+38) deterministic); integers are
-// encrypted as 8 bytes so their size does not leak. Register makes the
+// encrypted as 8 bytes so their size does not leak. Installing the plugin makes the
 // encrypted columns of the models given to [Models] text columns (GORM
 // would otherwise give time and integer fields their own column types); a
 // model first seen in a query needs `gorm:"type:text"` on such fields, and
@@ -52,7 +53,7 @@
 // between two rows of the same customer and column is not detected.
 //
 // Rows are decrypted while they are scanned, column by column, so the
-// subject column must come before the encrypted ones: Register rejects a
+// subject column must come before the encrypted ones: the plugin rejects a
 // model whose subject field is declared after an encrypted field (AutoMigrate
 // creates columns in declaration order, and SELECT * returns them so), and
 // a query that selects the subject after them fails with [ErrNoSubject].
@@ -70,7 +71,8 @@
 // the root key like every other key. It is not per customer, since a lookup
 // must work across customers; do not rotate or forget it (the index would
 // have to be rebuilt). fieldcrypt tags are written like GORM's: keys
-// separated by semicolons, values after ':' or '='; unknown keys are refused.
+// separated by semicolons, values after ':' (one syntax; 'key=value' is refused with a hint); unknown
+// keys are refused.
 //
 // Leakage: a blind index reveals which rows hold equal (normalised) values
 // across the whole column, and so the frequency of each value; whoever has
@@ -84,10 +86,10 @@
 // [Forget] calls keys.Keyring.Forget and then sets the subject's blind
 // index values to NULL in every known model, so their old values are no
 // longer found. Afterwards reading an encrypted column of theirs fails with
-// an error matching keys.ErrKeyDestroyed, unless Register was given
+// an error matching keys.ErrKeyDestroyed, unless New was given
 // [RedactForgotten], which yields the zero value instead; writing for them
 // fails with keys.ErrKeyDestroyed. Other customers are untouched.
-// Global-scope token columns (scope=global) survive Forget: delete or
+// Global-scope token columns (scope:global) survive Forget: delete or
 // rewrite such rows as part of the erasure if they must go too.
 //
 // # Operations
@@ -110,7 +112,7 @@
 // # Token columns
 //
 // A string or *string field tagged
-// `gorm:"serializer:token" fieldcrypt:"token=card"` stores a
+// `gorm:"serializer:token" fieldcrypt:"token:card"` stores a
 // format-preserving token (package tokenize) instead of a ciphertext: a
 // card number stays a 16-digit number with its last four digits, an email a
 // valid address at its domain, so legacy validators, schemas and analytics
@@ -118,12 +120,12 @@
 // any added with [TokenFormat]. The FF1 tweak is "<table>.<column>", so the
 // same value in two columns gives unrelated tokens. Tokens are
 // subject-scoped by default (Forget makes them unreadable); with
-// `fieldcrypt:"token=email;scope=global"` one tenant-wide key is used, so
+// `fieldcrypt:"token:email;scope:global"` one tenant-wide key is used, so
 // equal values of different customers have equal tokens and can be joined
 // or searched (tokenize the value with tokenize.Tokenizer.TokenizeGlobal
 // and field "<table>.<column>"), and the tokens survive Forget. Tokens are
 // deterministic and not authenticated: they leak equality (per customer, or
-// across the column with scope=global) and a swapped token is not detected.
+// across the column with scope:global) and a swapped token is not detected.
 // NULL stays NULL and "" stays "". A value the format rejects (a malformed
 // card number, an email whose local part is too short for 10^6 tokens)
 // fails the write with tokenize.ErrInvalidFormat or

@@ -39,7 +39,12 @@ func Example() {
 	kr, _ := keys.Open(ctx, keys.Config{KMS: root, Store: store})
 
 	db, _ := gorm.Open(sqlite.Open(filepath.Join(dir, "shop.db")), &gorm.Config{Logger: logger.Discard})
-	if _, err := gormcrypt.Register(db, kr, gormcrypt.Models(&Shopper{})); err != nil {
+	plugin, err := gormcrypt.New(kr, gormcrypt.Models(&Shopper{}))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := db.Use(plugin); err != nil {
 		fmt.Println(err)
 		return
 	}
@@ -57,7 +62,7 @@ func Example() {
 	fmt.Println("found by email:", s.Ref, s.Email, *s.Phone)
 
 	gormcrypt.Forget(ctx, db, "customer-42", "erasure ticket 1001")
-	err := db.First(&Shopper{}, s.ID).Error
+	err = db.First(&Shopper{}, s.ID).Error
 	fmt.Println("read after Forget refused:", errors.Is(err, keys.ErrKeyDestroyed))
 	var n int64
 	db.Model(&Shopper{}).Scopes(gormcrypt.WhereEqual(ctx, &Shopper{}, "Email", "ada@example.com")).Count(&n)
@@ -84,7 +89,8 @@ func ExampleWithSubject() {
 	defer store.Close()
 	kr, _ := keys.Open(ctx, keys.Config{KMS: root, Store: store})
 	db, _ := gorm.Open(sqlite.Open(filepath.Join(dir, "shop.db")), &gorm.Config{Logger: logger.Discard})
-	gormcrypt.Register(db, kr, gormcrypt.Models(&Note{}))
+	plugin, _ := gormcrypt.New(kr, gormcrypt.Models(&Note{}))
+	db.Use(plugin)
 	db.AutoMigrate(&Note{})
 
 	as42 := db.WithContext(gormcrypt.WithSubject(ctx, "customer-42"))
@@ -109,7 +115,11 @@ func openShop(opts ...gormcrypt.Option) (*gorm.DB, func()) {
 	store, _ := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "keys.db"))
 	kr, _ := keys.Open(ctx, keys.Config{KMS: root, Store: store})
 	db, _ := gorm.Open(sqlite.Open(filepath.Join(dir, "shop.db")), &gorm.Config{Logger: logger.Discard})
-	if _, err := gormcrypt.Register(db, kr, append(opts, gormcrypt.Models(&Shopper{}))...); err != nil {
+	plugin, err := gormcrypt.New(kr, append(opts, gormcrypt.Models(&Shopper{}))...)
+	if err != nil {
+		panic(err)
+	}
+	if err := db.Use(plugin); err != nil {
 		panic(err)
 	}
 	db.AutoMigrate(&Shopper{})

@@ -28,7 +28,7 @@ const (
 	DeterministicSerializerName = "encrypt_det"
 	// TokenSerializerName selects a format-preserving token (package
 	// tokenize); the format comes from the fieldcrypt tag:
-	// `gorm:"serializer:token" fieldcrypt:"token=card"`.
+	// `gorm:"serializer:token" fieldcrypt:"token:card"`.
 	TokenSerializerName = "token"
 )
 
@@ -61,8 +61,8 @@ var (
 	// format, a misplaced subject field. Nothing is written for such a model.
 	ErrInvalidModel = errors.New("gormcrypt: invalid model")
 	// ErrNotRegistered means an encrypted column was used through a
-	// *gorm.DB on which Register was not called.
-	ErrNotRegistered = errors.New("gormcrypt: gormcrypt.Register was not called on this *gorm.DB")
+	// *gorm.DB on which the Plugin was not installed (db.Use).
+	ErrNotRegistered = errors.New("gormcrypt: the gormcrypt plugin is not installed on this *gorm.DB (db.Use(gormcrypt.New(...)))")
 	// ErrUnsupported means the operation cannot be done safely on a model
 	// with encrypted columns (for example Create from a map).
 	ErrUnsupported = errors.New("gormcrypt: unsupported operation")
@@ -70,7 +70,7 @@ var (
 
 const pluginName = "fieldcrypt:gormcrypt"
 
-// Plugin is the gorm.Plugin that Register installs: it holds the Keyring
+// Plugin is the gorm.Plugin that New returns: it holds the Keyring
 // and Cipher the serializers use and keeps blind indexes up to date. It is
 // safe for concurrent use.
 type Plugin struct {
@@ -82,6 +82,8 @@ type Plugin struct {
 
 	metas   sync.Map // *schema.Schema -> *modelMeta
 	columns sync.Map // *schema.Field -> *columnMeta
+
+	pending []any // the models given to Models, validated by Initialize
 
 	mu     sync.Mutex
 	models map[string]*modelMeta // by table, the models Forget clears
@@ -97,10 +99,10 @@ type config struct {
 	formats map[string]tokenize.Format
 }
 
-// Option configures Register.
+// Option configures New.
 type Option func(*config)
 
-// Models validates the given models (pointers to structs) at registration
+// Models validates the given models (pointers to structs) when the Plugin is installed
 // and records them for Forget, which clears the blind indexes of every
 // model it knows. Pass every model that has a blind index: a model first
 // seen in a query is validated and recorded then, but a Forget before that
@@ -117,7 +119,7 @@ func Models(models ...any) Option {
 func RedactForgotten() Option { return func(c *config) { c.redact = true } }
 
 // TokenFormat makes f available to token columns as
-// `fieldcrypt:"token=<name>"`, adding to or replacing the built-in formats
+// `fieldcrypt:"token:<name>"`, adding to or replacing the built-in formats
 // (see [DefaultTokenFormats]).
 func TokenFormat(name string, f tokenize.Format) Option {
 	return func(c *config) { c.formats[strings.ToLower(name)] = f }
@@ -148,18 +150,26 @@ func DefaultTokenFormats() map[string]tokenize.Format {
 // keys.DefaultPurpose), as envelope.WithPurpose does.
 func Purpose(p string) Option { return func(c *config) { c.purpose = p } }
 
-// Register installs gormcrypt on db: it registers the "encrypt" and
-// "encrypt_det" serializers (GORM's serializer registry is global; the
-// serializers are stateless and find this db's Cipher through the
-// statement context, so several *gorm.DB with different Keyrings can
-// coexist in one process) and the callbacks that fill blind indexes and
-// encrypt map updates. It validates the models given with Models.
+// New returns the gormcrypt plugin for kr. Install it on a *gorm.DB with
+// GORM's own entry point, db.Use:
 //
-// Call it once per *gorm.DB, before the models are used; sessions and
-// transactions derived from db share the registration.
-func Register(db *gorm.DB, kr *keys.Keyring, opts ...Option) (*Plugin, error) {
-	if db == nil || kr == nil {
-		return nil, errors.New("gormcrypt: Register needs a *gorm.DB and a *keys.Keyring")
+//	p, err := gormcrypt.New(keyring, gormcrypt.Models(&Customer{}))
+//	...
+//	err = db.Use(p)
+//
+// db.Use registers the "encrypt", "encrypt_det" and "token" serializers
+// (GORM's serializer registry is global; the serializers are stateless and
+// find this db's Plugin through the statement context, so several *gorm.DB
+// with different Keyrings can coexist in one process), validates the
+// models given with Models and installs the callbacks that encrypt map
+// updates, fill blind indexes and refuse what cannot be done safely.
+//
+// Install it once per *gorm.DB, before the models are used; sessions and
+// transactions derived from db share it. One Plugin may be installed on
+// several *gorm.DB (the same Keyring for all of them).
+func New(kr *keys.Keyring, opts ...Option) (*Plugin, error) {
+	if kr == nil {
+		return nil, errors.New("gormcrypt: New needs a *keys.Keyring")
 	}
 	cfg := config{purpose: keys.DefaultPurpose, formats: DefaultTokenFormats()}
 	for _, o := range opts {
@@ -173,25 +183,8 @@ func Register(db *gorm.DB, kr *keys.Keyring, opts ...Option) (*Plugin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gormcrypt: %w", err)
 	}
-	if err := registerSerializers(); err != nil {
-		return nil, err
-	}
-	p := &Plugin{kr: kr, c: c, tok: tok, formats: cfg.formats, redact: cfg.redact,
-		models: map[string]*modelMeta{}, tables: map[string]*modelMeta{}}
-	for _, m := range cfg.models {
-		stmt := &gorm.Statement{DB: db}
-		if err := stmt.Parse(m); err != nil {
-			return nil, fmt.Errorf("gormcrypt: parsing model %T: %w", m, err)
-		}
-		fixColumnTypes(stmt.Schema)
-		if _, err := p.meta(stmt.Schema); err != nil {
-			return nil, err
-		}
-	}
-	if err := db.Use(p); err != nil {
-		return nil, fmt.Errorf("gormcrypt: %w", err)
-	}
-	return p, nil
+	return &Plugin{kr: kr, c: c, tok: tok, formats: cfg.formats, redact: cfg.redact,
+		pending: cfg.models, models: map[string]*modelMeta{}, tables: map[string]*modelMeta{}}, nil
 }
 
 var serializerOnce sync.Mutex
@@ -218,8 +211,21 @@ func registerSerializers() error {
 // Name implements gorm.Plugin.
 func (p *Plugin) Name() string { return pluginName }
 
-// Initialize implements gorm.Plugin; Register calls it through db.Use.
+// Initialize implements gorm.Plugin; db.Use calls it.
 func (p *Plugin) Initialize(db *gorm.DB) error {
+	if err := registerSerializers(); err != nil {
+		return err
+	}
+	for _, m := range p.pending {
+		stmt := &gorm.Statement{DB: db}
+		if err := stmt.Parse(m); err != nil {
+			return fmt.Errorf("gormcrypt: parsing model %T: %w", m, err)
+		}
+		fixColumnTypes(stmt.Schema)
+		if _, err := p.meta(stmt.Schema); err != nil {
+			return err
+		}
+	}
 	cb := db.Callback()
 	regs := []struct {
 		name string

@@ -128,6 +128,15 @@ func newKeyring(t testing.TB) *keys.Keyring {
 	return kr
 }
 
+// install is what a service does: build the plugin and db.Use it.
+func install(db *gorm.DB, kr *keys.Keyring, opts ...gormcrypt.Option) (*gormcrypt.Plugin, error) {
+	p, err := gormcrypt.New(kr, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return p, db.Use(p)
+}
+
 func openGorm(t testing.TB, d gorm.Dialector) *gorm.DB {
 	db, err := gorm.Open(d, &gorm.Config{Logger: logger.Default.LogMode(logger.Silent)})
 	if err != nil {
@@ -150,7 +159,7 @@ type env struct {
 func setup(t *testing.T, b backend, opts ...gormcrypt.Option) env {
 	db := openGorm(t, b.open(t))
 	kr := newKeyring(t)
-	if _, err := gormcrypt.Register(db, kr, append([]gormcrypt.Option{gormcrypt.Models(allModels...)}, opts...)...); err != nil {
+	if _, err := install(db, kr, append([]gormcrypt.Option{gormcrypt.Models(allModels...)}, opts...)...); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.AutoMigrate(allModels...); err != nil {
@@ -632,22 +641,22 @@ type (
 	badToken struct {
 		ID   uint
 		Ref  string `fieldcrypt:"subject"`
-		Card string `fieldcrypt:"token=card"`
+		Card string `fieldcrypt:"token:card"`
 	}
 	badTokenFormat struct {
 		ID   uint
 		Ref  string `fieldcrypt:"subject"`
-		Card string `gorm:"serializer:token" fieldcrypt:"token=visa"`
+		Card string `gorm:"serializer:token" fieldcrypt:"token:visa"`
 	}
 	badTokenType struct {
 		ID   uint
 		Ref  string `fieldcrypt:"subject"`
-		Card int64  `gorm:"serializer:token;type:text" fieldcrypt:"token=card"`
+		Card int64  `gorm:"serializer:token;type:text" fieldcrypt:"token:card"`
 	}
 	badTokenScope struct {
 		ID   uint
 		Ref  string `fieldcrypt:"subject"`
-		Card string `gorm:"serializer:token" fieldcrypt:"token=card;scope=tenant"`
+		Card string `gorm:"serializer:token" fieldcrypt:"token:card;scope:tenant"`
 	}
 	badOrder struct {
 		ID    uint
@@ -664,6 +673,11 @@ type (
 		ID    uint
 		Email string  `gorm:"serializer:encrypt"`
 		Index *string `fieldcrypt:"blind_index:Email"`
+	}
+	badTagSyntax struct {
+		ID   uint
+		Ref  string `fieldcrypt:"subject"`
+		Card string `gorm:"serializer:token" fieldcrypt:"token=card"`
 	}
 	badNormalize struct {
 		ID    uint
@@ -689,10 +703,11 @@ func testBadInput(t *testing.T, b backend) {
 		{&badIndexSource{}, "not an encrypted field"},
 		{&badIndexNoSubject{}, "needs a fieldcrypt:\"subject\" field"},
 		{&badNormalize{}, `unknown normalize "upper"`},
+		{&badTagSyntax{}, `write token:card`},
 	} {
-		_, err := gormcrypt.Register(openGorm(t, freshSQLite(t)), e.kr, gormcrypt.Models(m.model))
+		_, err := install(openGorm(t, freshSQLite(t)), e.kr, gormcrypt.Models(m.model))
 		if !errors.Is(err, gormcrypt.ErrInvalidModel) || !strings.Contains(err.Error(), m.want) {
-			t.Errorf("Register(Models(%T)): err = %v, want ErrInvalidModel mentioning %q", m.model, err, m.want)
+			t.Errorf("db.Use(New(Models(%T))): err = %v, want ErrInvalidModel mentioning %q", m.model, err, m.want)
 		}
 		// First use through a registered DB fails the same way, writing nothing.
 		if err := e.db.AutoMigrate(m.model); err != nil {
@@ -806,7 +821,7 @@ func testBadInput(t *testing.T, b backend) {
 		t.Errorf("subject selected last: err = %v, want ErrNoSubject", err)
 	}
 	// Registering twice on one DB fails.
-	if _, err := gormcrypt.Register(e.db, e.kr); err == nil {
+	if _, err := install(e.db, e.kr); err == nil {
 		t.Error("second Register on one DB succeeded")
 	}
 }

@@ -96,7 +96,7 @@ func (p *Plugin) parse(db *gorm.DB, model any) (*modelMeta, error) {
 // fixColumnTypes makes every encrypted column of s a text column: GORM
 // gives serializer fields of time and integer types their own column
 // types, which cannot hold a ciphertext. It mutates GORM's cached schema,
-// so it runs only in Register, before the model is used.
+// so it runs only in Initialize, before the model is used.
 func fixColumnTypes(s *schema.Schema) {
 	for _, f := range s.Fields {
 		if _, ours := f.Serializer.(serializer); ours && f.TagSettings["TYPE"] == "" && f.DataType != schema.String {
@@ -158,10 +158,14 @@ func parseTag(tag string) (map[string]string, error) {
 			continue
 		}
 		k, v := part, ""
-		if i := strings.IndexAny(part, ":="); i >= 0 {
+		if i := strings.IndexByte(part, ':'); i >= 0 {
 			k, v = part[:i], part[i+1:]
 		}
 		k = strings.ToLower(strings.TrimSpace(k))
+		if i := strings.IndexByte(k, '='); i >= 0 {
+			// One syntax, GORM's: key:value. "token=card" was accepted once.
+			return nil, fmt.Errorf("fieldcrypt tag %q: write %s:%s (key:value, as in gorm tags)", part, k[:i], strings.TrimSpace(part[strings.IndexByte(part, '=')+1:]))
+		}
 		known := false
 		for _, t := range knownTags {
 			known = known || k == t
@@ -210,7 +214,7 @@ func buildMeta(s *schema.Schema, formats map[string]tokenize.Format) *modelMeta 
 			return fail(f, "scope is only valid with token")
 		}
 		if hasToken && (!ours || ser.mode != modeToken) {
-			return fail(f, "a token column needs gorm:\"serializer:%s\" beside fieldcrypt:\"token=...\"", TokenSerializerName)
+			return fail(f, "a token column needs gorm:\"serializer:%s\" beside fieldcrypt:\"token:...\"", TokenSerializerName)
 		}
 		if name == SerializerName || name == DeterministicSerializerName || name == TokenSerializerName || ours {
 			if !ours {
@@ -221,7 +225,7 @@ func buildMeta(s *schema.Schema, formats map[string]tokenize.Format) *modelMeta 
 			if ser.mode == modeToken {
 				fname := strings.ToLower(tags[tagToken])
 				if fname == "" {
-					return fail(f, "serializer:%s needs a format: fieldcrypt:\"token=card\" (known: %s)", TokenSerializerName, formatNames(formats))
+					return fail(f, "serializer:%s needs a format: fieldcrypt:\"token:card\" (known: %s)", TokenSerializerName, formatNames(formats))
 				}
 				if format = formats[fname]; format == nil {
 					return fail(f, "unknown token format %q (known: %s)", fname, formatNames(formats))
@@ -243,7 +247,7 @@ func buildMeta(s *schema.Schema, formats map[string]tokenize.Format) *modelMeta 
 				return fail(f, "encrypted field has no column")
 			}
 			if f.DataType != schema.String && f.TagSettings["TYPE"] == "" {
-				return fail(f, "a %s column cannot hold a ciphertext: pass the model to gormcrypt.Models at Register, "+
+				return fail(f, "a %s column cannot hold a ciphertext: pass the model to gormcrypt.Models, "+
 					"or give the field gorm:\"type:text\"", f.DataType)
 			}
 			c, err := newColumn(m, f)

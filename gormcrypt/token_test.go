@@ -16,9 +16,9 @@ import (
 type Payment struct {
 	ID    uint
 	Ref   string  `gorm:"size:64;index" fieldcrypt:"subject"`
-	Card  string  `gorm:"serializer:token;size:32" fieldcrypt:"token=card"`
-	Phone *string `gorm:"serializer:token;size:32" fieldcrypt:"token=phone"`
-	Email string  `gorm:"serializer:token;size:254" fieldcrypt:"token=email;scope=global"`
+	Card  string  `gorm:"serializer:token;size:32" fieldcrypt:"token:card"`
+	Phone *string `gorm:"serializer:token;size:32" fieldcrypt:"token:phone"`
+	Email string  `gorm:"serializer:token;size:254" fieldcrypt:"token:email;scope:global"`
 }
 
 func testTokens(t *testing.T, b backend) {

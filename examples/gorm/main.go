@@ -81,7 +81,7 @@ type PaymentCard struct {
 	ID          uint
 	CustomerID  uint
 	CustomerRef string    `gorm:"size:64;index" fieldcrypt:"subject"`
-	Number      string    `gorm:"serializer:token;size:32" fieldcrypt:"token=card"`
+	Number      string    `gorm:"serializer:token;size:32" fieldcrypt:"token:card"`
 	Expiry      time.Time `gorm:"serializer:encrypt"`
 }
 
@@ -150,7 +150,11 @@ func run(ctx context.Context, dataDir, dsn string) error {
 		return err
 	}
 	models := []any{&Customer{}, &Address{}, &Order{}, &PaymentCard{}}
-	if _, err := gormcrypt.Register(db, kr, gormcrypt.Models(models...)); err != nil {
+	plugin, err := gormcrypt.New(kr, gormcrypt.Models(models...))
+	if err != nil {
+		return err
+	}
+	if err := db.Use(plugin); err != nil {
 		return err
 	}
 	if err := db.AutoMigrate(models...); err != nil {
