@@ -182,7 +182,7 @@ func WhereEqual(ctx context.Context, model any, field string, value any) func(*g
 		if v == nil {
 			return db.Where(clause.Expr{SQL: "1 = 0"})
 		}
-		return db.Where(clause.Eq{Column: clause.Column{Table: clause.CurrentTable, Name: col}, Value: v})
+		return db.Where(trustedCond{clause.Eq{Column: clause.Column{Table: clause.CurrentTable, Name: col}, Value: v}})
 	}
 }
 

@@ -45,6 +45,16 @@ func (p *Plugin) beforeCreate(db *gorm.DB) {
 		return
 	}
 	p.fillAll(db, m, db.Statement.ReflectValue, false)
+	if db.Error != nil {
+		return
+	}
+	if err := p.guardUpsert(db, m); err != nil {
+		db.AddError(err)
+		return
+	}
+	if err := p.presealAll(db, m, db.Statement.ReflectValue, createWritten(db.Statement)); err != nil {
+		db.AddError(err)
+	}
 }
 
 // fillAll sets the blind indexes of every row in rv (a struct or a slice).
@@ -107,39 +117,48 @@ func (p *Plugin) beforeUpdate(db *gorm.DB) {
 		db.AddError(fmt.Errorf("%w: update %s with a map[string]any", ErrUnsupported, m.table))
 		return
 	default:
-		if len(m.blind) == 0 {
-			if iv := reflect.Indirect(reflect.ValueOf(stmt.Dest)); iv.Kind() == reflect.Struct && iv.Type() == stmt.Schema.ModelType &&
-				stmt.Dest != stmt.Model {
-				db.AddError(p.checkSubjectChange(db, m, iv))
-			}
-			break
-		}
 		dv := reflect.ValueOf(stmt.Dest)
 		same := stmt.Dest == stmt.Model
 		if !same && dv.Kind() == reflect.Pointer && !dv.IsNil() && stmt.ReflectValue.CanAddr() {
 			same = dv.Pointer() == stmt.ReflectValue.Addr().Pointer()
 		}
-		if same {
+		var row reflect.Value
+		switch iv := reflect.Indirect(dv); {
+		case same:
+			row = reflect.Indirect(stmt.ReflectValue)
+		case iv.Kind() == reflect.Struct && iv.Type() == stmt.Schema.ModelType:
+			if err := p.checkSubjectChange(db, m, iv); err != nil {
+				db.AddError(err)
+				return
+			}
+			// Updates(Customer{Email: ...}): the caller's value must not be
+			// changed, so update from an (addressable) copy carrying the
+			// indexes.
+			cp := reflect.New(iv.Type())
+			cp.Elem().Set(iv)
+			stmt.Dest = cp.Interface()
+			row = cp.Elem()
+		default:
+			return // another struct type: its own serializers apply
+		}
+		if row.Kind() != reflect.Struct {
+			// Save or Updates of a slice: every row is written whole.
 			p.fillAll(db, m, stmt.ReflectValue, false)
-			break
+			if db.Error == nil {
+				db.AddError(p.presealAll(db, m, stmt.ReflectValue, createWritten(stmt)))
+			}
+			return
 		}
-		// Updates(Customer{Email: ...}): the caller's value must not be
-		// changed, so update from a copy carrying the indexes.
-		iv := reflect.Indirect(dv)
-		if iv.Kind() != reflect.Struct || iv.Type() != stmt.Schema.ModelType {
-			break
-		}
-		if err := p.checkSubjectChange(db, m, iv); err != nil {
+		written := updateWritten(stmt, row)
+		if err := p.keepIndexesInStep(db, m, row, written); err != nil {
 			db.AddError(err)
 			return
 		}
-		cp := reflect.New(iv.Type())
-		cp.Elem().Set(iv)
-		if err := p.fill(db, m, cp.Elem(), true); err != nil {
+		p.guardSubject(db, m, row, written)
+		if err := p.preseal(db, m, row, written); err != nil {
 			db.AddError(err)
-			return
 		}
-		stmt.Dest = cp.Interface()
+		return
 	}
 	p.selectIndexes(stmt, m)
 }
@@ -186,6 +205,9 @@ func (p *Plugin) convertMap(db *gorm.DB, m *modelMeta, in map[string]any) (map[s
 					ErrUnsupported, m.table)
 			}
 			continue
+		}
+		if u, ok := gormSerializerValue(ctx, v); ok {
+			v = u // from a struct, as FirstOrCreate's Assign passes it
 		}
 		switch v.(type) {
 		case clause.Expression, *gorm.DB:

@@ -63,6 +63,10 @@ var (
 	// ErrNotRegistered means an encrypted column was used through a
 	// *gorm.DB on which the Plugin was not installed (db.Use).
 	ErrNotRegistered = errors.New("gormcrypt: the gormcrypt plugin is not installed on this *gorm.DB (db.Use(gormcrypt.New(...)))")
+	// ErrValueTooLong means a value's ciphertext would not fit the
+	// column's declared size (see HeaderOverhead for the formula); nothing
+	// is written, where a database in a permissive mode would truncate it.
+	ErrValueTooLong = errors.New("gormcrypt: value too long for its column")
 	// ErrUnsupported means the operation cannot be done safely on a model
 	// with encrypted columns (for example Create from a map).
 	ErrUnsupported = errors.New("gormcrypt: unsupported operation")
@@ -83,7 +87,8 @@ type Plugin struct {
 	metas   sync.Map // *schema.Schema -> *modelMeta
 	columns sync.Map // *schema.Field -> *columnMeta
 
-	pending []any // the models given to Models, validated by Initialize
+	pending  []any // the models given to Models, validated by Initialize
+	noChecks bool  // NoCheckConstraints
 
 	mu     sync.Mutex
 	models map[string]*modelMeta // by table, the models Forget clears
@@ -93,8 +98,9 @@ type Plugin struct {
 var _ gorm.Plugin = (*Plugin)(nil)
 
 type config struct {
-	models  []any
-	redact  bool
+	models   []any
+	noChecks bool
+	redact   bool
 	purpose string
 	formats map[string]tokenize.Format
 }
@@ -110,6 +116,13 @@ type Option func(*config)
 func Models(models ...any) Option {
 	return func(c *config) { c.models = append(c.models, models...) }
 }
+
+// NoCheckConstraints leaves out the CHECK constraints that the plugin
+// otherwise gives the encrypted and blind index columns of the models passed
+// to Models (see "Writers without the plugin" in the package
+// documentation): for a table that still holds plaintext, where AutoMigrate
+// could not add them.
+func NoCheckConstraints() Option { return func(c *config) { c.noChecks = true } }
 
 // RedactForgotten makes reads of a forgotten subject's encrypted columns
 // give the field's zero value (nil for pointers and []byte, "" for strings)
@@ -184,7 +197,7 @@ func New(kr *keys.Keyring, opts ...Option) (*Plugin, error) {
 		return nil, fmt.Errorf("gormcrypt: %w", err)
 	}
 	return &Plugin{kr: kr, c: c, tok: tok, formats: cfg.formats, redact: cfg.redact,
-		pending: cfg.models, models: map[string]*modelMeta{}, tables: map[string]*modelMeta{}}, nil
+		pending: cfg.models, noChecks: cfg.noChecks, models: map[string]*modelMeta{}, tables: map[string]*modelMeta{}}, nil
 }
 
 var serializerOnce sync.Mutex
@@ -222,8 +235,12 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 			return fmt.Errorf("gormcrypt: parsing model %T: %w", m, err)
 		}
 		fixColumnTypes(stmt.Schema)
-		if _, err := p.meta(stmt.Schema); err != nil {
+		meta, err := p.meta(stmt.Schema)
+		if err != nil {
 			return err
+		}
+		if !p.noChecks {
+			addCheckConstraints(meta)
 		}
 	}
 	cb := db.Callback()
@@ -233,10 +250,11 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 	}{
 		{"create prepare", cb.Create().Before("*").Register("fieldcrypt:prepare", p.prepare)},
 		{"create", cb.Create().After("gorm:before_create").Before("gorm:create").Register("fieldcrypt:before_create", p.beforeCreate)},
-		{"update prepare", cb.Update().Before("*").Register("fieldcrypt:prepare", p.prepare)},
+		{"update prepare", cb.Update().Before("*").Register("fieldcrypt:prepare", p.prepareQuery)},
 		{"update", cb.Update().After("gorm:before_update").Before("gorm:update").Register("fieldcrypt:before_update", p.beforeUpdate)},
+		{"update check", cb.Update().After("gorm:update").Register("fieldcrypt:after_update", p.afterUpdate)},
 		{"query prepare", cb.Query().Before("*").Register("fieldcrypt:prepare", p.prepareQuery)},
-		{"delete prepare", cb.Delete().Before("*").Register("fieldcrypt:prepare", p.prepare)},
+		{"delete prepare", cb.Delete().Before("*").Register("fieldcrypt:prepare", p.prepareQuery)},
 		{"row prepare", cb.Row().Before("*").Register("fieldcrypt:prepare", p.prepareQuery)},
 		{"raw prepare", cb.Raw().Before("*").Register("fieldcrypt:prepare", p.prepare)},
 	}
@@ -265,6 +283,10 @@ type stmtState struct {
 	p      *Plugin
 	stmt   *gorm.Statement
 	failed atomic.Bool // a Scan failed: later ones only zero their field
+
+	mu           sync.Mutex
+	sealed       map[sealKey]any // column values computed before the driver ran (preseal)
+	subjectGuard bool            // guardSubject limited the update to rows of its subject
 }
 
 type stateKey struct{}
@@ -289,6 +311,9 @@ func (p *Plugin) prepare(db *gorm.DB) {
 	}
 	if st, ok := ctx.Value(stateKey{}).(*stmtState); ok && st.p == p && st.stmt == db.Statement {
 		st.failed.Store(false) // the statement is being reused
+		st.mu.Lock()
+		st.sealed, st.subjectGuard = nil, false
+		st.mu.Unlock()
 		return
 	}
 	db.Statement.Context = context.WithValue(ctx, stateKey{}, &stmtState{p: p, stmt: db.Statement})
@@ -300,6 +325,9 @@ func (p *Plugin) prepareQuery(db *gorm.DB) {
 		if _, err := p.meta(db.Statement.Schema); err != nil {
 			db.AddError(err)
 		}
+	}
+	if db.Error == nil {
+		p.guardConditions(db)
 	}
 }
 

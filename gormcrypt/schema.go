@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -62,6 +63,10 @@ type columnMeta struct {
 	ptr    bool // the Go type is a pointer to the kind
 	typ    reflect.Type
 
+	// maxLen is the longest plaintext in bytes that the column's size
+	// holds (0: no limit).
+	maxLen int
+
 	// Token columns only.
 	format    tokenize.Format
 	formatTag string // its name in the tag, for errors
@@ -83,6 +88,9 @@ type modelMeta struct {
 	columns map[string]*columnMeta
 	blind   []*blindMeta
 	err     error // set if the model is invalid; every use fails with it
+
+	sortOnce sync.Once
+	sorted   []*columnMeta // columns in declaration order
 }
 
 func (p *Plugin) parse(db *gorm.DB, model any) (*modelMeta, error) {
@@ -260,6 +268,9 @@ func buildMeta(s *schema.Schema, formats map[string]tokenize.Format) *modelMeta 
 				}
 				c.format, c.formatTag, c.global = format, tags[tagToken], global
 			}
+			if msg := checkColumnTags(c); msg != "" {
+				return fail(f, "%s", msg)
+			}
 			m.columns[f.Name] = c
 			if firstEncrypted < 0 {
 				firstEncrypted = i
@@ -319,6 +330,9 @@ func buildMeta(s *schema.Schema, formats map[string]tokenize.Format) *modelMeta 
 		if m.subject == nil {
 			return fail(f, "a model with blind indexes needs a fieldcrypt:\"subject\" field, so that Forget can clear them")
 		}
+		if f.Size > 0 && f.Size < 2*BlindIndexSize {
+			return fail(f, "size:%d cannot hold a blind index, which is %d hex characters: use size:%d", f.Size, 2*BlindIndexSize, 2*BlindIndexSize)
+		}
 		norm := b.tags[tagNormalize]
 		switch norm {
 		case "":
@@ -338,7 +352,101 @@ func buildMeta(s *schema.Schema, formats map[string]tokenize.Format) *modelMeta 
 		})
 	}
 	sort.Slice(m.blind, func(i, j int) bool { return m.blind[i].index.DBName < m.blind[j].index.DBName })
+	if m.subject != nil {
+		// Rows of a related model read through Preload or Joins come many
+		// customers at a time: each needs a subject field of its own.
+		names := make([]string, 0, len(s.Relationships.Relations))
+		for name := range s.Relationships.Relations {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			rs := s.Relationships.Relations[name].FieldSchema
+			if rs == nil || rs == s {
+				continue
+			}
+			if enc, subj := encryptedWithoutSubject(rs); enc != "" && !subj {
+				return fail(s.LookUpField(name), "the related model %s has encrypted field %s but no fieldcrypt:\"subject\" field, "+
+					"so its rows read through Preload or Joins have no subject: give %s a subject field (for example %sRef string `fieldcrypt:\"subject\"`, "+
+					"filled with the %s's subject)", rs.Name, enc, rs.Name, s.Name, s.Name)
+			}
+		}
+	}
 	return m
+}
+
+// encryptedWithoutSubject reports the first encrypted field of s and
+// whether s has a subject field.
+func encryptedWithoutSubject(s *schema.Schema) (encrypted string, subject bool) {
+	for _, f := range s.Fields {
+		if _, ours := f.Serializer.(serializer); ours && encrypted == "" {
+			encrypted = f.Name
+		}
+		if tag, ok := f.StructField.Tag.Lookup(TagName); ok {
+			if tags, err := parseTag(tag); err == nil {
+				_, has := tags[tagSubject]
+				subject = subject || has
+			}
+		}
+	}
+	return encrypted, subject
+}
+
+// Ciphertext overheads in bytes: header (54) plus GCM nonce and tag (28),
+// or plus the SIV (16).
+const (
+	overheadRandomized    = HeaderOverhead
+	overheadDeterministic = envelope.HeaderSize + 16
+	// HeaderOverhead is what a randomised ciphertext adds to the plaintext,
+	// in bytes: its column needs ceil(4·(n+82)/3) characters for n bytes of
+	// plaintext (ceil(4·(n+70)/3) for encrypt_det).
+	HeaderOverhead = envelope.HeaderSize + 28
+)
+
+// textLen is the length of the unpadded base64 form of n bytes.
+func textLen(n int) int { return (4*n + 2) / 3 }
+
+// checkColumnTags refuses gorm tags that cannot work on an encrypted
+// column, and sets c.maxLen from its size.
+func checkColumnTags(c *columnMeta) string {
+	f := c.field
+	if _, ok := f.TagSettings["DEFAULT"]; ok {
+		return "default:" + f.TagSettings["DEFAULT"] + " on an encrypted column would be stored by the database in clear: " +
+			"set the default in Go instead (in the constructor or a BeforeCreate hook), where gormcrypt encrypts it"
+	}
+	_, unique := f.TagSettings["UNIQUE"]
+	_, uniqueIndex := f.TagSettings["UNIQUEINDEX"]
+	if idx, ok := f.TagSettings["INDEX"]; ok && strings.Contains(strings.ToUpper(idx), "UNIQUE") {
+		uniqueIndex = true
+	}
+	if (unique || uniqueIndex) && !(c.mode == modeToken && c.global) {
+		return "uniqueIndex (or unique) on an encrypted column cannot be enforced by the database: equal values have " +
+			"different ciphertexts (and different tokens per customer). Put the uniqueIndex on a blind index of it instead: " +
+			"XIndex *string `gorm:\"size:32;uniqueIndex\" fieldcrypt:\"blind_index:" + f.Name + "\"`"
+	}
+	if c.mode == modeToken || f.Size <= 0 || f.TagSettings["SIZE"] == "" {
+		return ""
+	}
+	over := overheadRandomized
+	if c.mode == envelope.Deterministic {
+		over = overheadDeterministic
+	}
+	fixed := 0
+	switch c.kind {
+	case kindInt, kindUint:
+		fixed = 8
+	case kindTime:
+		fixed = 16 // time.Time.MarshalBinary with a zone offset in seconds
+	}
+	need := textLen(over + fixed)
+	if f.Size < need {
+		return fmt.Sprintf("size:%d is too small for a ciphertext: this column needs at least size:%d "+
+			"(ceil(4·(n+%d)/3) characters for n plaintext bytes), or no size for a text column", f.Size, need, over)
+	}
+	if fixed == 0 {
+		c.maxLen = 3*f.Size/4 - over
+	}
+	return ""
 }
 
 func newColumn(m *modelMeta, f *schema.Field) (*columnMeta, error) {

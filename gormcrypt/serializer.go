@@ -32,6 +32,9 @@ func (s serializer) Value(ctx context.Context, field *schema.Field, dst reflect.
 	if err != nil {
 		return nil, fmt.Errorf("%w (writing %s.%s)", err, field.Schema.Table, field.DBName)
 	}
+	if v, ok := st.presealed(field, dst); ok {
+		return v, nil
+	}
 	c, err := st.p.column(field)
 	if err != nil {
 		return nil, err
@@ -55,6 +58,10 @@ func (p *Plugin) seal(ctx context.Context, c *columnMeta, subject string, v any)
 	}
 	if null {
 		return nil, nil
+	}
+	if c.maxLen > 0 && len(pt) > c.maxLen {
+		return nil, c.errorf(fmt.Errorf("%w: the value is %d bytes and the column's size:%d holds at most %d encrypted",
+			ErrValueTooLong, len(pt), c.field.Size, c.maxLen))
 	}
 	ad := envelope.AssociatedData(c.model.table, c.dbName, subject)
 	var ct []byte
