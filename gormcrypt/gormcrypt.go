@@ -101,8 +101,8 @@ type config struct {
 	models   []any
 	noChecks bool
 	redact   bool
-	purpose string
-	formats map[string]tokenize.Format
+	purpose  string
+	formats  map[string]tokenize.Format
 }
 
 // Option configures New.
