@@ -34,7 +34,7 @@
 // nil pointer or nil []byte) stays NULL; empty strings and empty slices are
 // encrypted and round-trip. Columns hold the ciphertext's text form
 // (unpadded URL-safe base64), so they are text columns: a value of n bytes
-// takes 4/3·(n+50) characters (4/3·(n+38) deterministic); integers are
+// takes ceil(4·(n+82)/3) characters (ceil(4·(n+70)/3) deterministic); integers are
 // encrypted as 8 bytes so their size does not leak. Installing the plugin makes the
 // encrypted columns of the models given to [Models] text columns (GORM
 // would otherwise give time and integer fields their own column types); a
@@ -92,22 +92,68 @@
 // Global-scope token columns (scope:global) survive Forget: delete or
 // rewrite such rows as part of the erasure if they must go too.
 //
-// # Operations
+// # GORM APIs: what works, what does not, and why
 //
-// Create, CreateInBatches, Save, Updates with a struct or a map, Update,
-// First, Find, Scan, Raw(...).Scan, Joins, Preload, transactions and user
-// hooks work; Rows needs [ScanRows] in place of db.ScanRows. Map updates are encrypted by the plugin (GORM does not call
-// serializers for them) and must address rows of one subject: the model's
-// subject field or WithSubject. Not supported, and refused with
-// [ErrUnsupported] rather than written in clear: Create from a map, SQL
-// expressions assigned to encrypted columns, setting a blind index column
-// yourself, changing a row's subject with Updates (its other ciphertexts
-// would stop decrypting). Updating with Select keeps an index in step with
-// its source. Results scanned into something other than the model (Pluck,
-// maps, Row) hold the stored ciphertext text, not the plaintext.
+// Tested on SQLite, PostgreSQL and MariaDB (TestSuite, TestSafety).
+//
+//	API                                        works?   notes
+//	Create, CreateInBatches, Save              yes      Save writes every column, so it may change the subject (re-encrypts)
+//	Updates(struct), Updates(&struct)          yes      only the non-zero fields, as GORM does; indexes follow their sources
+//	Updates(map), Update, UpdateColumn(s)      yes      encrypted by the plugin (GORM calls no serializer for maps); one subject per statement
+//	Select/Omit with Updates or Save           yes      an index is written exactly when its source is
+//	OnConflict UpdateAll / DoNothing           yes
+//	OnConflict AssignmentColumns               yes      the index is assigned with its source; the conflict target must include the subject column
+//	OnConflict Assignments(map)                no       ErrUnsupported: the value would be written as given, unencrypted
+//	FirstOrCreate, FirstOrInit, Attrs, Assign  yes      conditions on plain columns only (the subject, say)
+//	First, Find, Take, Scan, Raw().Scan        yes      into the model; Pluck, maps and Row give the stored text
+//	Rows                                       yes      with ScanRows in place of db.ScanRows
+//	Joins, Preload                             yes      related models need their own subject field (checked when the plugin is installed)
+//	WhereEqual scope                           yes      blind index (any subject) or deterministic column (one subject)
+//	Where/First/Find/Delete/Not/Or with a
+//	  struct or map naming an encrypted column no       ErrUnsupported: the column holds ciphertexts; GORM compared with NULL or plaintext
+//	Where("email = ?", v) (SQL strings)        no       not seen by the plugin: it compares with the stored ciphertext text
+//	Create from a map                          no       ErrUnsupported: create from the struct
+//	SQL expressions for encrypted columns      no       ErrUnsupported
+//	setting a blind index column yourself      no       ErrUnsupported: it is filled from its source
+//	Updates that change only the subject       no       ErrUnsupported, nothing written: other ciphertexts would stop decrypting
+//	default:, uniqueIndex on encrypted columns no       ErrInvalidModel: a default is stored in clear; put uniqueIndex on a blind index
+//	size: shorter than a ciphertext            no       ErrInvalidModel; a longer value than size: holds fails with ErrValueTooLong
+//
+// Sizes: a randomised column needs ceil(4·(n+82)/3) characters for n bytes
+// of plaintext, encrypt_det ceil(4·(n+70)/3); so size:S holds
+// floor(3·S/4) − 82 bytes (− 70 deterministic) and no size gives a text
+// column. Integer columns encrypt 8 bytes, time columns 15 or 16. A token
+// column has the length of its value; a blind index 32 characters.
+//
+// Failures are reported before the driver sees the statement: every
+// written encrypted column is computed in the plugin's callbacks, so no
+// error or log line carries a value (pgx would otherwise format GORM's
+// serializer wrapper, plaintext included, into its error, and GORM would
+// log it).
+//
+// # Writers without the plugin
+//
+// A *gorm.DB without db.Use(plugin) writing a model with encrypted columns
+// fails: struct writes with [ErrNotRegistered] from the serializers (or, in
+// a process where no plugin was ever installed, GORM's "invalid serializer"
+// error). Map writes, Table() writes and raw SQL bypass GORM's serializers
+// and every callback of this package, so the plugin also gives the
+// encrypted and blind index columns of the models passed to [Models] CHECK
+// constraints, created by AutoMigrate: the database refuses a value that
+// cannot be a ciphertext (it must start with "A", be at least 51
+// characters long and hold neither spaces nor "@") or a blind index (32
+// characters). This stops mistakes — another service, an admin tool, a
+// missing db.Use — not an attacker with write access. Limits: token
+// columns get no constraint (a token has its value's format by design), so
+// a writer without the plugin can store a real card number there; on
+// PostgreSQL, the error a *gorm.DB without the plugin gets from pgx for a
+// struct write quotes the value, because pgx formats the argument it could
+// not encode. [NoCheckConstraints] leaves the constraints out (a table that
+// still holds plaintext, where AutoMigrate could not add them).
+//
 // Unknown fieldcrypt tag keys, unknown token formats and unsupported field
-// types are refused with [ErrInvalidModel] when the model is registered or
-// first used.
+// types are refused with [ErrInvalidModel] when the plugin is installed or
+// the model first used.
 //
 // # Token columns
 //
@@ -137,7 +183,7 @@
 // with the subject key served from the Keyring's cache (about 5% of the CPU
 // profile of BenchmarkShop); a customer's first write creates and wraps
 // their key (a keystore insert). The larger cost is the database's: rows
-// grow by 4/3·50 characters per encrypted value plus 32 per blind index.
+// grow by about 4/3·82 characters per encrypted value plus 32 per blind index.
 // BenchmarkShop (1000 customers, 3 encrypted columns, 1 blind index,
 // created in one transaction and read back, pure-Go SQLite, 2 shared
 // cores, medians of 5, CPU time) measured 1.18× plain GORM with
@@ -149,5 +195,5 @@
 // # Concurrency
 //
 // A [Plugin] and the serializers are safe for concurrent use by many
-// goroutines, as is a *gorm.DB with gormcrypt registered.
+// goroutines, as is a *gorm.DB with the plugin installed.
 package gormcrypt
