@@ -49,7 +49,7 @@ const benchRows = 1000
 func BenchmarkShop(b *testing.B) {
 	// padded gives a plaintext value the length of its ciphertext column.
 	padded := func(v string) string {
-		return v + strings.Repeat("x", base64.RawURLEncoding.EncodedLen(len(v)+50)-len(v))
+		return v + strings.Repeat("x", base64.RawURLEncoding.EncodedLen(len(v)+gormcrypt.HeaderOverhead)-len(v))
 	}
 	for _, mode := range []string{"OneByOne", "Batches100"} {
 		b.Run(mode+"/plain", func(b *testing.B) {
