@@ -140,9 +140,8 @@
 // and every callback of this package, so the plugin also gives the
 // encrypted and blind index columns of the models passed to [Models] CHECK
 // constraints, created by AutoMigrate: the database refuses a value that
-// cannot be a ciphertext (it must start with "A", be at least 51
-// characters long and hold neither spaces nor "@") or a blind index (32
-// characters). This stops mistakes — another service, an admin tool, a
+// cannot be a ciphertext (it must start with "A" and be at least 51
+// characters long) or a blind index (32 characters). This stops mistakes — another service, an admin tool, a
 // missing db.Use — not an attacker with write access. Limits: token
 // columns get no constraint (a token has its value's format by design), so
 // a writer without the plugin can store a real card number there; on
