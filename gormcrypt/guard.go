@@ -344,42 +344,61 @@ type trustedCond struct{ clause.Expression }
 // with NULL — matching another customer's row.
 func (p *Plugin) guardConditions(db *gorm.DB) {
 	stmt := db.Statement
-	c, ok := stmt.Clauses["WHERE"]
-	if !ok {
+	if w, ok := stmt.Clauses["WHERE"].Expression.(clause.Where); ok {
+		if err := p.checkExprs(stmt, stmt.Schema, w.Exprs); err != nil {
+			db.AddError(err)
+			return
+		}
+	}
+	// Joins("Customer", db.Where(&Customer{...})): the conditions of the
+	// joined model, built without the plugin's context.
+	if stmt.Schema == nil {
 		return
 	}
-	w, ok := c.Expression.(clause.Where)
-	if !ok {
-		return
-	}
-	if err := p.checkExprs(stmt, w.Exprs); err != nil {
-		db.AddError(err)
+	for _, j := range stmt.Joins {
+		rel := stmt.Schema.Relationships.Relations[j.Name]
+		if rel == nil || rel.FieldSchema == nil {
+			continue
+		}
+		for _, cond := range j.Conds {
+			sub, ok := cond.(*gorm.DB)
+			if !ok || sub.Statement == nil {
+				continue
+			}
+			if w, ok := sub.Statement.Clauses["WHERE"].Expression.(clause.Where); ok {
+				if err := p.checkExprs(stmt, rel.FieldSchema, w.Exprs); err != nil {
+					db.AddError(err)
+					return
+				}
+			}
+		}
 	}
 }
 
-func (p *Plugin) checkExprs(stmt *gorm.Statement, exprs []clause.Expression) error {
+// checkExprs checks conditions whose unqualified columns belong to s.
+func (p *Plugin) checkExprs(stmt *gorm.Statement, s *schema.Schema, exprs []clause.Expression) error {
 	for _, e := range exprs {
 		var col any
 		switch x := e.(type) {
 		case trustedCond:
 			continue
 		case clause.AndConditions:
-			if err := p.checkExprs(stmt, x.Exprs); err != nil {
+			if err := p.checkExprs(stmt, s, x.Exprs); err != nil {
 				return err
 			}
 			continue
 		case clause.OrConditions:
-			if err := p.checkExprs(stmt, x.Exprs); err != nil {
+			if err := p.checkExprs(stmt, s, x.Exprs); err != nil {
 				return err
 			}
 			continue
 		case clause.NotConditions:
-			if err := p.checkExprs(stmt, x.Exprs); err != nil {
+			if err := p.checkExprs(stmt, s, x.Exprs); err != nil {
 				return err
 			}
 			continue
 		case clause.Where:
-			if err := p.checkExprs(stmt, x.Exprs); err != nil {
+			if err := p.checkExprs(stmt, s, x.Exprs); err != nil {
 				return err
 			}
 			continue
@@ -402,7 +421,7 @@ func (p *Plugin) checkExprs(stmt *gorm.Statement, exprs []clause.Expression) err
 		default:
 			continue
 		}
-		if c := p.encryptedColumn(stmt, col); c != nil {
+		if c := p.encryptedColumn(stmt, s, col); c != nil {
 			return fmt.Errorf("%w: a condition compares the encrypted column %s.%s with a value (a struct or map condition); "+
 				"the database holds ciphertexts, so it would match nothing or the wrong rows: use gormcrypt.WhereEqual",
 				ErrUnsupported, c.model.table, c.dbName)
@@ -413,7 +432,7 @@ func (p *Plugin) checkExprs(stmt *gorm.Statement, exprs []clause.Expression) err
 
 // encryptedColumn returns the encrypted column a condition's column names,
 // in the statement's table or in a known model's table.
-func (p *Plugin) encryptedColumn(stmt *gorm.Statement, col any) *columnMeta {
+func (p *Plugin) encryptedColumn(stmt *gorm.Statement, s *schema.Schema, col any) *columnMeta {
 	var table, name string
 	switch c := col.(type) {
 	case string:
@@ -427,12 +446,12 @@ func (p *Plugin) encryptedColumn(stmt *gorm.Statement, col any) *columnMeta {
 		return nil
 	}
 	var m *modelMeta
-	if table == "" || table == clause.CurrentTable || (stmt.Schema != nil && table == stmt.Table) {
-		if stmt.Schema == nil {
+	if table == "" || table == clause.CurrentTable || (s != nil && table == s.Table) {
+		if s == nil {
 			return nil
 		}
 		var err error
-		if m, err = p.meta(stmt.Schema); err != nil {
+		if m, err = p.meta(s); err != nil {
 			return nil
 		}
 	} else {
