@@ -48,6 +48,7 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
+	defer plugin.Close() // stops the background erasure (see Plugin)
 	db.AutoMigrate(&Shopper{})
 
 	phone := "+48 600 100 200"
@@ -124,6 +125,7 @@ func openShop(opts ...gormcrypt.Option) (*gorm.DB, func()) {
 	}
 	db.AutoMigrate(&Shopper{})
 	return db, func() {
+		plugin.Close()
 		if s, err := db.DB(); err == nil {
 			s.Close()
 		}

@@ -159,9 +159,11 @@ type env struct {
 func setup(t *testing.T, b backend, opts ...gormcrypt.Option) env {
 	db := openGorm(t, b.open(t))
 	kr := newKeyring(t)
-	if _, err := install(db, kr, append([]gormcrypt.Option{gormcrypt.Models(allModels...)}, opts...)...); err != nil {
+	p, err := install(db, kr, append([]gormcrypt.Option{gormcrypt.Models(allModels...)}, opts...)...)
+	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { p.Close() })
 	if err := db.AutoMigrate(allModels...); err != nil {
 		t.Fatal(err)
 	}
