@@ -85,12 +85,32 @@
 //
 // [Forget] calls keys.Keyring.Forget and then sets the subject's blind
 // index values to NULL in every known model, so their old values are no
-// longer found. Afterwards reading an encrypted column of theirs fails with
-// an error matching keys.ErrKeyDestroyed, unless New was given
-// [RedactForgotten], which yields the zero value instead; writing for them
-// fails with keys.ErrKeyDestroyed. Other customers are untouched.
-// Global-scope token columns (scope:global) survive Forget: delete or
-// rewrite such rows as part of the erasure if they must go too.
+// longer found. Writing for them afterwards fails with
+// keys.ErrKeyDestroyed. Other customers are untouched. Global-scope token
+// columns (scope:global) survive Forget: delete or rewrite such rows as
+// part of the erasure if they must go too.
+//
+// Reading their rows afterwards works, so that a list which includes one
+// forgotten customer does not fail as a whole: each encrypted or
+// subject-scoped token column whose key was destroyed reads as the field's
+// zero value (nil for pointers and []byte, "" for strings, the zero time,
+// 0), and a bool field tagged `gorm:"-" fieldcrypt:"forgotten"` is set to
+// true on that row:
+//
+//	type Customer struct {
+//		...
+//		Forgotten bool `gorm:"-" fieldcrypt:"forgotten"`
+//	}
+//
+// The mark means "a value of this row was redacted": a row whose encrypted
+// columns are all NULL, or were not selected, is not marked; read into a
+// fresh value, since the Plugin never sets the mark back to false. Only
+// keys.ErrKeyDestroyed is redacted; every other failure (a ciphertext
+// moved from another row, a malformed value, an unreachable keystore)
+// still fails the query. A forgotten customer's ciphertext copied into
+// another customer's row is redacted there too, since its key is gone.
+// With [Strict], reads of forgotten customers fail with an error matching
+// keys.ErrKeyDestroyed instead, a query over many rows as a whole.
 //
 // Crypto-shredding reaches every service that shares the keystore, but a
 // blind index is a keyed hash kept in each service's own database, and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"sync"
 	"time"
@@ -64,6 +65,21 @@ func Forget(ctx context.Context, db *gorm.DB, subject, reason string) (keys.Tomb
 		return t, fmt.Errorf("gormcrypt: forget: keys destroyed, but clearing blind indexes failed: %w; call Forget again", err)
 	}
 	return t, nil
+}
+
+// redacted gives the field rv of a forgotten subject's row dst its zero
+// value and marks the row with the model's forgotten field, if it has one.
+func (p *Plugin) redacted(ctx context.Context, c *columnMeta, dst, rv reflect.Value) {
+	rv.Set(reflect.Zero(c.field.FieldType))
+	f := c.model.forgotten
+	if f == nil {
+		return
+	}
+	if v := reflect.Indirect(dst); v.IsValid() && v.Type() == f.Schema.ModelType {
+		if fv := f.ReflectValueOf(ctx, v); fv.CanSet() {
+			fv.SetBool(true)
+		}
+	}
 }
 
 // indexedModels returns the models with blind indexes that the Plugin

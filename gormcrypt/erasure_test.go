@@ -29,6 +29,7 @@ import (
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 
+	"github.com/fieldcrypt/fieldcrypt/envelope"
 	"github.com/fieldcrypt/fieldcrypt/gormcrypt"
 	"github.com/fieldcrypt/fieldcrypt/internal/testdb"
 	"github.com/fieldcrypt/fieldcrypt/keys"
@@ -549,3 +550,116 @@ func TestErasureErrorsReported(t *testing.T) {
 
 // retryWindow outlasts the erasure's retry delay after a few failures.
 const retryWindow = 2 * time.Second
+
+// Account marks rows whose values were redacted because their subject was
+// forgotten; Card is a token column, Nick an encrypted one.
+type Account struct {
+	ID        uint
+	Ref       string  `gorm:"size:64;index" fieldcrypt:"subject"`
+	Nick      *string `gorm:"serializer:encrypt"`
+	Card      string  `gorm:"serializer:token;size:32" fieldcrypt:"token:card"`
+	Plan      string
+	Forgotten bool `gorm:"-" fieldcrypt:"forgotten"`
+}
+
+// TestForgottenRedacted: by default a list that includes a forgotten
+// customer reads, with their values zero and their rows marked; Strict
+// fails instead; other failures fail either way.
+func TestForgottenRedacted(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			e := setup(t, b, gormcrypt.Models(&Account{}))
+			if err := e.db.AutoMigrate(&Account{}); err != nil {
+				t.Fatal(err)
+			}
+			for _, ref := range []string{"a-gone", "a-kept", "a-null"} {
+				acc := Account{Ref: ref, Nick: ptr("nick " + ref), Card: "4111 1111 1111 1111", Plan: "pro"}
+				if ref == "a-null" {
+					acc.Nick, acc.Card = nil, ""
+				}
+				if err := e.db.Create(&acc).Error; err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, ref := range []string{"a-gone", "a-null"} {
+				if _, err := gormcrypt.Forget(ctx, e.db, ref, "T-5"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var all []Account
+			if err := e.db.Order("ref").Find(&all).Error; err != nil {
+				t.Fatalf("Find over a forgotten customer: %v", err)
+			}
+			gone, kept, null := all[0], all[1], all[2]
+			if !gone.Forgotten || gone.Nick != nil || gone.Card != "" || gone.Plan != "pro" {
+				t.Fatalf("forgotten row: %+v", gone)
+			}
+			if kept.Forgotten || *kept.Nick != "nick a-kept" || kept.Card != "4111 1111 1111 1111" {
+				t.Fatalf("kept row: %+v", kept)
+			}
+			// Nothing was decrypted, so nothing marks the row: the marker
+			// says a value was redacted, not that the subject is forgotten.
+			if null.Forgotten {
+				t.Fatalf("row without values marked forgotten: %+v", null)
+			}
+			var one Account
+			if err := e.db.Select("id", "ref", "card").First(&one, gone.ID).Error; err != nil || !one.Forgotten {
+				t.Fatalf("token column alone: %+v, %v; want it redacted and marked", one, err)
+			}
+			// Strict: the same read fails, for token columns too.
+			stDB, err := gorm.Open(e.db.Dialector, &gorm.Config{Logger: e.db.Logger})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p2, err := install(stDB, e.kr, gormcrypt.Strict(), gormcrypt.SweepEvery(-1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { p2.Close() })
+			var strict []Account
+			if err := stDB.Order("ref").Find(&strict).Error; !errors.Is(err, keys.ErrKeyDestroyed) {
+				t.Fatalf("Strict Find: err = %v, want keys.ErrKeyDestroyed", err)
+			}
+			if err := stDB.Select("id", "ref", "card").First(&one, gone.ID).Error; !errors.Is(err, keys.ErrKeyDestroyed) {
+				t.Fatalf("Strict token read: err = %v, want keys.ErrKeyDestroyed", err)
+			}
+			// Tampering fails by default too: only ErrKeyDestroyed is redacted.
+			// A live customer's ciphertext copied into the forgotten row
+			// decrypts under a live key and fails its associated data.
+			var raw string
+			if err := e.db.Raw("SELECT nick FROM accounts WHERE ref = ?", "a-kept").Scan(&raw).Error; err != nil {
+				t.Fatal(err)
+			}
+			if err := e.db.Exec("UPDATE accounts SET nick = ? WHERE ref = ?", raw, "a-gone").Error; err != nil {
+				t.Fatal(err)
+			}
+			if err := e.db.Order("ref").Find(&all).Error; !errors.Is(err, envelope.ErrDecrypt) {
+				t.Fatalf("another customer's ciphertext: err = %v, want a decryption failure", err)
+			}
+		})
+	}
+}
+
+type (
+	badForgottenType struct {
+		ID        uint
+		Ref       string `fieldcrypt:"subject"`
+		Forgotten string `gorm:"-" fieldcrypt:"forgotten"`
+	}
+	badForgottenColumn struct {
+		ID        uint
+		Ref       string `fieldcrypt:"subject"`
+		Forgotten bool   `fieldcrypt:"forgotten"`
+	}
+)
+
+func TestForgottenTagRefused(t *testing.T) {
+	e := setup(t, backends[0])
+	for _, m := range []any{&badForgottenType{}, &badForgottenColumn{}} {
+		_, err := install(openGorm(t, freshSQLite(t)), e.kr, gormcrypt.Models(m))
+		if !errors.Is(err, gormcrypt.ErrInvalidModel) || !strings.Contains(err.Error(), "forgotten") {
+			t.Errorf("%T: err = %v, want ErrInvalidModel naming the forgotten tag", m, err)
+		}
+	}
+}

@@ -24,6 +24,7 @@ type Shopper struct {
 	Email      string  `gorm:"serializer:encrypt"`
 	EmailIndex *string `gorm:"size:32;index" fieldcrypt:"blind_index:Email"`
 	Phone      *string `gorm:"serializer:encrypt"`
+	Forgotten  bool    `gorm:"-" fieldcrypt:"forgotten"` // set on read when values were redacted
 }
 
 // Example shows the whole life of a customer on the embedded default: a
@@ -63,15 +64,16 @@ func Example() {
 	fmt.Println("found by email:", s.Ref, s.Email, *s.Phone)
 
 	gormcrypt.Forget(ctx, db, "customer-42", "erasure ticket 1001")
-	err = db.First(&Shopper{}, s.ID).Error
-	fmt.Println("read after Forget refused:", errors.Is(err, keys.ErrKeyDestroyed))
+	var gone Shopper
+	db.First(&gone, s.ID)
+	fmt.Printf("read after Forget: %q forgotten=%v\n", gone.Email, gone.Forgotten)
 	var n int64
 	db.Model(&Shopper{}).Scopes(gormcrypt.WhereEqual(ctx, &Shopper{}, "Email", "ada@example.com")).Count(&n)
 	fmt.Println("found by email after Forget:", n)
 	// Output:
 	// plaintext in the database: false
 	// found by email: customer-42 ada@example.com +48 600 100 200
-	// read after Forget refused: true
+	// read after Forget: "" forgotten=true
 	// found by email after Forget: 0
 }
 
@@ -151,11 +153,12 @@ func ExampleBlindIndex() {
 	// email_index 32 [customer-1 customer-2]
 }
 
-// ExampleRedactForgotten reads a forgotten customer's encrypted columns as
-// zero values instead of failing.
-func ExampleRedactForgotten() {
+// Example_forgotten reads a list that includes a forgotten customer:
+// their encrypted columns read as zero values, the row is marked, and the
+// others read as usual.
+func Example_forgotten() {
 	ctx := context.Background()
-	db, done := openShop(gormcrypt.RedactForgotten())
+	db, done := openShop()
 	defer done()
 	phone := "+48 600 100 200"
 	db.Create(&Shopper{Ref: "customer-1", Email: "ada@example.com", Phone: &phone})
@@ -166,12 +169,28 @@ func ExampleRedactForgotten() {
 	err := db.Order("ref").Find(&all).Error
 	fmt.Println("error:", err)
 	for _, s := range all {
-		fmt.Printf("%s %q phone=%v index=%v\n", s.Ref, s.Email, s.Phone != nil, s.EmailIndex != nil)
+		fmt.Printf("%s %q phone=%v index=%v forgotten=%v\n", s.Ref, s.Email, s.Phone != nil, s.EmailIndex != nil, s.Forgotten)
 	}
 	// Output:
 	// error: <nil>
-	// customer-1 "" phone=false index=false
-	// customer-2 "grace@example.com" phone=false index=true
+	// customer-1 "" phone=false index=false forgotten=true
+	// customer-2 "grace@example.com" phone=false index=true forgotten=false
+}
+
+// ExampleStrict makes reads of a forgotten customer fail instead.
+func ExampleStrict() {
+	ctx := context.Background()
+	db, done := openShop(gormcrypt.Strict())
+	defer done()
+	db.Create(&Shopper{Ref: "customer-1", Email: "ada@example.com"})
+	db.Create(&Shopper{Ref: "customer-2", Email: "grace@example.com"})
+	gormcrypt.Forget(ctx, db, "customer-1", "erasure ticket 8")
+
+	var all []Shopper
+	err := db.Find(&all).Error
+	fmt.Println("list refused:", errors.Is(err, keys.ErrKeyDestroyed))
+	// Output:
+	// list refused: true
 }
 
 // ExampleScanRows reads encrypted rows one at a time.

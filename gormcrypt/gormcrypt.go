@@ -50,8 +50,9 @@ const (
 	BlindIndexPurpose = "blind-index"
 )
 
-// Errors callers branch on, matched with errors.Is. A forgotten subject's
-// data fails with keys.ErrKeyDestroyed instead.
+// Errors callers branch on, matched with errors.Is. Writing a forgotten
+// subject's data (and, with [Strict], reading it) fails with
+// keys.ErrKeyDestroyed instead.
 var (
 	// ErrNoSubject means no data subject could be found for a value: the
 	// model has no non-empty `fieldcrypt:"subject"` field and the context
@@ -104,7 +105,7 @@ var _ gorm.Plugin = (*Plugin)(nil)
 
 type config struct {
 	models         []any
-	redact         bool
+	strict         bool
 	purpose        string
 	formats        map[string]tokenize.Format
 	sweepEvery     time.Duration
@@ -123,12 +124,19 @@ func Models(models ...any) Option {
 	return func(c *config) { c.models = append(c.models, models...) }
 }
 
-// RedactForgotten makes reads of a forgotten subject's encrypted columns
-// give the field's zero value (nil for pointers and []byte, "" for strings)
-// instead of failing with keys.ErrKeyDestroyed. Other decryption failures
-// still fail. Most users won't need it: the error is the safer default,
-// since a zero value can be mistaken for data.
-func RedactForgotten() Option { return func(c *config) { c.redact = true } }
+// Strict makes reads of a forgotten subject's encrypted and token columns
+// fail with an error matching keys.ErrKeyDestroyed (a query over many rows
+// fails as a whole) instead of giving the field's zero value, which is the
+// default (see the package documentation's Erasure section). Use it where
+// reading a forgotten customer is itself a bug to be found.
+func Strict() Option { return func(c *config) { c.strict = true } }
+
+// RedactForgotten was the option that made reads of forgotten subjects
+// give zero values.
+//
+// Deprecated: that is the default now; RedactForgotten does nothing. Use
+// [Strict] for the old default.
+func RedactForgotten() Option { return func(*config) {} }
 
 // SweepEvery sets how often the Plugin checks every subject that still
 // has a blind index value in its database against the keystore, to clear
@@ -209,7 +217,7 @@ func New(kr *keys.Keyring, opts ...Option) (*Plugin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gormcrypt: %w", err)
 	}
-	return &Plugin{kr: kr, c: c, tok: tok, formats: cfg.formats, redact: cfg.redact,
+	return &Plugin{kr: kr, c: c, tok: tok, formats: cfg.formats, redact: !cfg.strict,
 		sweepEvery: cfg.sweepEvery, onErasureError: cfg.onErasureError,
 		pending: cfg.models, models: map[string]*modelMeta{}, tables: map[string]*modelMeta{}}, nil
 }
