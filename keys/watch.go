@@ -197,28 +197,6 @@ func (s *forgetSub) run() {
 	}
 }
 
-// ForgottenRefs reports which of refs name forgotten subjects, for a
-// library that keeps the references of the subjects whose data it holds
-// and checks them now and then (see [Keyring.OnForget]): it returns the
-// forgotten ones, in the order given. It reads the keystore, one
-// tombstone lookup per reference (no cache), so call it with batches of
-// a few hundred and expect it to cost that many keystore reads. A
-// reference the keystore has never seen is not forgotten.
-func (kr *Keyring) ForgottenRefs(ctx context.Context, refs []SubjectRef) ([]SubjectRef, error) {
-	var out []SubjectRef
-	for _, ref := range refs {
-		_, err := kr.store.Tombstone(ctx, ref)
-		switch {
-		case err == nil:
-			out = append(out, ref)
-		case errors.Is(err, ErrKeyNotFound):
-		default:
-			return nil, fmt.Errorf("keys: forgotten refs: %w", err)
-		}
-	}
-	return out, nil
-}
-
 // Close stops the Keyring's invalidation watcher, if it runs, and waits for
 // it to exit. It does not close the Store or the KMS. The Keyring remains
 // usable after Close, with only the cache MaxAge bounding how long other
@@ -246,4 +224,61 @@ func (kr *Keyring) Watching() bool {
 	default:
 		return true
 	}
+}
+
+// ForgottenLister is an optional capability of a [Store]: it tells which
+// of many subjects have a tombstone in one round trip, for
+// [Keyring.ForgottenRefs]. keys/sqlstore and keys/memstore implement it;
+// most users won't.
+type ForgottenLister interface {
+	// ForgottenAmong returns those of refs that have a tombstone, in any
+	// order, each once. Keyrings pass at most [ForgottenBatch] refs.
+	ForgottenAmong(ctx context.Context, refs []SubjectRef) ([]SubjectRef, error)
+}
+
+// ForgottenBatch is the most references [Keyring.ForgottenRefs] hands to
+// one ForgottenLister call.
+const ForgottenBatch = 500
+
+// ForgottenRefs reports which of refs name forgotten subjects, for a
+// library that holds data of many subjects and checks now and then for
+// Forgets it was not told about (see [Keyring.OnForget]): it returns the
+// forgotten ones, in the order given. It reads the keystore, not the
+// cache: one query per [ForgottenBatch] references when the Store
+// implements [ForgottenLister], else one tombstone lookup per reference. A
+// reference the keystore has never seen is not forgotten.
+func (kr *Keyring) ForgottenRefs(ctx context.Context, refs []SubjectRef) ([]SubjectRef, error) {
+	l, ok := kr.store.(ForgottenLister)
+	if !ok {
+		var out []SubjectRef
+		for _, ref := range refs {
+			_, err := kr.store.Tombstone(ctx, ref)
+			switch {
+			case err == nil:
+				out = append(out, ref)
+			case errors.Is(err, ErrKeyNotFound):
+			default:
+				return nil, fmt.Errorf("keys: forgotten refs: %w", err)
+			}
+		}
+		return out, nil
+	}
+	forgotten := map[SubjectRef]bool{}
+	for start := 0; start < len(refs); start += ForgottenBatch {
+		got, err := l.ForgottenAmong(ctx, refs[start:min(start+ForgottenBatch, len(refs))])
+		if err != nil {
+			return nil, fmt.Errorf("keys: forgotten refs: %w", err)
+		}
+		for _, r := range got {
+			forgotten[r] = true
+		}
+	}
+	var out []SubjectRef
+	for _, r := range refs {
+		if forgotten[r] {
+			out = append(out, r)
+			delete(forgotten, r) // each once, as the fallback would for distinct refs
+		}
+	}
+	return out, nil
 }

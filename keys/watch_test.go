@@ -3,6 +3,7 @@ package keys_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -293,8 +294,17 @@ func TestOnForgetStopWaits(t *testing.T) {
 	returned.Wait()
 }
 
+// plainStore hides memstore's ForgottenLister, for ForgottenRefs'
+// one-lookup-per-reference path.
+type plainStore struct{ keys.Store }
+
 func TestForgottenRefs(t *testing.T) {
-	kr := open(t, keys.Config{})
+	t.Run("Batched", func(t *testing.T) { testForgottenRefs(t, memstore.New()) })
+	t.Run("OneByOne", func(t *testing.T) { testForgottenRefs(t, plainStore{memstore.New()}) })
+}
+
+func testForgottenRefs(t *testing.T, store keys.Store) {
+	kr := open(t, keys.Config{Store: store})
 	var refs []keys.SubjectRef
 	for _, s := range []string{"customer-1", "customer-2", "customer-3", "never-seen"} {
 		r, _ := kr.SubjectRef(s)
@@ -317,5 +327,14 @@ func TestForgottenRefs(t *testing.T) {
 	}
 	if got, err := kr.ForgottenRefs(ctx, nil); err != nil || len(got) != 0 {
 		t.Fatalf("ForgottenRefs(nil) = %v, %v", got, err)
+	}
+	// More than one batch, the forgotten ones at both ends.
+	many := make([]keys.SubjectRef, 2*keys.ForgottenBatch+1)
+	for i := range many {
+		many[i], _ = kr.SubjectRef(fmt.Sprintf("other-%d", i))
+	}
+	many[0], many[len(many)-1] = refs[2], refs[0]
+	if got, err := kr.ForgottenRefs(ctx, many); err != nil || len(got) != 2 || got[0] != refs[2] || got[1] != refs[0] {
+		t.Fatalf("ForgottenRefs of %d refs = %v, %v", len(many), got, err)
 	}
 }
