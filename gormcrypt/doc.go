@@ -129,31 +129,46 @@
 //   - Missed Forgets (this service was down, its watcher lost a report):
 //     a sweep at install and then every [SweepEvery] (default
 //     [DefaultSweepInterval], one hour) checks every subject that still has
-//     a blind index value against the keystore (keys.Keyring.ForgottenRefs,
-//     in batches of 500) and clears the forgotten ones. A sweep that fails
-//     is retried from the page it stopped at; its position is kept in
-//     memory only, so a restarted service sweeps from the start.
+//     a blind index value against the keystore (keys.Keyring.ForgottenRefs:
+//     one keystore query per 500 subjects with keys/sqlstore) and clears
+//     the forgotten ones. A sweep that fails is retried from the page it
+//     stopped at. Its position is kept in memory only, so a restarted
+//     service sweeps from the start: TestSweepDuration measures a whole
+//     sweep over 200,000 indexed subjects at 1.0 s on SQLite and
+//     PostgreSQL and 1.6 s on MariaDB (SQLite keystore, 2 cores), about
+//     5 to 8 µs per subject, which is cheaper than keeping a cursor.
 //
 // The bound, from a Forget returning in one service until another
 // service's lookups no longer find the subject: the keystore watcher's
 // latency (keys/sqlstore: a few milliseconds on PostgreSQL, up to the
 // 250 ms poll interval plus one query on MySQL/MariaDB and SQLite) plus
 // one pass over that service's indexed subjects (one query per 500
-// subjects and one UPDATE per page with a match). TestTwoServices measures
-// it with the two services in two OS processes and a handful of indexed
-// rows: on 2 cores, p50 3 ms and max 11 ms on PostgreSQL, p50 225 ms and
-// max 235 ms on SQLite, p50 237 ms and max 241 ms on MariaDB (10 trials
-// each). In the same process it is one pass (about 10 ms). A Forget whose
-// report is missed is caught within SweepEvery plus one sweep. None of
-// this bounds the keys: their hard bound stays the Keyring's CacheMaxAge
-// plus keys.MaxAgeSlack.
+// subjects and one UPDATE per page with a match; about the sweep's cost
+// per subject, without the keystore). In the same process it is one pass.
+// A Forget whose report is missed is caught within SweepEvery plus one
+// sweep. None of this bounds the keys: their hard bound stays the
+// Keyring's CacheMaxAge plus keys.MaxAgeSlack.
+//
+// TestTwoServices measures it with the two services in two OS processes
+// sharing a keystore on the same backend, on 2 cores (PostgreSQL 15,
+// MariaDB 10.11): with 20 other indexed customers in the second service,
+// over 200 trials each, p50 2 ms, p99 13 ms, max 55 ms on PostgreSQL;
+// p50 241 ms, p99 253 ms, max 301 ms on SQLite; p50 236 ms, p99 297 ms,
+// max 324 ms on MariaDB. With 10,000 other indexed customers (50 trials):
+// p50 18 ms, max 42 ms on PostgreSQL; p50 233 ms, max 250 ms on SQLite;
+// p50 232 ms, max 244 ms on MariaDB.
+//
+// On MySQL/MariaDB, give the subject column a binary or case-sensitive
+// collation (`gorm:"type:varchar(64) COLLATE utf8mb4_bin"`): under the
+// default case-insensitive one, subjects that differ only in case are one
+// value to the database, so Forget and the erasure would clear the index
+// of both and a sweep could check only one of them.
 //
 // Every step is idempotent, so several replicas of a service may run it at
 // once (they repeat each other's work, nothing more), and a step that
 // fails is retried with backoff (up to a minute) and reported to
-// [OnErasureError]. [Plugin.Close] stops it. The cost at rest is one
-// goroutine pair per database and, every SweepEvery, one scan of the
-// indexed subjects and one keystore lookup per distinct subject.
+// [OnErasureError]. [Plugin.Close] stops it. The cost at rest is two
+// goroutines per database and, every SweepEvery, one sweep.
 //
 // # Operations
 //

@@ -28,7 +28,7 @@ const (
 	DefaultSweepInterval = time.Hour
 	// sweepPage is how many distinct subjects one query reads and one
 	// keystore batch checks.
-	sweepPage = 500
+	sweepPage = keys.ForgottenBatch
 	// Retry delays after a failed pass.
 	retryMin, retryMax = 100 * time.Millisecond, time.Minute
 )

@@ -48,8 +48,24 @@ type Member struct {
 
 const serviceEnv = "FIELDCRYPT_GORMCRYPT_SERVICE"
 
-// trialsEnv raises the number of propagation trials per backend.
-const trialsEnv = "FIELDCRYPT_ERASURE_TRIALS"
+// trialsEnv raises the number of propagation trials per backend, and
+// rowsEnv the number of other customers B holds (each pass reads them all).
+const (
+	trialsEnv = "FIELDCRYPT_ERASURE_TRIALS"
+	rowsEnv   = "FIELDCRYPT_ERASURE_ROWS"
+)
+
+func envCount(t *testing.T, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("%s=%q: want a positive number", name, v)
+	}
+	return n
+}
 
 // erasureBound is what the two-service test allows from A's Forget
 // returning to B's lookup no longer finding the customer: the watcher's
@@ -286,26 +302,22 @@ func countByEmail(t testing.TB, db *gorm.DB, email string) int64 {
 // index from finding the customer, in B's own database, within the stated
 // bound (the watcher's latency plus one pass over B's indexed subjects).
 // It reports the delay from A's Forget returning until B's lookup finds
-// nothing, over repeated trials (FIELDCRYPT_ERASURE_TRIALS, default 10).
+// nothing, over repeated trials (FIELDCRYPT_ERASURE_TRIALS, default 10;
+// FIELDCRYPT_ERASURE_ROWS other customers in B, default 20).
 func TestTwoServices(t *testing.T) {
-	trials := 10
-	if v := os.Getenv(trialsEnv); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			t.Fatalf("%s=%q: want a positive number", trialsEnv, v)
-		}
-		trials = n
-	}
+	trials, rows := envCount(t, trialsEnv, 10), envCount(t, rowsEnv, 20)
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			ca, cb := twoServices(t, b)
 			a := startServiceA(t, ca)
 			db, _, _ := cb.start(t)
 			// Customers B keeps that nobody forgets: their index survives.
-			for i := range 20 {
-				if err := db.Create(&Member{Ref: fmt.Sprintf("kept-%d", i), Email: fmt.Sprintf("kept-%d@example.com", i)}).Error; err != nil {
-					t.Fatal(err)
-				}
+			kept := make([]Member, rows)
+			for i := range kept {
+				kept[i] = Member{Ref: fmt.Sprintf("kept-%d", i), Email: fmt.Sprintf("kept-%d@example.com", i)}
+			}
+			if err := db.CreateInBatches(kept, 200).Error; err != nil {
+				t.Fatal(err)
 			}
 			var delays []time.Duration
 			for i := range trials {
@@ -338,7 +350,7 @@ func TestTwoServices(t *testing.T) {
 				}
 				delays = append(delays, time.Since(forgotten))
 			}
-			for i := range 20 {
+			for i := range min(rows, 20) {
 				if n := countByEmail(t, db, fmt.Sprintf("kept-%d@example.com", i)); n != 1 {
 					t.Fatalf("kept-%d: B finds %d, want 1 (the erasure cleared the wrong subject)", i, n)
 				}
@@ -347,8 +359,8 @@ func TestTwoServices(t *testing.T) {
 			q := func(p float64) time.Duration {
 				return delays[int(p*float64(len(delays)-1)+0.5)].Round(time.Millisecond)
 			}
-			t.Logf("%s: A's Forget → B's blind index no longer finds the customer: p50 %v, p99 %v, max %v over %d trials",
-				b.name, q(0.5), q(0.99), delays[len(delays)-1].Round(time.Millisecond), len(delays))
+			t.Logf("%s: A's Forget → B's blind index no longer finds the customer: p50 %v, p99 %v, max %v over %d trials, %d other indexed customers in B",
+				b.name, q(0.5), q(0.99), delays[len(delays)-1].Round(time.Millisecond), len(delays), rows)
 		})
 	}
 }
@@ -661,5 +673,100 @@ func TestForgottenTagRefused(t *testing.T) {
 		if !errors.Is(err, gormcrypt.ErrInvalidModel) || !strings.Contains(err.Error(), "forgotten") {
 			t.Errorf("%T: err = %v, want ErrInvalidModel naming the forgotten tag", m, err)
 		}
+	}
+}
+
+// sweepRowsEnv sets the number of indexed subjects TestSweepDuration
+// sweeps (default 5000).
+const sweepRowsEnv = "FIELDCRYPT_ERASURE_SWEEP_ROWS"
+
+// TestSweepDuration measures one catch-up sweep: the time from install
+// until the subject the sweep reaches last is cleared, over subjects
+// inserted directly (the sweep reads only subjects and index columns) and
+// a SQLite keystore file.
+func TestSweepDuration(t *testing.T) {
+	n := envCount(t, sweepRowsEnv, 5000)
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			dir := t.TempDir()
+			c := serviceConfig{Keystore: "sqlite", KeystoreDSN: filepath.Join(dir, "keys.db"), RootKey: filepath.Join(dir, "root.key")}
+			store, err := c.openStore(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { store.Close() })
+			root, err := localkms.OpenFile(c.RootKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			kr, err := keys.Open(ctx, keys.Config{KMS: root, Store: store, DisableWatch: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := b.open(t)
+			setupDB := openGorm(t, d)
+			p0, err := install(setupDB, kr, gormcrypt.SweepEvery(-1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := setupDB.AutoMigrate(&Member{}); err != nil {
+				t.Fatal(err)
+			}
+			p0.Close()
+			db := openGorm(t, d)
+			const batch = 500
+			for start := 0; start < n; start += batch {
+				var sql strings.Builder
+				var args []any
+				sql.WriteString("INSERT INTO members (ref, email_index) VALUES ")
+				for i := start; i < min(start+batch, n); i++ {
+					if i > start {
+						sql.WriteString(", ")
+					}
+					sql.WriteString("(?, ?)")
+					args = append(args, fmt.Sprintf("s-%07d", i), fmt.Sprintf("%032x", i))
+				}
+				if err := db.Exec(sql.String(), args...).Error; err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Forgotten while B was down: the first, one in the middle, the last.
+			gone := []int{0, n / 2, n - 1}
+			for _, i := range gone {
+				ref, _ := kr.SubjectRef(fmt.Sprintf("s-%07d", i))
+				if _, err := store.Forget(ctx, keys.Tombstone{Subject: ref, ForgottenAt: time.Now().UTC(), Reason: "T-sweep"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			start := time.Now()
+			p, err := install(db, kr, gormcrypt.Models(&Member{}), gormcrypt.SweepEvery(0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { p.Close() })
+			last := fmt.Sprintf("s-%07d", n-1)
+			for {
+				var idx *string
+				if err := db.Raw("SELECT email_index FROM members WHERE ref = ?", last).Scan(&idx).Error; err != nil {
+					t.Fatal(err)
+				}
+				if idx == nil {
+					break
+				}
+				if time.Since(start) > time.Minute {
+					t.Fatal("the sweep did not reach the last subject within a minute")
+				}
+				time.Sleep(time.Millisecond)
+			}
+			took := time.Since(start)
+			var left int64
+			db.Raw("SELECT COUNT(*) FROM members WHERE email_index IS NOT NULL").Scan(&left)
+			if left != int64(n-len(gone)) {
+				t.Fatalf("%d subjects still indexed, want %d", left, n-len(gone))
+			}
+			t.Logf("%s: one sweep over %d indexed subjects (SQLite keystore): %v (%.1f µs per subject)",
+				b.name, n, took.Round(time.Millisecond), float64(took.Microseconds())/float64(n))
+		})
 	}
 }
