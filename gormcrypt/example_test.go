@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/glebarez/sqlite"
 	"gorm.io/gorm"
@@ -217,4 +218,48 @@ func ExampleScanRows() {
 	// Output:
 	// customer-1 ada@example.com
 	// customer-2 grace@example.com
+}
+
+// Example_otherService shows two services with databases of their own on
+// one keystore: a Forget through one clears the other's blind index in
+// the background, so its lookups stop finding the customer too.
+func Example_otherService() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "gormcrypt-example")
+	defer os.RemoveAll(dir)
+	root, _ := localkms.OpenFile(filepath.Join(dir, "root.key"))
+
+	var stop []func()
+	defer func() {
+		for _, f := range stop {
+			f()
+		}
+	}()
+	service := func(name string) *gorm.DB {
+		store, _ := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "keys.db")) // the shared keystore
+		kr, _ := keys.Open(ctx, keys.Config{KMS: root, Store: store})
+		db, _ := gorm.Open(sqlite.Open(filepath.Join(dir, name+".db")), &gorm.Config{Logger: logger.Discard})
+		plugin, _ := gormcrypt.New(kr, gormcrypt.Models(&Shopper{}), gormcrypt.SweepEvery(time.Hour))
+		db.Use(plugin)
+		db.AutoMigrate(&Shopper{})
+		stop = append(stop, func() { plugin.Close(); kr.Close(); store.Close() })
+		return db
+	}
+	billing, support := service("billing"), service("support")
+	billing.Create(&Shopper{Ref: "customer-7", Email: "ada@example.com"})
+	support.Create(&Shopper{Ref: "customer-7", Email: "ada@example.com"})
+
+	found := func() (n int64) {
+		support.Model(&Shopper{}).Scopes(gormcrypt.WhereEqual(ctx, &Shopper{}, "Email", "ada@example.com")).Count(&n)
+		return n
+	}
+	fmt.Println("support finds her:", found())
+	gormcrypt.Forget(ctx, billing, "customer-7", "erasure ticket 9")
+	for deadline := time.Now().Add(5 * time.Second); found() != 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	fmt.Println("after billing's Forget, support finds her:", found())
+	// Output:
+	// support finds her: 1
+	// after billing's Forget, support finds her: 0
 }

@@ -148,8 +148,9 @@ func SweepEvery(d time.Duration) Option { return func(c *config) { c.sweepEvery 
 
 // OnErasureError receives the failures of the Plugin's background erasure
 // (all matching [ErrErasure]), which retries by itself. By default they
-// are logged with the *gorm.DB's logger at error level. f must not block
-// for long. The errors name tables and columns, never subjects or values.
+// are logged with the *gorm.DB's logger at error level. f may be called
+// from several goroutines at once and must not block for long. The errors
+// name tables and columns, never subjects or values.
 func OnErasureError(f func(error)) Option { return func(c *config) { c.onErasureError = f } }
 
 // TokenFormat makes f available to token columns as
