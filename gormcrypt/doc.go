@@ -85,12 +85,90 @@
 //
 // [Forget] calls keys.Keyring.Forget and then sets the subject's blind
 // index values to NULL in every known model, so their old values are no
-// longer found. Afterwards reading an encrypted column of theirs fails with
-// an error matching keys.ErrKeyDestroyed, unless New was given
-// [RedactForgotten], which yields the zero value instead; writing for them
-// fails with keys.ErrKeyDestroyed. Other customers are untouched.
-// Global-scope token columns (scope:global) survive Forget: delete or
-// rewrite such rows as part of the erasure if they must go too.
+// longer found. Writing for them afterwards fails with
+// keys.ErrKeyDestroyed. Other customers are untouched. Global-scope token
+// columns (scope:global) survive Forget: delete or rewrite such rows as
+// part of the erasure if they must go too.
+//
+// Reading their rows afterwards works, so that a list which includes one
+// forgotten customer does not fail as a whole: each encrypted or
+// subject-scoped token column whose key was destroyed reads as the field's
+// zero value (nil for pointers and []byte, "" for strings, the zero time,
+// 0), and a bool field tagged `gorm:"-" fieldcrypt:"forgotten"` is set to
+// true on that row:
+//
+//	type Customer struct {
+//		...
+//		Forgotten bool `gorm:"-" fieldcrypt:"forgotten"`
+//	}
+//
+// The mark means "a value of this row was redacted": a row whose encrypted
+// columns are all NULL, or were not selected, is not marked; read into a
+// fresh value, since the Plugin never sets the mark back to false. Only
+// keys.ErrKeyDestroyed is redacted; every other failure (a ciphertext
+// moved from another row, a malformed value, an unreachable keystore)
+// still fails the query. A forgotten customer's ciphertext copied into
+// another customer's row is redacted there too, since its key is gone.
+// With [Strict], reads of forgotten customers fail with an error matching
+// keys.ErrKeyDestroyed instead, a query over many rows as a whole.
+//
+// Crypto-shredding reaches every service that shares the keystore, but a
+// blind index is a keyed hash kept in each service's own database, and
+// Forget clears only the database it is given. So every installed Plugin
+// also finishes erasures made elsewhere, in the background, for each
+// database it is installed on:
+//
+//   - Reported Forgets: the Plugin subscribes to its Keyring's reports of
+//     forgotten subjects (keys.Keyring.OnForget: every Forget through a
+//     Keyring of this process on the keystore, and every one its watcher
+//     reports from other processes). Reports carry only a keys.SubjectRef,
+//     which cannot be inverted, so one pass reads the distinct subjects
+//     that still have a blind index value (500 per query), computes their
+//     references and sets the matching rows' indexes to NULL. Reports that
+//     arrive during a pass are handled together by the next one.
+//   - Missed Forgets (this service was down, its watcher lost a report):
+//     a sweep at install and then every [SweepEvery] (default
+//     [DefaultSweepInterval], one hour) checks every subject that still has
+//     a blind index value against the keystore (keys.Keyring.ForgottenRefs:
+//     one keystore query per 500 subjects with keys/sqlstore) and clears
+//     the forgotten ones. A sweep that fails is retried from the page it
+//     stopped at. Its position is kept in memory only, so a restarted
+//     service sweeps from the start: TestSweepDuration measures a whole
+//     sweep over 200,000 indexed subjects at 1.0 s on SQLite and
+//     PostgreSQL and 1.6 s on MariaDB (SQLite keystore, 2 cores), about
+//     5 to 8 µs per subject, which is cheaper than keeping a cursor.
+//
+// The bound, from a Forget returning in one service until another
+// service's lookups no longer find the subject: the keystore watcher's
+// latency (keys/sqlstore: a few milliseconds on PostgreSQL, up to the
+// 250 ms poll interval plus one query on MySQL/MariaDB and SQLite) plus
+// one pass over that service's indexed subjects (one query per 500
+// subjects and one UPDATE per page with a match; about the sweep's cost
+// per subject, without the keystore). In the same process it is one pass.
+// A Forget whose report is missed is caught within SweepEvery plus one
+// sweep. None of this bounds the keys: their hard bound stays the
+// Keyring's CacheMaxAge plus keys.MaxAgeSlack.
+//
+// TestTwoServices measures it with the two services in two OS processes
+// sharing a keystore on the same backend, on 2 cores (PostgreSQL 15,
+// MariaDB 10.11): with 20 other indexed customers in the second service,
+// over 200 trials each, p50 2 ms, p99 13 ms, max 55 ms on PostgreSQL;
+// p50 241 ms, p99 253 ms, max 301 ms on SQLite; p50 236 ms, p99 297 ms,
+// max 324 ms on MariaDB. With 10,000 other indexed customers (50 trials):
+// p50 18 ms, max 42 ms on PostgreSQL; p50 233 ms, max 250 ms on SQLite;
+// p50 232 ms, max 244 ms on MariaDB.
+//
+// On MySQL/MariaDB, give the subject column a binary or case-sensitive
+// collation (`gorm:"type:varchar(64) COLLATE utf8mb4_bin"`): under the
+// default case-insensitive one, subjects that differ only in case are one
+// value to the database, so Forget and the erasure would clear the index
+// of both and a sweep could check only one of them.
+//
+// Every step is idempotent, so several replicas of a service may run it at
+// once (they repeat each other's work, nothing more), and a step that
+// fails is retried with backoff (up to a minute) and reported to
+// [OnErasureError]. [Plugin.Close] stops it. The cost at rest is two
+// goroutines per database and, every SweepEvery, one sweep.
 //
 // # GORM APIs: what works, what does not, and why
 //

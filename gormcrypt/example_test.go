@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/glebarez/sqlite"
 	"gorm.io/gorm"
@@ -24,6 +25,7 @@ type Shopper struct {
 	Email      string  `gorm:"serializer:encrypt"`
 	EmailIndex *string `gorm:"size:32;index" fieldcrypt:"blind_index:Email"`
 	Phone      *string `gorm:"serializer:encrypt"`
+	Forgotten  bool    `gorm:"-" fieldcrypt:"forgotten"` // set on read when values were redacted
 }
 
 // Example shows the whole life of a customer on the embedded default: a
@@ -48,6 +50,7 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
+	defer plugin.Close() // stops the background erasure (see Plugin)
 	db.AutoMigrate(&Shopper{})
 
 	phone := "+48 600 100 200"
@@ -62,15 +65,16 @@ func Example() {
 	fmt.Println("found by email:", s.Ref, s.Email, *s.Phone)
 
 	gormcrypt.Forget(ctx, db, "customer-42", "erasure ticket 1001")
-	err = db.First(&Shopper{}, s.ID).Error
-	fmt.Println("read after Forget refused:", errors.Is(err, keys.ErrKeyDestroyed))
+	var gone Shopper
+	db.First(&gone, s.ID)
+	fmt.Printf("read after Forget: %q forgotten=%v\n", gone.Email, gone.Forgotten)
 	var n int64
 	db.Model(&Shopper{}).Scopes(gormcrypt.WhereEqual(ctx, &Shopper{}, "Email", "ada@example.com")).Count(&n)
 	fmt.Println("found by email after Forget:", n)
 	// Output:
 	// plaintext in the database: false
 	// found by email: customer-42 ada@example.com +48 600 100 200
-	// read after Forget refused: true
+	// read after Forget: "" forgotten=true
 	// found by email after Forget: 0
 }
 
@@ -124,6 +128,7 @@ func openShop(opts ...gormcrypt.Option) (*gorm.DB, func()) {
 	}
 	db.AutoMigrate(&Shopper{})
 	return db, func() {
+		plugin.Close()
 		if s, err := db.DB(); err == nil {
 			s.Close()
 		}
@@ -149,11 +154,12 @@ func ExampleBlindIndex() {
 	// email_index 32 [customer-1 customer-2]
 }
 
-// ExampleRedactForgotten reads a forgotten customer's encrypted columns as
-// zero values instead of failing.
-func ExampleRedactForgotten() {
+// Example_forgotten reads a list that includes a forgotten customer:
+// their encrypted columns read as zero values, the row is marked, and the
+// others read as usual.
+func Example_forgotten() {
 	ctx := context.Background()
-	db, done := openShop(gormcrypt.RedactForgotten())
+	db, done := openShop()
 	defer done()
 	phone := "+48 600 100 200"
 	db.Create(&Shopper{Ref: "customer-1", Email: "ada@example.com", Phone: &phone})
@@ -164,12 +170,28 @@ func ExampleRedactForgotten() {
 	err := db.Order("ref").Find(&all).Error
 	fmt.Println("error:", err)
 	for _, s := range all {
-		fmt.Printf("%s %q phone=%v index=%v\n", s.Ref, s.Email, s.Phone != nil, s.EmailIndex != nil)
+		fmt.Printf("%s %q phone=%v index=%v forgotten=%v\n", s.Ref, s.Email, s.Phone != nil, s.EmailIndex != nil, s.Forgotten)
 	}
 	// Output:
 	// error: <nil>
-	// customer-1 "" phone=false index=false
-	// customer-2 "grace@example.com" phone=false index=true
+	// customer-1 "" phone=false index=false forgotten=true
+	// customer-2 "grace@example.com" phone=false index=true forgotten=false
+}
+
+// ExampleStrict makes reads of a forgotten customer fail instead.
+func ExampleStrict() {
+	ctx := context.Background()
+	db, done := openShop(gormcrypt.Strict())
+	defer done()
+	db.Create(&Shopper{Ref: "customer-1", Email: "ada@example.com"})
+	db.Create(&Shopper{Ref: "customer-2", Email: "grace@example.com"})
+	gormcrypt.Forget(ctx, db, "customer-1", "erasure ticket 8")
+
+	var all []Shopper
+	err := db.Find(&all).Error
+	fmt.Println("list refused:", errors.Is(err, keys.ErrKeyDestroyed))
+	// Output:
+	// list refused: true
 }
 
 // ExampleScanRows reads encrypted rows one at a time.
@@ -196,4 +218,48 @@ func ExampleScanRows() {
 	// Output:
 	// customer-1 ada@example.com
 	// customer-2 grace@example.com
+}
+
+// Example_otherService shows two services with databases of their own on
+// one keystore: a Forget through one clears the other's blind index in
+// the background, so its lookups stop finding the customer too.
+func Example_otherService() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "gormcrypt-example")
+	defer os.RemoveAll(dir)
+	root, _ := localkms.OpenFile(filepath.Join(dir, "root.key"))
+
+	var stop []func()
+	defer func() {
+		for _, f := range stop {
+			f()
+		}
+	}()
+	service := func(name string) *gorm.DB {
+		store, _ := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "keys.db")) // the shared keystore
+		kr, _ := keys.Open(ctx, keys.Config{KMS: root, Store: store})
+		db, _ := gorm.Open(sqlite.Open(filepath.Join(dir, name+".db")), &gorm.Config{Logger: logger.Discard})
+		plugin, _ := gormcrypt.New(kr, gormcrypt.Models(&Shopper{}), gormcrypt.SweepEvery(time.Hour))
+		db.Use(plugin)
+		db.AutoMigrate(&Shopper{})
+		stop = append(stop, func() { plugin.Close(); kr.Close(); store.Close() })
+		return db
+	}
+	billing, support := service("billing"), service("support")
+	billing.Create(&Shopper{Ref: "customer-7", Email: "ada@example.com"})
+	support.Create(&Shopper{Ref: "customer-7", Email: "ada@example.com"})
+
+	found := func() (n int64) {
+		support.Model(&Shopper{}).Scopes(gormcrypt.WhereEqual(ctx, &Shopper{}, "Email", "ada@example.com")).Count(&n)
+		return n
+	}
+	fmt.Println("support finds her:", found())
+	gormcrypt.Forget(ctx, billing, "customer-7", "erasure ticket 9")
+	for deadline := time.Now().Add(5 * time.Second); found() != 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	fmt.Println("after billing's Forget, support finds her:", found())
+	// Output:
+	// support finds her: 1
+	// after billing's Forget, support finds her: 0
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/schema"
@@ -49,8 +50,9 @@ const (
 	BlindIndexPurpose = "blind-index"
 )
 
-// Errors callers branch on, matched with errors.Is. A forgotten subject's
-// data fails with keys.ErrKeyDestroyed instead.
+// Errors callers branch on, matched with errors.Is. Writing a forgotten
+// subject's data (and, with [Strict], reading it) fails with
+// keys.ErrKeyDestroyed instead.
 var (
 	// ErrNoSubject means no data subject could be found for a value: the
 	// model has no non-empty `fieldcrypt:"subject"` field and the context
@@ -77,6 +79,10 @@ const pluginName = "fieldcrypt:gormcrypt"
 // Plugin is the gorm.Plugin that New returns: it holds the Keyring
 // and Cipher the serializers use and keeps blind indexes up to date. It is
 // safe for concurrent use.
+//
+// Installed on a database, it also clears in the background the blind
+// indexes of subjects forgotten by other services on the same keystore
+// (see the package documentation's Erasure section); Close stops that.
 type Plugin struct {
 	kr      *keys.Keyring
 	c       *envelope.Cipher
@@ -90,19 +96,26 @@ type Plugin struct {
 	pending  []any // the models given to Models, validated by Initialize
 	noChecks bool  // NoCheckConstraints
 
-	mu     sync.Mutex
-	models map[string]*modelMeta // by table, the models Forget clears
-	tables map[string]*modelMeta // by table, every model with encrypted columns
+	sweepEvery     time.Duration
+	onErasureError func(error)
+
+	mu      sync.Mutex
+	models  map[string]*modelMeta // by table, the models Forget clears
+	tables  map[string]*modelMeta // by table, every model with encrypted columns
+	erasers []*eraser             // one per database installed on (erasure.go)
+	closed  bool
 }
 
 var _ gorm.Plugin = (*Plugin)(nil)
 
 type config struct {
-	models   []any
-	noChecks bool
-	redact   bool
-	purpose  string
-	formats  map[string]tokenize.Format
+	models         []any
+	noChecks       bool
+	strict         bool
+	purpose        string
+	formats        map[string]tokenize.Format
+	sweepEvery     time.Duration
+	onErasureError func(error)
 }
 
 // Option configures New.
@@ -124,12 +137,27 @@ func Models(models ...any) Option {
 // could not add them.
 func NoCheckConstraints() Option { return func(c *config) { c.noChecks = true } }
 
-// RedactForgotten makes reads of a forgotten subject's encrypted columns
-// give the field's zero value (nil for pointers and []byte, "" for strings)
-// instead of failing with keys.ErrKeyDestroyed. Other decryption failures
-// still fail. Most users won't need it: the error is the safer default,
-// since a zero value can be mistaken for data.
-func RedactForgotten() Option { return func(c *config) { c.redact = true } }
+// Strict makes reads of a forgotten subject's encrypted and token columns
+// fail with an error matching keys.ErrKeyDestroyed (a query over many rows
+// fails as a whole) instead of giving the field's zero value, which is the
+// default (see the package documentation's Erasure section). Use it where
+// reading a forgotten customer is itself a bug to be found.
+func Strict() Option { return func(c *config) { c.strict = true } }
+
+// SweepEvery sets how often the Plugin checks every subject that still
+// has a blind index value in its database against the keystore, to clear
+// the indexes of those forgotten while it was not told (it was not
+// running, or its watcher missed the report); see the package
+// documentation's Erasure section. d > 0: at install and every d (default
+// [DefaultSweepInterval]); 0: at install only; d < 0: never.
+func SweepEvery(d time.Duration) Option { return func(c *config) { c.sweepEvery = d } }
+
+// OnErasureError receives the failures of the Plugin's background erasure
+// (all matching [ErrErasure]), which retries by itself. By default they
+// are logged with the *gorm.DB's logger at error level. f may be called
+// from several goroutines at once and must not block for long. The errors
+// name tables and columns, never subjects or values.
+func OnErasureError(f func(error)) Option { return func(c *config) { c.onErasureError = f } }
 
 // TokenFormat makes f available to token columns as
 // `fieldcrypt:"token:<name>"`, adding to or replacing the built-in formats
@@ -184,7 +212,7 @@ func New(kr *keys.Keyring, opts ...Option) (*Plugin, error) {
 	if kr == nil {
 		return nil, errors.New("gormcrypt: New needs a *keys.Keyring")
 	}
-	cfg := config{purpose: keys.DefaultPurpose, formats: DefaultTokenFormats()}
+	cfg := config{purpose: keys.DefaultPurpose, formats: DefaultTokenFormats(), sweepEvery: DefaultSweepInterval}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -196,8 +224,9 @@ func New(kr *keys.Keyring, opts ...Option) (*Plugin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gormcrypt: %w", err)
 	}
-	return &Plugin{kr: kr, c: c, tok: tok, formats: cfg.formats, redact: cfg.redact,
-		pending: cfg.models, noChecks: cfg.noChecks, models: map[string]*modelMeta{}, tables: map[string]*modelMeta{}}, nil
+	return &Plugin{kr: kr, c: c, tok: tok, formats: cfg.formats, redact: !cfg.strict,
+		sweepEvery: cfg.sweepEvery, onErasureError: cfg.onErasureError, pending: cfg.models,
+		noChecks: cfg.noChecks, models: map[string]*modelMeta{}, tables: map[string]*modelMeta{}}, nil
 }
 
 var serializerOnce sync.Mutex
@@ -263,6 +292,7 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 			return fmt.Errorf("gormcrypt: registering %s callback: %w", r.name, r.err)
 		}
 	}
+	p.startEraser(db)
 	return nil
 }
 

@@ -25,9 +25,10 @@ const (
 	tagNormalize  = "normalize"
 	tagToken      = "token"
 	tagScope      = "scope"
+	tagForgotten  = "forgotten"
 )
 
-var knownTags = []string{tagSubject, tagBlindIndex, tagNormalize, tagToken, tagScope}
+var knownTags = []string{tagSubject, tagBlindIndex, tagNormalize, tagToken, tagScope, tagForgotten}
 
 // Normalisations a blind index applies before hashing, selected with
 // `fieldcrypt:"blind_index:Email;normalize:lower"`.
@@ -87,7 +88,10 @@ type modelMeta struct {
 	subject *schema.Field // nil: subjects come from the context
 	columns map[string]*columnMeta
 	blind   []*blindMeta
-	err     error // set if the model is invalid; every use fails with it
+	// forgotten is the bool field tagged `fieldcrypt:"forgotten"`, set
+	// when a value of the row is redacted; nil if none.
+	forgotten *schema.Field
+	err       error // set if the model is invalid; every use fails with it
 
 	sortOnce sync.Once
 	sorted   []*columnMeta // columns in declaration order
@@ -292,6 +296,15 @@ func buildMeta(s *schema.Schema, formats map[string]tokenize.Format) *modelMeta 
 		}
 		if _, ok := tags[tagBlindIndex]; ok {
 			blinds = append(blinds, pending{f, tags})
+			continue
+		}
+		if _, ok := tags[tagForgotten]; ok {
+			if len(tags) != 1 || tags[tagForgotten] != "" || m.forgotten != nil ||
+				f.FieldType.Kind() != reflect.Bool || f.DBName != "" {
+				return fail(f, "the forgotten tag takes no value and no other keys, once per model, "+
+					"on a bool field without a column: Forgotten bool `gorm:\"-\" fieldcrypt:\"forgotten\"`")
+			}
+			m.forgotten = f
 			continue
 		}
 		if _, ok := tags[tagNormalize]; ok {

@@ -130,7 +130,7 @@ func (p *Plugin) open(ctx context.Context, st *stmtState, field *schema.Field, d
 	pt, err := p.c.Decrypt(ctx, ct, envelope.AssociatedData(c.model.table, c.dbName, subject))
 	if err != nil {
 		if p.redact && errors.Is(err, keys.ErrKeyDestroyed) {
-			rv.Set(reflect.Zero(field.FieldType))
+			p.redacted(ctx, c, dst, rv)
 			return nil
 		}
 		return c.errorf(err)

@@ -80,7 +80,7 @@ func (p *Plugin) detokenize(ctx context.Context, st *stmtState, c *columnMeta, d
 		}
 		if err != nil {
 			if p.redact && errors.Is(err, keys.ErrKeyDestroyed) {
-				rv.Set(reflect.Zero(c.field.FieldType))
+				p.redacted(ctx, c, dst, rv)
 				return nil
 			}
 			return c.errorf(err)

@@ -49,6 +49,14 @@
 //     key and measured in wall time, also across a suspended machine (see
 //     [MaxAgeSlack]).
 //
+// Data derived from a subject outside the keystore (a blind index, a search
+// index) is not reached by crypto-shredding. [Keyring.OnForget] tells a
+// library of every subject forgotten through a Keyring of this process on
+// the keystore and of every one its Watcher reports, on a queue of its own,
+// so that it can erase that data too; reports missed while a process was
+// not running are found with [Keyring.ForgottenRefs] (package gormcrypt
+// does both for blind indexes).
+//
 // What stays in memory: an evicted Key is dropped by the cache, but its
 // secret and the primitives derived from it (AES key schedules) stay in the
 // process's heap until no operation that was using it holds it and the

@@ -40,3 +40,27 @@ func ExampleKeyring_Rotate() {
 	// Output:
 	// new version: 2
 }
+
+// ExampleKeyring_OnForget erases data kept outside the keystore — here a
+// search index by subject reference — when a subject is forgotten, and
+// catches up with ForgottenRefs on what was forgotten before it listened.
+func ExampleKeyring_OnForget() {
+	ctx := context.Background()
+	root, _ := localkms.Parse([]byte(localkms.GenerateKey()))
+	kr, _ := keys.Open(ctx, keys.Config{KMS: root, Store: memstore.New()})
+	kr.Forget(ctx, "customer-1", "erasure ticket 1") // before anyone listens
+
+	ref1, _ := kr.SubjectRef("customer-1")
+	ref2, _ := kr.SubjectRef("customer-2")
+	done := make(chan keys.SubjectRef, 1)
+	stop := kr.OnForget(func(ref keys.SubjectRef) { done <- ref })
+	defer stop()
+
+	missed, _ := kr.ForgottenRefs(ctx, []keys.SubjectRef{ref1, ref2})
+	fmt.Println("forgotten before OnForget:", len(missed) == 1 && missed[0] == ref1)
+	kr.Forget(ctx, "customer-2", "erasure ticket 2")
+	fmt.Println("reported:", <-done == ref2)
+	// Output:
+	// forgotten before OnForget: true
+	// reported: true
+}

@@ -56,6 +56,8 @@ type Keyring struct {
 	stopWatch context.CancelFunc
 	watchDone chan struct{}
 	closeOnce sync.Once
+
+	hooks forgetHooks // OnForget subscriptions (see watch.go)
 }
 
 // Key is one unwrapped subject key version. Its secret is reachable only
@@ -333,7 +335,8 @@ func (kr *Keyring) Rotate(ctx context.Context, subject, purpose string) (uint32,
 // the same database). Once Forget returns, no operation started in this
 // process obtains the subject's keys, and none will ever be created again;
 // other processes stop within their watcher's latency, at most the cache
-// MaxAge (see [Watcher]).
+// MaxAge (see [Watcher]). Once the tombstone is stored, the [Keyring.OnForget]
+// subscribers of those Keyrings are told.
 //
 // Forget is idempotent: forgetting a forgotten subject returns the first
 // tombstone (time, reason). It still destroys any key material it finds
@@ -357,6 +360,7 @@ func (kr *Keyring) Forget(ctx context.Context, subject, reason string) (Tombston
 	if err != nil {
 		return Tombstone{}, fmt.Errorf("keys: forget: %w", err)
 	}
+	notifyEverywhere(kr, ref)
 	kr.emit(ctx, Event{Type: EventForgotten, Subject: ref, Reason: t.Reason, Destroyed: t.DestroyedNow,
 		Repeated: !t.ForgottenAt.Equal(now)})
 	return t, nil

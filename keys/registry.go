@@ -47,6 +47,23 @@ func register(kr *Keyring) {
 // the process on kr's keystore.
 func evictEverywhere(kr *Keyring, ref SubjectRef) {
 	kr.cache.evictSubject(ref)
+	for _, o := range sameKeystore(kr) {
+		o.cache.evictSubject(ref)
+	}
+}
+
+// notifyEverywhere queues ref for the OnForget subscriptions of kr and of
+// every other live Keyring of the process on kr's keystore.
+func notifyEverywhere(kr *Keyring, ref SubjectRef) {
+	kr.hooks.notify(ref)
+	for _, o := range sameKeystore(kr) {
+		o.hooks.notify(ref)
+	}
+}
+
+// sameKeystore returns the other live Keyrings of the process on kr's
+// keystore.
+func sameKeystore(kr *Keyring) []*Keyring {
 	registry.mu.Lock()
 	others := make([]*Keyring, 0, len(registry.m[kr.keystore]))
 	for _, p := range registry.m[kr.keystore] {
@@ -55,7 +72,5 @@ func evictEverywhere(kr *Keyring, ref SubjectRef) {
 		}
 	}
 	registry.mu.Unlock()
-	for _, o := range others {
-		o.cache.evictSubject(ref)
-	}
+	return others
 }

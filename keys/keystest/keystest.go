@@ -222,6 +222,45 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) keys.Store) {
 		}
 	})
 
+	t.Run("ForgottenAmong", func(t *testing.T) {
+		s := newStore(t)
+		l, ok := s.(keys.ForgottenLister)
+		if !ok {
+			t.Skip("the Store does not implement keys.ForgottenLister")
+		}
+		gone1, gone2 := randomID[keys.SubjectRef](t), randomID[keys.SubjectRef](t)
+		live, unknown := randomID[keys.SubjectRef](t), randomID[keys.SubjectRef](t)
+		if err := s.CreateKey(ctx, record(t, live, randomID[keys.KeyID](t), 1)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateKey(ctx, record(t, gone1, randomID[keys.KeyID](t), 1)); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range []keys.SubjectRef{gone1, gone2} {
+			if _, err := s.Forget(ctx, keys.Tombstone{Subject: r, ForgottenAt: time.Now().UTC().Truncate(time.Microsecond)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := l.ForgottenAmong(ctx, []keys.SubjectRef{live, gone2, unknown, gone1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || !(got[0] == gone1 && got[1] == gone2 || got[0] == gone2 && got[1] == gone1) {
+			t.Fatalf("ForgottenAmong = %v, want %v and %v", got, gone1, gone2)
+		}
+		if got, err := l.ForgottenAmong(ctx, nil); err != nil || len(got) != 0 {
+			t.Fatalf("ForgottenAmong(nil) = %v, %v", got, err)
+		}
+		many := make([]keys.SubjectRef, keys.ForgottenBatch)
+		for i := range many {
+			many[i] = randomID[keys.SubjectRef](t)
+		}
+		many[len(many)-1] = gone2
+		if got, err := l.ForgottenAmong(ctx, many); err != nil || len(got) != 1 || got[0] != gone2 {
+			t.Fatalf("ForgottenAmong of %d refs = %v, %v; want [%v]", len(many), got, err, gone2)
+		}
+	})
+
 	t.Run("InitMeta", func(t *testing.T) {
 		s := newStore(t)
 		got, err := s.InitMeta(ctx, "check", []byte("first"))

@@ -148,6 +148,26 @@ func (s *Store) Tombstone(ctx context.Context, subject keys.SubjectRef) (keys.To
 	return t, nil
 }
 
+var _ keys.ForgottenLister = (*Store)(nil)
+
+// ForgottenAmong implements keys.ForgottenLister.
+func (s *Store) ForgottenAmong(ctx context.Context, refs []keys.SubjectRef) ([]keys.SubjectRef, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []keys.SubjectRef
+	seen := map[keys.SubjectRef]bool{}
+	for _, r := range refs {
+		if _, ok := s.tombstones[r]; ok && !seen[r] {
+			seen[r] = true
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
 // InitMeta implements keys.Store.
 func (s *Store) InitMeta(ctx context.Context, name string, value []byte) ([]byte, error) {
 	if err := ctx.Err(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -318,6 +319,43 @@ func (s *Store) Tombstone(ctx context.Context, subject keys.SubjectRef) (keys.To
 	}
 	return keys.Tombstone{Subject: subject, ForgottenAt: fromMicros(forgotten),
 		Reason: string(reason), Destroyed: int(destroyed)}, nil
+}
+
+var _ keys.ForgottenLister = (*Store)(nil)
+
+// ForgottenAmong implements keys.ForgottenLister in one query.
+func (s *Store) ForgottenAmong(ctx context.Context, refs []keys.SubjectRef) ([]keys.SubjectRef, error) {
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(refs))
+	for i := range refs {
+		args[i] = refs[i][:]
+	}
+	q := s.dialect.rebind(`SELECT subject_ref FROM fieldcrypt_subjects WHERE forgotten_at IS NOT NULL AND subject_ref IN (?` +
+		strings.Repeat(", ?", len(refs)-1) + `)`)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: forgotten among: %w", err)
+	}
+	defer rows.Close()
+	var out []keys.SubjectRef
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return nil, fmt.Errorf("sqlstore: forgotten among: %w", err)
+		}
+		var r keys.SubjectRef
+		if len(b) != len(r) {
+			return nil, fmt.Errorf("sqlstore: forgotten among: stored subject reference has %d bytes", len(b))
+		}
+		copy(r[:], b)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlstore: forgotten among: %w", err)
+	}
+	return out, nil
 }
 
 // InitMeta implements keys.Store. Names are at most [MaxMetaNameLen] bytes.
