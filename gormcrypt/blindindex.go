@@ -155,11 +155,14 @@ func WhereEqual(ctx context.Context, model any, field string, value any) func(*g
 			return db
 		}
 		var col string
-		var v any
+		var vs []any
 		switch {
 		case b != nil:
 			col = b.index.DBName
-			v, err = p.indexValue(ctx, b, value)
+			var v any
+			if v, err = p.indexValue(ctx, b, value); v != nil {
+				vs = []any{v}
+			}
 		case c.mode == envelope.Deterministic:
 			col = c.dbName
 			subject, _ := ctx.Value(subjectKey{}).(string)
@@ -169,7 +172,7 @@ func WhereEqual(ctx context.Context, model any, field string, value any) func(*g
 				break
 			}
 			if err = checkSubject(subject); err == nil {
-				v, err = p.seal(ctx, c, subject, value)
+				vs, err = p.sealAll(ctx, c, subject, value)
 			}
 		default:
 			err = fmt.Errorf("%w: %s.%s is randomised and has no blind index, so it cannot be searched",
@@ -179,10 +182,10 @@ func WhereEqual(ctx context.Context, model any, field string, value any) func(*g
 			db.AddError(err)
 			return db
 		}
-		if v == nil {
+		if len(vs) == 0 {
 			return db.Where(clause.Expr{SQL: "1 = 0"})
 		}
-		return db.Where(clause.Eq{Column: clause.Column{Table: clause.CurrentTable, Name: col}, Value: v})
+		return db.Where(clause.IN{Column: clause.Column{Table: clause.CurrentTable, Name: col}, Values: vs})
 	}
 }
 
