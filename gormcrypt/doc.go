@@ -14,7 +14,7 @@
 //	plugin, _ := gormcrypt.New(keyring, gormcrypt.Models(&Customer{}))
 //	db.Use(plugin)
 //	db.Create(&Customer{Ref: "customer-42", Email: "ada@example.com"})
-//	db.Scopes(gormcrypt.WhereEqual(ctx, &Customer{}, "Email", "Ada@Example.com")).First(&c)
+//	db.WithContext(ctx).Scopes(gormcrypt.WhereEqual(&Customer{}, "Email", "Ada@Example.com")).First(&c)
 //	gormcrypt.Forget(ctx, db, "customer-42", "erasure ticket 1001")
 //
 // # Serializers and registration

@@ -58,14 +58,14 @@ func Example() {
 	fmt.Println("plaintext in the database:", raw == "ada@example.com")
 
 	var s Shopper
-	db.Scopes(gormcrypt.WhereEqual(ctx, &Shopper{}, "Email", " Ada@Example.com")).First(&s)
+	db.Scopes(gormcrypt.WhereEqual(&Shopper{}, "Email", " Ada@Example.com")).First(&s)
 	fmt.Println("found by email:", s.Ref, s.Email, *s.Phone)
 
 	gormcrypt.Forget(ctx, db, "customer-42", "erasure ticket 1001")
 	err = db.First(&Shopper{}, s.ID).Error
 	fmt.Println("read after Forget refused:", errors.Is(err, keys.ErrKeyDestroyed))
 	var n int64
-	db.Model(&Shopper{}).Scopes(gormcrypt.WhereEqual(ctx, &Shopper{}, "Email", "ada@example.com")).Count(&n)
+	db.Model(&Shopper{}).Scopes(gormcrypt.WhereEqual(&Shopper{}, "Email", "ada@example.com")).Count(&n)
 	fmt.Println("found by email after Forget:", n)
 	// Output:
 	// plaintext in the database: false
