@@ -2,14 +2,21 @@ package gormcrypt
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+	"gorm.io/gorm/schema"
 
 	"github.com/fieldcrypt/fieldcrypt/envelope"
+	"github.com/fieldcrypt/fieldcrypt/keys"
 )
 
 // sealAll returns the column values a deterministic column holds for v
@@ -112,4 +119,373 @@ func resolveTable(stmt *gorm.Statement, table string) (string, error) {
 	}
 	return table, fmt.Errorf("%w: WhereEqual on %s, which is joined more than once (%s): name the one meant with WhereEqualAs",
 		ErrUnsupported, table, strings.Join(found, ", "))
+}
+
+// RotateBlindIndex adds a version of the blind index key of model's
+// encrypted field (named by Go field or column name) and returns it. From
+// then on this process writes indexes under the new version, and lookups
+// match every live version, so rows indexed before keep being found;
+// [Reindex] then rewrites them under the new version in the background.
+// Other processes switch within their Keyring's Config.CacheMaxAge (as for
+// keys.Keyring.Rotate): until then they write the old version, which
+// lookups still match, and do not yet match the new one, so a row this
+// process indexes in that window is found by them only once they switch.
+// See the package documentation (# Blind indexes) for the procedure.
+func RotateBlindIndex(ctx context.Context, db *gorm.DB, model any, field string) (uint32, error) {
+	p, _, b, err := blindOf(db, model, field)
+	if err != nil {
+		return 0, err
+	}
+	v, err := p.kr.Rotate(ctx, b.subject, BlindIndexPurpose)
+	if err != nil {
+		return 0, fmt.Errorf("gormcrypt: rotating the blind index key of %s: %w", b.index.DBName, err)
+	}
+	return v, nil
+}
+
+// BlindIndexes is BlindIndex under every live version of the index key,
+// newest (the one writes use) first: the values a row whose field equals
+// value may hold while a re-index is pending. It is empty if nothing was
+// ever indexed. Most users want WhereEqual instead.
+func BlindIndexes(ctx context.Context, db *gorm.DB, model any, field string, value string) (column string, indexes []string, err error) {
+	p, _, b, err := blindOf(db, model, field)
+	if err != nil {
+		return "", nil, err
+	}
+	vs, err := p.indexValues(ctx, b, value)
+	if err != nil {
+		return "", nil, err
+	}
+	indexes = make([]string, len(vs))
+	for i, v := range vs {
+		indexes[i] = v.(string)
+	}
+	return b.index.DBName, indexes, nil
+}
+
+func blindOf(db *gorm.DB, model any, field string) (*Plugin, *columnMeta, *blindMeta, error) {
+	p, err := pluginOf(db)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	c, b, err := p.lookup(db, model, field)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if b == nil {
+		return nil, nil, nil, fmt.Errorf("%w: %s.%s has no blind index", ErrUnsupported, c.model.table, c.dbName)
+	}
+	return p, c, b, nil
+}
+
+// ReindexTable is the table in which Reindex keeps its cursors, one row per
+// (table, index column, key version). Reindex creates it.
+const ReindexTable = "fieldcrypt_reindex"
+
+// reindexCursor is one row of ReindexTable.
+type reindexCursor struct {
+	Tbl         string    `gorm:"column:table_name;primaryKey;size:191"`
+	IndexColumn string    `gorm:"primaryKey;size:191"`
+	Version     uint32    `gorm:"primaryKey;autoIncrement:false"`
+	LastKey     *string   `gorm:"size:255"` // primary key of the last row done, as text; NULL before the first batch
+	Done        bool      `gorm:"not null;default:false"`
+	Scanned     int64     `gorm:"not null;default:0"`
+	Updated     int64     `gorm:"not null;default:0"`
+	Skipped     int64     `gorm:"not null;default:0"`
+	UpdatedAt   time.Time `gorm:"autoUpdateTime:false"`
+}
+
+func (reindexCursor) TableName() string { return ReindexTable }
+
+// DefaultReindexBatch is the default number of rows Reindex reads and
+// rewrites per transaction.
+const DefaultReindexBatch = 500
+
+// ReindexOptions configures Reindex.
+type ReindexOptions struct {
+	// BatchSize is how many rows are read, and rewritten in one
+	// transaction together with the cursor, per step. 0 means
+	// DefaultReindexBatch.
+	BatchSize int
+	// Progress, if set, is called after every committed batch with the
+	// totals so far (including those of earlier, interrupted runs).
+	Progress func(ReindexProgress)
+}
+
+// ReindexProgress reports a re-index.
+type ReindexProgress struct {
+	Table   string // the model's table
+	Column  string // the blind index column
+	Version uint32 // the key version indexes are rewritten under
+	Scanned int64  // rows read
+	Updated int64  // rows whose index was rewritten
+	// Skipped counts rows a concurrent write changed (or deleted) between
+	// the read and the rewrite: that write set their index itself, so they
+	// were left as they were.
+	Skipped int64
+	Done    bool // the whole table was walked for Version
+}
+
+// Reindex rewrites the blind index of model's encrypted field (named by Go
+// field or column name) under the current version of its key, after
+// [RotateBlindIndex]. It walks the table in primary-key order, BatchSize
+// rows at a time: it reads each row's subject, ciphertext and index,
+// decrypts, recomputes the index and writes it only if the row still holds
+// the index it read (UPDATE … WHERE pk = ? AND index = old), so a
+// concurrent application write is never overwritten. Each batch commits
+// with a cursor in [ReindexTable], so an interrupted Reindex (cancelled
+// context, crash) continues after the last committed batch when called
+// again, and a finished one returns at once: it is idempotent. Lookups keep
+// working throughout, since they match every live key version. Rows of
+// forgotten subjects get a NULL index.
+//
+// Run it in the background (a goroutine, a job) and stop it with ctx; run
+// one per index at a time (two are safe, but do the work twice). Its cost
+// is one read of the table, one decryption and one HMAC per row, and one
+// UPDATE per row whose index changes. The model needs a single-column
+// integer or string primary key. Rows whose subject field is empty are
+// decrypted for the subject of ctx (WithSubject), as reads are.
+func Reindex(ctx context.Context, db *gorm.DB, model any, field string, opts ReindexOptions) (ReindexProgress, error) {
+	p, c, b, err := blindOf(db, model, field)
+	if err != nil {
+		return ReindexProgress{}, err
+	}
+	m := c.model
+	stmt := &gorm.Statement{DB: db}
+	if err := stmt.Parse(model); err != nil {
+		return ReindexProgress{}, fmt.Errorf("gormcrypt: parsing model %T: %w", model, err)
+	}
+	if len(stmt.Schema.PrimaryFields) != 1 {
+		return ReindexProgress{}, fmt.Errorf("%w: Reindex of %s needs a single-column primary key", ErrUnsupported, m.table)
+	}
+	pk := stmt.Schema.PrimaryFields[0]
+	parseKey, err := keyParser(pk)
+	if err != nil {
+		return ReindexProgress{}, fmt.Errorf("%w: Reindex of %s: %v", ErrUnsupported, m.table, err)
+	}
+	batch := opts.BatchSize
+	if batch <= 0 {
+		batch = DefaultReindexBatch
+	}
+	fail := func(err error) (ReindexProgress, error) {
+		return ReindexProgress{}, fmt.Errorf("gormcrypt: reindex %s.%s: %w", m.table, b.index.DBName, err)
+	}
+	k, err := p.kr.Current(ctx, b.subject, BlindIndexPurpose)
+	if err != nil {
+		return fail(err)
+	}
+	db = db.WithContext(ctx)
+	if err := ensureReindexTable(db); err != nil {
+		return fail(err)
+	}
+	cur := reindexCursor{Tbl: m.table, IndexColumn: b.index.DBName, Version: k.Version(), UpdatedAt: time.Now().UTC()}
+	if err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&cur).Error; err != nil {
+		return fail(fmt.Errorf("creating the cursor: %w", err))
+	}
+	where := map[string]any{"table_name": cur.Tbl, "index_column": cur.IndexColumn, "version": cur.Version}
+	if err := db.Where(where).Take(&cur).Error; err != nil {
+		return fail(fmt.Errorf("reading the cursor: %w", err))
+	}
+	progress := func() ReindexProgress {
+		return ReindexProgress{Table: m.table, Column: b.index.DBName, Version: cur.Version,
+			Scanned: cur.Scanned, Updated: cur.Updated, Skipped: cur.Skipped, Done: cur.Done}
+	}
+	r := reindexer{p: p, b: b, m: m, pk: pk.DBName, key: k, ctxSubject: subjectOf(ctx)}
+	for !cur.Done {
+		var after any
+		if cur.LastKey != nil {
+			if after, err = parseKey(*cur.LastKey); err != nil {
+				return fail(fmt.Errorf("the cursor holds an unreadable key: %w", err))
+			}
+		}
+		rows, err := r.read(db, after, batch, pk)
+		if err != nil {
+			return fail(err)
+		}
+		next := cur
+		err = db.Transaction(func(tx *gorm.DB) error {
+			for i := range rows {
+				row := &rows[i]
+				updated, err := r.rewrite(ctx, tx, row)
+				if err != nil {
+					return err
+				}
+				next.Scanned++
+				if updated {
+					next.Updated++
+				} else if row.stale {
+					next.Skipped++
+				}
+			}
+			if len(rows) > 0 {
+				last := fmt.Sprint(rows[len(rows)-1].key)
+				next.LastKey = &last
+			}
+			next.Done = len(rows) < batch
+			next.UpdatedAt = time.Now().UTC()
+			return tx.Model(&reindexCursor{}).Where(where).Updates(map[string]any{
+				"last_key": next.LastKey, "done": next.Done, "scanned": next.Scanned,
+				"updated": next.Updated, "skipped": next.Skipped, "updated_at": next.UpdatedAt,
+			}).Error
+		})
+		if err != nil {
+			return fail(err)
+		}
+		cur = next
+		if opts.Progress != nil {
+			opts.Progress(progress())
+		}
+	}
+	return progress(), nil
+}
+
+func subjectOf(ctx context.Context) string {
+	s, _ := ctx.Value(subjectKey{}).(string)
+	return s
+}
+
+// ensureReindexTable creates ReindexTable if it is missing; another
+// process creating it at the same time is not an error.
+func ensureReindexTable(db *gorm.DB) error {
+	m := db.Migrator()
+	if m.HasTable(&reindexCursor{}) {
+		return nil
+	}
+	if err := m.CreateTable(&reindexCursor{}); err != nil && !m.HasTable(&reindexCursor{}) {
+		return fmt.Errorf("creating %s: %w", ReindexTable, err)
+	}
+	return nil
+}
+
+// keyParser returns how to read a primary key back from its text form in
+// the cursor.
+func keyParser(f *schema.Field) (func(string) (any, error), error) {
+	t := f.FieldType
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Int64:
+		return func(s string) (any, error) { return strconv.ParseInt(s, 10, 64) }, nil
+	case t.Kind() >= reflect.Uint && t.Kind() <= reflect.Uint64:
+		return func(s string) (any, error) { return strconv.ParseUint(s, 10, 64) }, nil
+	case t.Kind() == reflect.String:
+		return func(s string) (any, error) { return s, nil }, nil
+	}
+	return nil, fmt.Errorf("primary key %s is a %s, not an integer or string", f.Name, f.FieldType)
+}
+
+type reindexer struct {
+	p          *Plugin
+	b          *blindMeta
+	m          *modelMeta
+	pk         string
+	key        *keys.Key
+	ctxSubject string // WithSubject of Reindex's context, for rows with an empty subject field
+}
+
+type reindexRow struct {
+	key     any
+	subject string
+	source  sql.NullString
+	index   sql.NullString
+	stale   bool // the index is not of the target version and was not rewritten
+}
+
+// read returns up to n rows after the primary key after (nil: from the
+// start), in primary-key order.
+func (r *reindexer) read(db *gorm.DB, after any, n int, pk *schema.Field) ([]reindexRow, error) {
+	q := db.Table(r.m.table).Clauses(clause.Select{Columns: []clause.Column{
+		{Name: r.pk}, {Name: r.m.subject.DBName}, {Name: r.b.source.DBName}, {Name: r.b.index.DBName},
+	}})
+	if after != nil {
+		q = q.Where(clause.Gt{Column: clause.Column{Name: r.pk}, Value: after})
+	}
+	rows, err := q.Order(clause.OrderByColumn{Column: clause.Column{Name: r.pk}}).Limit(n).Rows()
+	if err != nil {
+		return nil, fmt.Errorf("reading rows: %w", err)
+	}
+	defer rows.Close()
+	var out []reindexRow
+	for rows.Next() {
+		var row reindexRow
+		var subject sql.NullString
+		key := reflect.New(reflect.Indirect(reflect.New(pk.IndirectFieldType)).Type())
+		if err := rows.Scan(key.Interface(), &subject, &row.source, &row.index); err != nil {
+			return nil, fmt.Errorf("reading rows: %w", err)
+		}
+		row.key, row.subject = key.Elem().Interface(), subject.String
+		out = append(out, row)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading rows: %w", err)
+	}
+	return out, nil
+}
+
+// rewrite recomputes one row's index and writes it if the row still holds
+// the index read; it reports whether it wrote.
+func (r *reindexer) rewrite(ctx context.Context, tx *gorm.DB, row *reindexRow) (bool, error) {
+	want, err := r.index(ctx, row)
+	if err != nil {
+		return false, err
+	}
+	if want.Valid == row.index.Valid && want.String == row.index.String {
+		return false, nil // already of the target version (or NULL for NULL)
+	}
+	var set any
+	if want.Valid {
+		set = want.String
+	}
+	var old any
+	if row.index.Valid {
+		old = row.index.String
+	}
+	res := tx.Table(r.m.table).
+		Where(clause.Eq{Column: clause.Column{Name: r.pk}, Value: row.key}).
+		Where(clause.Eq{Column: clause.Column{Name: r.b.index.DBName}, Value: old}).
+		UpdateColumn(r.b.index.DBName, set)
+	if res.Error != nil {
+		return false, fmt.Errorf("writing an index: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		row.stale = true // changed or deleted since the read: the writer set its index
+		return false, nil
+	}
+	return true, nil
+}
+
+// index is the index row should hold under the target key version: NULL
+// for a NULL source or a forgotten subject.
+func (r *reindexer) index(ctx context.Context, row *reindexRow) (sql.NullString, error) {
+	if !row.source.Valid {
+		return sql.NullString{}, nil
+	}
+	subject := row.subject
+	if subject == "" {
+		subject = r.ctxSubject
+	}
+	if subject == "" {
+		return sql.NullString{}, fmt.Errorf("%w: a row has an empty %s and the context names none (WithSubject)",
+			ErrNoSubject, r.m.subject.DBName)
+	}
+	if err := checkSubject(subject); err != nil {
+		return sql.NullString{}, err
+	}
+	ct, err := text.DecodeString(row.source.String)
+	if err != nil {
+		return sql.NullString{}, fmt.Errorf("%w: %s holds a value that is not unpadded URL-safe base64", envelope.ErrMalformed, r.b.source.DBName)
+	}
+	pt, err := r.p.c.Decrypt(ctx, ct, envelope.AssociatedData(r.m.table, r.b.source.DBName, subject))
+	if errors.Is(err, keys.ErrKeyDestroyed) {
+		return sql.NullString{}, nil
+	}
+	if err != nil {
+		return sql.NullString{}, fmt.Errorf("decrypting %s: %w", r.b.source.DBName, err)
+	}
+	s, err := indexUnder(r.key, r.b.normalize, string(pt))
+	if err != nil {
+		return sql.NullString{}, err
+	}
+	return sql.NullString{String: s, Valid: true}, nil
 }

@@ -2,9 +2,13 @@ package gormcrypt_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"gorm.io/gorm"
 
 	"github.com/fieldcrypt/fieldcrypt/gormcrypt"
 	"github.com/fieldcrypt/fieldcrypt/keys"
@@ -128,6 +132,167 @@ func TestWhereEqualQualifiesTable(t *testing.T) {
 		if err := e.db.Scopes(gormcrypt.WhereEqual(&Address{}, "Postcode", "00-514")).WithContext(gormcrypt.WithSubject(ctx, "c-2")).
 			Find(&addrs).Error; err != nil || len(addrs) != 1 || addrs[0].Street != "home c-2" {
 			t.Fatalf("subject from the statement's context: %+v, %v", addrs, err)
+		}
+	})
+}
+
+// storedIndexes returns the email_index of every customer, by ref.
+func storedIndexes(t *testing.T, db *gorm.DB) map[string]string {
+	t.Helper()
+	var rows []struct {
+		Ref        string
+		EmailIndex *string
+	}
+	if err := db.Table("customers").Select("ref, email_index").Find(&rows).Error; err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, r := range rows {
+		if r.EmailIndex != nil {
+			out[r.Ref] = *r.EmailIndex
+		}
+	}
+	return out
+}
+
+// TestBlindIndexRotation: after RotateBlindIndex, writes use the new key
+// version and lookups find rows of both; Reindex moves every row to the
+// new version in batches, resumes after an interruption, never overwrites
+// a concurrent write and is idempotent.
+func TestBlindIndexRotation(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		e := setup(t, b)
+		ctx := context.Background()
+		const n = 23
+		for i := range n {
+			c := sample(fmt.Sprintf("c-%02d", i))
+			if err := e.db.Create(&c).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		email := func(i int) string { return sample(fmt.Sprintf("c-%02d", i)).Email }
+		if v, err := gormcrypt.RotateBlindIndex(ctx, e.db, &Customer{}, "Email"); err != nil || v != 2 {
+			t.Fatalf("RotateBlindIndex = %d, %v; want 2", v, err)
+		}
+		// No gap: old rows are found right after the rotation, new rows are
+		// written under version 2 and found too.
+		if got := findByEmail(t, e.db, email(3)); len(got) != 1 || got[0].Ref != "c-03" {
+			t.Fatalf("right after the rotation: found %+v", got)
+		}
+		fresh := sample("c-new")
+		if err := e.db.Create(&fresh).Error; err != nil {
+			t.Fatal(err)
+		}
+		col, idx, err := gormcrypt.BlindIndexes(ctx, e.db, &Customer{}, "Email", fresh.Email)
+		if err != nil || col != "email_index" || len(idx) != 2 || idx[0] == idx[1] {
+			t.Fatalf("BlindIndexes = %s %v, %v", col, idx, err)
+		}
+		if got := storedIndexes(t, e.db)["c-new"]; got != idx[0] {
+			t.Fatalf("a row written after the rotation holds %s, want the version 2 index %s", got, idx[0])
+		}
+		if got := findByEmail(t, e.db, fresh.Email); len(got) != 1 {
+			t.Fatalf("row written after the rotation: found %d", len(got))
+		}
+
+		// Reindex, interrupted after the first batch.
+		cctx, cancel := context.WithCancel(ctx)
+		var seen []gormcrypt.ReindexProgress
+		_, err = gormcrypt.Reindex(cctx, e.db, &Customer{}, "Email", gormcrypt.ReindexOptions{
+			BatchSize: 5,
+			Progress:  func(p gormcrypt.ReindexProgress) { seen = append(seen, p); cancel() },
+		})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("interrupted Reindex: %v, want context.Canceled", err)
+		}
+		if len(seen) != 1 || seen[0].Scanned != 5 || seen[0].Updated != 5 || seen[0].Version != 2 || seen[0].Done {
+			t.Fatalf("progress of the interrupted run: %+v", seen)
+		}
+		// Lookups work half way.
+		for _, i := range []int{0, 20} {
+			if got := findByEmail(t, e.db, email(i)); len(got) != 1 {
+				t.Fatalf("half re-indexed: row %d found %d times", i, len(got))
+			}
+		}
+
+		// A concurrent write to a row of the next batch, after Reindex read
+		// it and before it rewrites it (at the batch's first UPDATE, before
+		// its transaction holds any lock): Reindex must leave the new index
+		// alone.
+		var armed atomic.Bool
+		armed.Store(true)
+		victim := sample("c-07")
+		if err := e.db.Where("ref = ?", "c-07").First(&victim).Error; err != nil {
+			t.Fatal(err)
+		}
+		err = e.db.Callback().Update().Before("gorm:update").Register("test:concurrent-write", func(tx *gorm.DB) {
+			if tx.Statement.Table != "customers" || tx.Statement.Schema != nil || !armed.CompareAndSwap(true, false) {
+				return
+			}
+			w := e.db.Session(&gorm.Session{NewDB: true})
+			if err := w.Model(&Customer{ID: victim.ID, Ref: victim.Ref}).Updates(Customer{Email: "moved@example.com"}).Error; err != nil {
+				t.Errorf("concurrent write: %v", err)
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen = nil
+		done, err := gormcrypt.Reindex(ctx, e.db, &Customer{}, "Email", gormcrypt.ReindexOptions{
+			BatchSize: 5,
+			Progress:  func(p gormcrypt.ReindexProgress) { seen = append(seen, p) },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if armed.Load() {
+			t.Fatal("the concurrent write did not run")
+		}
+		if !done.Done || done.Scanned != n+1 || done.Updated != n-1 || done.Skipped != 1 || len(seen) != 4 {
+			t.Fatalf("resumed Reindex: %+v after %d batches; want %d scanned, %d updated, 1 skipped, 4 batches",
+				done, len(seen), n+1, n-1)
+		}
+		if got := findByEmail(t, e.db, "moved@example.com"); len(got) != 1 || got[0].Ref != "c-07" {
+			t.Fatalf("the concurrent write's value: found %+v", got)
+		}
+		if got := findByEmail(t, e.db, email(7)); len(got) != 0 {
+			t.Fatalf("Reindex overwrote a concurrent write: the old value finds %+v", got)
+		}
+		// Every row is now of version 2: what BlindIndex (the current
+		// version) gives.
+		stored := storedIndexes(t, e.db)
+		for i := range n {
+			ref, want := fmt.Sprintf("c-%02d", i), email(i)
+			if i == 7 {
+				want = "moved@example.com"
+			}
+			_, cur, err := gormcrypt.BlindIndex(ctx, e.db, &Customer{}, "Email", want)
+			if err != nil || stored[ref] != cur {
+				t.Fatalf("%s holds %s after Reindex, want %s (%v)", ref, stored[ref], cur, err)
+			}
+		}
+		// Idempotent: a finished Reindex does nothing.
+		again, err := gormcrypt.Reindex(ctx, e.db, &Customer{}, "Email", gormcrypt.ReindexOptions{})
+		if err != nil || again != done {
+			t.Fatalf("Reindex again = %+v, %v; want %+v", again, err, done)
+		}
+		// A forgotten customer's row gets no index back.
+		if _, err := gormcrypt.Forget(ctx, e.db, "c-01", "ticket-1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := gormcrypt.RotateBlindIndex(ctx, e.db, &Customer{}, "Email"); err != nil {
+			t.Fatal(err)
+		}
+		v3, err := gormcrypt.Reindex(ctx, e.db, &Customer{}, "Email", gormcrypt.ReindexOptions{BatchSize: 100})
+		if err != nil || !v3.Done || v3.Version != 3 || v3.Updated != n {
+			t.Fatalf("Reindex to version 3 = %+v, %v; want %d updated", v3, err, n)
+		}
+		if _, ok := storedIndexes(t, e.db)["c-01"]; ok {
+			t.Fatal("Reindex gave a forgotten customer's row an index")
+		}
+		for _, i := range []int{0, 22} {
+			if got := findByEmail(t, e.db, email(i)); len(got) != 1 {
+				t.Fatalf("after Reindex to version 3: row %d found %d times", i, len(got))
+			}
 		}
 	})
 }
