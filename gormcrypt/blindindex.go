@@ -26,14 +26,14 @@ const BlindIndexSize = 16
 const labelBlindIndex = "fieldcrypt/gormcrypt/v1/blind-index/hmac-sha256"
 
 // indexValue computes the blind index of v (a string, []byte or a pointer
-// to one) under the current version of the index key, as writes store it;
-// nil stays nil.
+// to one) under the version of the index key writes use (see
+// BlindIndexGrace); nil stays nil.
 func (p *Plugin) indexValue(ctx context.Context, b *blindMeta, v any) (any, error) {
 	s, null, err := indexInput(b, v)
 	if err != nil || null {
 		return nil, err
 	}
-	k, err := p.kr.Current(ctx, b.subject, BlindIndexPurpose)
+	k, err := p.writeKey(ctx, b)
 	if err != nil {
 		return nil, fmt.Errorf("gormcrypt: blind index key for %s: %w", b.index.DBName, err)
 	}
@@ -147,8 +147,10 @@ func (p *Plugin) lookup(db *gorm.DB, model any, field string) (*columnMeta, *bli
 
 // BlindIndex returns the value the blind index of model's encrypted field
 // (named by Go field or column name) holds for rows whose field equals
-// value after normalisation, and the index column's name. Most users want
-// WhereEqual instead.
+// value after normalisation, as writes store it now, and the index
+// column's name. After RotateBlindIndex, rows not yet re-indexed hold the
+// value of an older key version: match [BlindIndexes] for those. Most
+// users want WhereEqual instead.
 func BlindIndex(ctx context.Context, db *gorm.DB, model any, field string, value string) (column, index string, err error) {
 	p, err := pluginOf(db)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/schema"
@@ -79,6 +80,7 @@ type Plugin struct {
 	tok     *tokenize.Tokenizer
 	formats map[string]tokenize.Format
 	redact  bool
+	grace   time.Duration // see BlindIndexGrace
 
 	metas   sync.Map // *schema.Schema -> *modelMeta
 	columns sync.Map // *schema.Field -> *columnMeta
@@ -97,6 +99,7 @@ type config struct {
 	redact  bool
 	purpose string
 	formats map[string]tokenize.Format
+	grace   *time.Duration
 }
 
 // Option configures New.
@@ -183,7 +186,7 @@ func New(kr *keys.Keyring, opts ...Option) (*Plugin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gormcrypt: %w", err)
 	}
-	return &Plugin{kr: kr, c: c, tok: tok, formats: cfg.formats, redact: cfg.redact,
+	return &Plugin{kr: kr, c: c, tok: tok, formats: cfg.formats, redact: cfg.redact, grace: graceOf(kr, cfg.grace),
 		pending: cfg.models, models: map[string]*modelMeta{}, tables: map[string]*modelMeta{}}, nil
 }
 

@@ -121,16 +121,63 @@ func resolveTable(stmt *gorm.Statement, table string) (string, error) {
 		ErrUnsupported, table, strings.Join(found, ", "))
 }
 
+// MaxClockSkew is how far apart the clocks of the processes sharing a
+// keystore may be for the default [BlindIndexGrace] to hold.
+const MaxClockSkew = time.Second
+
+// BlindIndexGrace sets how long a new version of a blind index key waits
+// before writes use it: until then they keep using the previous version,
+// so that every process sharing the keystore matches a version in its
+// lookups before any process writes under it, and a rotation leaves no gap
+// in search anywhere. It must be at least the longest Config.CacheMaxAge
+// of those processes (how long they take to notice a Rotate) plus the
+// skew between their clocks. The default is this Keyring's CacheMaxAge +
+// keys.MaxAgeSlack + MaxClockSkew (1 minute + 1 ms + 1 s by default).
+// 0 makes a new version active at once, which is only gap-free in a single
+// process. Reindex waits for the same moment.
+func BlindIndexGrace(d time.Duration) Option {
+	return func(c *config) { c.grace = &d }
+}
+
+func graceOf(kr *keys.Keyring, d *time.Duration) time.Duration {
+	if d != nil {
+		return max(*d, 0)
+	}
+	return kr.CacheMaxAge() + keys.MaxAgeSlack + MaxClockSkew
+}
+
+// writeKey returns the version of b's key that writes use: the newest
+// created at least the grace period ago, else (a new index, or rotations
+// in quick succession) the oldest live one. The first use creates the key.
+func (p *Plugin) writeKey(ctx context.Context, b *blindMeta) (*keys.Key, error) {
+	k, err := p.kr.Current(ctx, b.subject, BlindIndexPurpose)
+	if err != nil || k.Version() == 1 || p.active(k) {
+		return k, err
+	}
+	ks, err := p.kr.LiveKeys(ctx, b.subject, BlindIndexPurpose)
+	if err != nil || len(ks) == 0 {
+		return k, err
+	}
+	for _, k := range ks {
+		if p.active(k) {
+			return k, nil
+		}
+	}
+	return ks[len(ks)-1], nil
+}
+
+func (p *Plugin) active(k *keys.Key) bool { return time.Since(k.Created()) >= p.grace }
+
 // RotateBlindIndex adds a version of the blind index key of model's
-// encrypted field (named by Go field or column name) and returns it. From
-// then on this process writes indexes under the new version, and lookups
-// match every live version, so rows indexed before keep being found;
-// [Reindex] then rewrites them under the new version in the background.
-// Other processes switch within their Keyring's Config.CacheMaxAge (as for
-// keys.Keyring.Rotate): until then they write the old version, which
-// lookups still match, and do not yet match the new one, so a row this
-// process indexes in that window is found by them only once they switch.
-// See the package documentation (# Blind indexes) for the procedure.
+// encrypted field (named by Go field or column name) and returns it.
+// Lookups in this process match it at once; other processes notice it
+// within their Keyring's Config.CacheMaxAge (as for
+// keys.Keyring.Rotate), so writes keep using the previous version for
+// [BlindIndexGrace] and only then switch to the new one: every process
+// matches a version before any writes under it. Rows indexed before stay
+// found, since lookups match every live version; [Reindex] then rewrites
+// them under the new version in the background. See the package
+// documentation (# Blind indexes) for the procedure.
 func RotateBlindIndex(ctx context.Context, db *gorm.DB, model any, field string) (uint32, error) {
 	p, _, b, err := blindOf(db, model, field)
 	if err != nil {
@@ -239,6 +286,11 @@ type ReindexProgress struct {
 // working throughout, since they match every live key version. Rows of
 // forgotten subjects get a NULL index.
 //
+// Reindex first waits until the newest version of the key is
+// [BlindIndexGrace] old, so that every process matches it before rows move
+// to it. It also fills an index added to a model whose table already has
+// rows (their index is NULL).
+//
 // Run it in the background (a goroutine, a job) and stop it with ctx; run
 // one per index at a time (two are safe, but do the work twice). Its cost
 // is one read of the table, one decryption and one HMAC per row, and one
@@ -270,9 +322,21 @@ func Reindex(ctx context.Context, db *gorm.DB, model any, field string, opts Rei
 	fail := func(err error) (ReindexProgress, error) {
 		return ReindexProgress{}, fmt.Errorf("gormcrypt: reindex %s.%s: %w", m.table, b.index.DBName, err)
 	}
+	// The newest version becomes the write version after the grace
+	// period (see BlindIndexGrace); re-indexing under it earlier would
+	// move rows out of reach of processes that do not know it yet.
 	k, err := p.kr.Current(ctx, b.subject, BlindIndexPurpose)
 	if err != nil {
 		return fail(err)
+	}
+	if wait := p.grace - time.Since(k.Created()); wait > 0 && k.Version() > 1 {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fail(ctx.Err())
+		case <-t.C:
+		}
 	}
 	db = db.WithContext(ctx)
 	if err := ensureReindexTable(db); err != nil {

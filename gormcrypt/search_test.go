@@ -7,11 +7,14 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"gorm.io/gorm"
 
 	"github.com/fieldcrypt/fieldcrypt/gormcrypt"
 	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/localkms"
+	"github.com/fieldcrypt/fieldcrypt/keys/memstore"
 )
 
 // forEachBackend runs fn once per database as a subtest.
@@ -161,7 +164,7 @@ func storedIndexes(t *testing.T, db *gorm.DB) map[string]string {
 // a concurrent write and is idempotent.
 func TestBlindIndexRotation(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
-		e := setup(t, b)
+		e := setup(t, b, gormcrypt.BlindIndexGrace(0)) // one process: no grace period needed
 		ctx := context.Background()
 		const n = 23
 		for i := range n {
@@ -293,6 +296,96 @@ func TestBlindIndexRotation(t *testing.T) {
 			if got := findByEmail(t, e.db, email(i)); len(got) != 1 {
 				t.Fatalf("after Reindex to version 3: row %d found %d times", i, len(got))
 			}
+		}
+	})
+}
+
+// TestBlindIndexRotationAcrossProcesses: two services (two Keyrings on one
+// keystore, two *gorm.DB on one database). One rotates the index key and
+// re-indexes while the other, whose cache still names the old version as
+// current, keeps writing and searching: no lookup may miss a row.
+func TestBlindIndexRotationAcrossProcesses(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		d := b.open(t)
+		root, err := localkms.Parse([]byte(localkms.GenerateKey()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		store := memstore.New()
+		const maxAge = 300 * time.Millisecond
+		service := func() *gorm.DB {
+			kr, err := keys.Open(ctx, keys.Config{KMS: root, Store: store, CacheMaxAge: maxAge})
+			if err != nil {
+				t.Fatal(err)
+			}
+			db := openGorm(t, d)
+			if _, err := install(db, kr, gormcrypt.Models(allModels...), gormcrypt.BlindIndexGrace(maxAge+100*time.Millisecond)); err != nil {
+				t.Fatal(err)
+			}
+			return db
+		}
+		a, other := service(), service()
+		if err := a.AutoMigrate(allModels...); err != nil {
+			t.Fatal(err)
+		}
+		var emails []string
+		create := func(db *gorm.DB) {
+			t.Helper()
+			c := sample(fmt.Sprintf("c-%03d", len(emails)))
+			if err := db.Create(&c).Error; err != nil {
+				t.Fatal(err)
+			}
+			emails = append(emails, c.Email)
+		}
+		findAll := func(db *gorm.DB, who string) {
+			t.Helper()
+			for i, email := range emails {
+				var n int64
+				if err := db.Model(&Customer{}).Scopes(gormcrypt.WhereEqual(&Customer{}, "Email", email)).Count(&n).Error; err != nil || n != 1 {
+					t.Fatalf("%s: lookup of customer %d found %d rows (%v)", who, i, n, err)
+				}
+			}
+		}
+		for range 12 {
+			create(a)
+		}
+		findAll(other, "before the rotation") // the other service now caches version 1 as current
+
+		if _, err := gormcrypt.RotateBlindIndex(ctx, a, &Customer{}, "Email"); err != nil {
+			t.Fatal(err)
+		}
+		create(a) // written under version 1 during the grace period
+		findAll(other, "right after the rotation")
+
+		done := make(chan error, 1)
+		go func() {
+			_, err := gormcrypt.Reindex(ctx, a, &Customer{}, "Email", gormcrypt.ReindexOptions{BatchSize: 4})
+			done <- err
+		}()
+		for round := 0; ; round++ {
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+				findAll(other, "after Reindex")
+				findAll(a, "after Reindex, the rotating service")
+				_, cur, _ := gormcrypt.BlindIndex(ctx, a, &Customer{}, "Email", emails[0])
+				_, cur2, _ := gormcrypt.BlindIndex(ctx, other, &Customer{}, "Email", emails[0])
+				if cur != cur2 || storedIndexes(t, a)["c-000"] != cur {
+					t.Fatal("after Reindex the services disagree on the write version, or a row was not re-indexed")
+				}
+				return
+			default:
+			}
+			if round%2 == 0 {
+				create(other)
+			} else {
+				create(a)
+			}
+			findAll(other, fmt.Sprintf("during Reindex, round %d", round))
+			time.Sleep(20 * time.Millisecond)
 		}
 	})
 }

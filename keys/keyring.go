@@ -69,6 +69,7 @@ type Key struct {
 	version uint32
 	subject SubjectRef
 	purpose string
+	created time.Time
 	secret  []byte
 
 	mu      sync.Mutex
@@ -91,6 +92,11 @@ func (k *Key) Subject() SubjectRef { return k.subject }
 
 // Purpose returns the purpose the key serves.
 func (k *Key) Purpose() string { return k.purpose }
+
+// Created returns when the key version was created, as the keystore
+// recorded it (KeyRecord.CreatedAt, by the clock of the process that
+// created it).
+func (k *Key) Created() time.Time { return k.created }
 
 // Derive returns the value build computes from the key's secret, computing
 // it once per label and cached Key. Packages use it to turn a subject key
@@ -470,6 +476,11 @@ func (kr *Keyring) Evict(ref SubjectRef) { kr.cache.evictSubject(ref) }
 // EvictAll empties the key cache.
 func (kr *Keyring) EvictAll() { kr.cache.evictAll() }
 
+// CacheMaxAge returns how long this Keyring serves a key from memory
+// (Config.CacheMaxAge, or its default): the bound on how long it takes to
+// notice a Rotate made by another process.
+func (kr *Keyring) CacheMaxAge() time.Duration { return kr.cache.maxAge }
+
 // CacheStats returns the key cache's counters.
 func (kr *Keyring) CacheStats() CacheStats { return kr.cache.stats() }
 
@@ -514,7 +525,8 @@ func (kr *Keyring) unwrap(ctx context.Context, rec KeyRecord) (*Key, error) {
 	if len(secret) != KeySize {
 		return nil, fmt.Errorf("keys: unwrapping key %s v%d: %w", rec.ID, rec.Version, ErrUnwrap)
 	}
-	return &Key{id: rec.ID, version: rec.Version, subject: rec.Subject, purpose: rec.Purpose, secret: secret}, nil
+	return &Key{id: rec.ID, version: rec.Version, subject: rec.Subject, purpose: rec.Purpose,
+		created: rec.CreatedAt, secret: secret}, nil
 }
 
 // fail audits a refusal of a destroyed key and wraps err.

@@ -33,6 +33,12 @@ func TestLiveKeys(t *testing.T) {
 			t.Fatalf("key %d is version %d of %s, want version %d of %s", i, k.Version(), k.ID(), 3-i, cur.ID())
 		}
 	}
+	if ks[0].Created().IsZero() || ks[0].Created().Before(ks[2].Created()) {
+		t.Fatalf("Created: version 3 at %v, version 1 at %v", ks[0].Created(), ks[2].Created())
+	}
+	if kr.CacheMaxAge() != keys.DefaultCacheMaxAge {
+		t.Fatalf("CacheMaxAge = %v, want the default %v", kr.CacheMaxAge(), keys.DefaultCacheMaxAge)
+	}
 	// Warm: served from the cache, no keystore read.
 	before := kr.CacheStats()
 	if _, err := kr.LiveKeys(ctx, "cust-1", keys.DefaultPurpose); err != nil {
