@@ -3,15 +3,19 @@ package gormcrypt_test
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	gosqlite "github.com/glebarez/sqlite"
 	"gorm.io/gorm"
 
 	"github.com/fieldcrypt/fieldcrypt/gormcrypt"
+	"github.com/fieldcrypt/fieldcrypt/internal/golden"
 	"github.com/fieldcrypt/fieldcrypt/keys"
 	"github.com/fieldcrypt/fieldcrypt/keys/localkms"
 	"github.com/fieldcrypt/fieldcrypt/keys/memstore"
@@ -388,4 +392,154 @@ func TestBlindIndexRotationAcrossProcesses(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	})
+}
+
+// Golden blind indexes: one index per normalisation and key version under
+// the fixed keystore of testdata/golden (internal/golden), so that the
+// index format (key derivation, normalisation, truncation, hex) never
+// changes by accident: stored indexes would silently stop matching. The
+// check needs no database server (keys in memstore, the models parsed
+// against an in-memory SQLite).
+//
+// To append the indexes of a new case (never to change one):
+//
+//	go test ./gormcrypt -run TestGoldenBlindIndexGenerate -golden.generate
+
+var generateGolden = flag.Bool("golden.generate", false, "append missing golden blind indexes to testdata/golden")
+
+// GoldenCustomer has one blind index per normalisation.
+type GoldenCustomer struct {
+	ID         uint
+	Ref        string  `fieldcrypt:"subject"`
+	Email      string  `gorm:"serializer:encrypt"`
+	EmailIndex *string `fieldcrypt:"blind_index:Email"`
+	Code       string  `gorm:"serializer:encrypt"`
+	CodeIndex  *string `fieldcrypt:"blind_index:Code;normalize:exact"`
+	Phone      string  `gorm:"serializer:encrypt"`
+	PhoneIndex *string `fieldcrypt:"blind_index:Phone;normalize:digits"`
+	Tag        []byte  `gorm:"serializer:encrypt"`
+	TagIndex   *string `fieldcrypt:"blind_index:Tag;normalize:exact"`
+}
+
+func (GoldenCustomer) TableName() string { return "customers" }
+
+type goldenIndex struct {
+	Name        string `json:"name"`
+	Table       string `json:"table"`
+	Field       string `json:"field"`        // the encrypted Go field
+	IndexColumn string `json:"index_column"` // names the key: fieldcrypt/blind-index/<table>.<index_column>
+	Normalize   string `json:"normalize"`
+	KeyVersion  uint32 `json:"key_version"`
+	Value       string `json:"value"`
+	Index       string `json:"index"` // hex
+}
+
+var goldenIndexCases = []struct {
+	name, field, column, normalize string
+	version                        uint32
+	value                          string
+}{
+	{"lower-v1", "Email", "email_index", gormcrypt.NormalizeLower, 1, "  Ada.Lovelace@Example.COM \t"},
+	{"lower-unicode-v1", "Email", "email_index", gormcrypt.NormalizeLower, 1, "ZAŻÓŁĆ@Gęślą.PL"},
+	{"lower-empty-v1", "Email", "email_index", gormcrypt.NormalizeLower, 1, ""},
+	{"lower-v2", "Email", "email_index", gormcrypt.NormalizeLower, 2, "  Ada.Lovelace@Example.COM \t"},
+	{"exact-v1", "Code", "code_index", gormcrypt.NormalizeExact, 1, " Case Kept "},
+	{"exact-v2", "Code", "code_index", gormcrypt.NormalizeExact, 2, " Case Kept "},
+	{"digits-v1", "Phone", "phone_index", gormcrypt.NormalizeDigits, 1, "+48 (600) 100-200"},
+	{"digits-v2", "Phone", "phone_index", gormcrypt.NormalizeDigits, 2, "+48 (600) 100-200"},
+	{"bytes-exact-v1", "Tag", "tag_index", gormcrypt.NormalizeExact, 1, "\x00 tab\t and NUL"},
+}
+
+// goldenDB opens the models, without a server, on the golden keystore.
+func goldenDB(t *testing.T) (*gorm.DB, *golden.Recorder) {
+	t.Helper()
+	kr, rec, err := golden.Open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := openGorm(t, gosqlite.Open("file::memory:"))
+	if _, err := install(db, kr, gormcrypt.Models(&GoldenCustomer{})); err != nil {
+		t.Fatal(err)
+	}
+	return db, rec
+}
+
+// goldenIndexOf computes a case's index through the public API: the
+// index under every live version, newest first, of which it takes its
+// version's (versions are 1 to the current one).
+func goldenIndexOf(t *testing.T, db *gorm.DB, field, value string, version uint32) (column, index string) {
+	t.Helper()
+	column, all, err := gormcrypt.BlindIndexes(context.Background(), db, &GoldenCustomer{}, field, value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int(version) > len(all) {
+		t.Fatalf("the golden keystore has %d versions of the %s key, the case needs %d: run the generator", len(all), column, version)
+	}
+	return column, all[len(all)-int(version)]
+}
+
+func TestGoldenBlindIndex(t *testing.T) {
+	db, _ := goldenDB(t)
+	var vs []goldenIndex
+	if err := golden.ReadJSON("blindindex.json", &vs); err != nil {
+		t.Fatalf("reading golden blind indexes: %v", err)
+	}
+	for _, c := range goldenIndexCases {
+		if !slices.ContainsFunc(vs, func(g goldenIndex) bool { return g.Name == c.name }) {
+			t.Errorf("no golden blind index for case %s: run the generator", c.name)
+		}
+	}
+	for _, g := range vs {
+		t.Run(g.Name, func(t *testing.T) {
+			column, got := goldenIndexOf(t, db, g.Field, g.Value, g.KeyVersion)
+			if column != g.IndexColumn || g.Table != "customers" {
+				t.Fatalf("%s.%s indexes into %s, recorded %s.%s", g.Table, g.Field, column, g.Table, g.IndexColumn)
+			}
+			if len(got) != 2*gormcrypt.BlindIndexSize || got != g.Index {
+				t.Fatalf("index of %q (%s, key version %d) = %s, recorded %s", g.Value, g.Normalize, g.KeyVersion, got, g.Index)
+			}
+		})
+	}
+}
+
+func TestGoldenBlindIndexGenerate(t *testing.T) {
+	if !*generateGolden {
+		t.Skip("run with -golden.generate to append missing golden blind indexes")
+	}
+	ctx := context.Background()
+	db, rec := goldenDB(t)
+	var vs []goldenIndex
+	if err := golden.ReadJSON("blindindex.json", &vs); err != nil {
+		t.Logf("starting blindindex.json: %v", err)
+	}
+	for _, c := range goldenIndexCases {
+		if slices.ContainsFunc(vs, func(g goldenIndex) bool { return g.Name == c.name }) {
+			continue
+		}
+		for {
+			_, all, err := gormcrypt.BlindIndexes(ctx, db, &GoldenCustomer{}, c.field, c.value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(all) >= int(c.version) {
+				break
+			}
+			if _, err := gormcrypt.RotateBlindIndex(ctx, db, &GoldenCustomer{}, c.field); err != nil {
+				t.Fatal(err)
+			}
+		}
+		column, index := goldenIndexOf(t, db, c.field, c.value, c.version)
+		if column != c.column {
+			t.Fatalf("%s: index column %s, the case says %s", c.name, column, c.column)
+		}
+		vs = append(vs, goldenIndex{Name: c.name, Table: "customers", Field: c.field, IndexColumn: column,
+			Normalize: c.normalize, KeyVersion: c.version, Value: c.value, Index: index})
+	}
+	if err := golden.WriteJSON("keystore.json", rec.Snapshot()); err != nil {
+		t.Fatal(err)
+	}
+	if err := golden.WriteJSON("blindindex.json", vs); err != nil {
+		t.Fatal(err)
+	}
 }
