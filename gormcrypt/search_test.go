@@ -14,6 +14,7 @@ import (
 	gosqlite "github.com/glebarez/sqlite"
 	"gorm.io/gorm"
 
+	"github.com/fieldcrypt/fieldcrypt/envelope"
 	"github.com/fieldcrypt/fieldcrypt/gormcrypt"
 	"github.com/fieldcrypt/fieldcrypt/internal/golden"
 	"github.com/fieldcrypt/fieldcrypt/keys"
@@ -549,12 +550,20 @@ func TestGoldenBlindIndexGenerate(t *testing.T) {
 // (Customer.Email: one HMAC per version) and a deterministic column
 // (Address.Postcode: one AES-SIV per version), on SQLite with 1000 rows of
 // 10 customers. "query" runs the SELECT; "build" stops after building it
-// (GORM's DryRun), which isolates what the extra version costs.
+// (GORM's DryRun); "values" only computes what the IN list holds
+// (BlindIndexes, envelope.Cipher.EncryptDeterministicAll), which isolates
+// what the extra version costs. The two versions run side by side so that
+// other load on the machine affects both alike.
 //
 //	go test -run '^$' -bench WhereEqual -count 6 ./gormcrypt/
 func BenchmarkWhereEqual(b *testing.B) {
 	ctx := context.Background()
-	for _, versions := range []int{1, 2} {
+	type shop struct {
+		db *gorm.DB
+		c  *envelope.Cipher
+	}
+	var shops [2]shop
+	for v := range shops {
 		db := openGorm(b, freshSQLite(b))
 		kr := newKeyring(b)
 		if _, err := install(db, kr, gormcrypt.Models(allModels...), gormcrypt.BlindIndexGrace(0)); err != nil {
@@ -577,7 +586,7 @@ func BenchmarkWhereEqual(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if versions == 2 {
+		if v == 1 {
 			if _, err := gormcrypt.RotateBlindIndex(ctx, db, &Customer{}, "Email"); err != nil {
 				b.Fatal(err)
 			}
@@ -587,33 +596,59 @@ func BenchmarkWhereEqual(b *testing.B) {
 				}
 			}
 		}
-		sub := gormcrypt.WithSubject(ctx, "s-3")
-		cases := []struct {
-			name  string
-			scope func(*gorm.DB) *gorm.DB
-			want  int
-		}{
-			{"blind", gormcrypt.WhereEqual(&Customer{}, "Email", "User503@example.com"), 1},
-			{"det", gormcrypt.WhereEqual(&Address{}, "Postcode", "03-003"), 2}, // rows 3 and 703
+		c, err := envelope.New(kr)
+		if err != nil {
+			b.Fatal(err)
 		}
-		for _, c := range cases {
-			var dest any = &[]Customer{}
-			if c.name == "det" {
-				dest = &[]Address{}
-			}
-			for _, op := range []string{"query", "build"} {
-				b.Run(fmt.Sprintf("%s/%s/versions=%d", c.name, op, versions), func(b *testing.B) {
-					q := db.WithContext(sub)
+		shops[v] = shop{db, c}
+	}
+	sub := gormcrypt.WithSubject(ctx, "s-3")
+	cases := []struct {
+		name  string
+		scope func(*gorm.DB) *gorm.DB
+		dest  func() any
+		want  int
+	}{
+		{"blind", gormcrypt.WhereEqual(&Customer{}, "Email", "User503@example.com"), func() any { return &[]Customer{} }, 1},
+		{"det", gormcrypt.WhereEqual(&Address{}, "Postcode", "03-003"), func() any { return &[]Address{} }, 2}, // rows 3 and 703
+	}
+	ad := envelope.AssociatedData("addresses", "postcode", "s-3")
+	for _, c := range cases {
+		for _, op := range []string{"query", "build", "values"} {
+			for v, sh := range shops {
+				b.Run(fmt.Sprintf("%s/%s/versions=%d", c.name, op, v+1), func(b *testing.B) {
+					q := sh.db.WithContext(sub)
 					if op == "build" {
 						q = q.Session(&gorm.Session{DryRun: true})
 					}
-					if res := q.Scopes(c.scope).Find(dest); res.Error != nil || op == "query" && res.RowsAffected != int64(c.want) {
-						b.Fatalf("%d rows, %v", res.RowsAffected, res.Error)
+					dest := c.dest()
+					run := func() error { return q.Scopes(c.scope).Find(dest).Error }
+					switch {
+					case op == "values" && c.name == "blind":
+						run = func() error {
+							_, idx, err := gormcrypt.BlindIndexes(ctx, sh.db, &Customer{}, "Email", "User503@example.com")
+							if err == nil && len(idx) != v+1 {
+								err = fmt.Errorf("%d indexes", len(idx))
+							}
+							return err
+						}
+					case op == "values":
+						run = func() error {
+							cts, err := sh.c.EncryptDeterministicAll(ctx, "s-3", []byte("03-003"), ad)
+							if err == nil && len(cts) != v+1 {
+								err = fmt.Errorf("%d ciphertexts", len(cts))
+							}
+							return err
+						}
+					case op == "query":
+						if res := q.Scopes(c.scope).Find(dest); res.Error != nil || res.RowsAffected != int64(c.want) {
+							b.Fatalf("%d rows, %v", res.RowsAffected, res.Error)
+						}
 					}
 					b.ReportAllocs()
 					cpu0 := cpuTime() // CPU time, less disturbed than wall time by other load on the machine
 					for b.Loop() {
-						if err := q.Scopes(c.scope).Find(dest).Error; err != nil {
+						if err := run(); err != nil {
 							b.Fatal(err)
 						}
 					}
