@@ -505,10 +505,12 @@ func (r *reindexer) rewrite(ctx context.Context, tx *gorm.DB, row *reindexRow) (
 	if row.index.Valid {
 		old = row.index.String
 	}
-	res := tx.Table(r.m.table).
-		Where(clause.Eq{Column: clause.Column{Name: r.pk}, Value: row.key}).
-		Where(clause.Eq{Column: clause.Column{Name: r.b.index.DBName}, Value: old}).
-		UpdateColumn(r.b.index.DBName, set)
+	// A statement of its own rather than an Update: the write callbacks
+	// refuse to set a blind index column by hand, which is what this is.
+	// clause.Eq with a nil value is IS NULL.
+	idx := clause.Column{Name: r.b.index.DBName}
+	res := tx.Exec("UPDATE ? SET ? = ? WHERE ? AND ?", clause.Table{Name: r.m.table}, idx, set,
+		clause.Eq{Column: clause.Column{Name: r.pk}, Value: row.key}, clause.Eq{Column: idx, Value: old})
 	if res.Error != nil {
 		return false, fmt.Errorf("writing an index: %w", res.Error)
 	}

@@ -232,8 +232,8 @@ func TestBlindIndexRotation(t *testing.T) {
 		if err := e.db.Where("ref = ?", "c-07").First(&victim).Error; err != nil {
 			t.Fatal(err)
 		}
-		err = e.db.Callback().Update().Before("gorm:update").Register("test:concurrent-write", func(tx *gorm.DB) {
-			if tx.Statement.Table != "customers" || tx.Statement.Schema != nil || !armed.CompareAndSwap(true, false) {
+		err = e.db.Callback().Raw().Before("gorm:raw").Register("test:concurrent-write", func(tx *gorm.DB) {
+			if !strings.HasPrefix(tx.Statement.SQL.String(), "UPDATE") || !armed.CompareAndSwap(true, false) {
 				return
 			}
 			w := e.db.Session(&gorm.Session{NewDB: true})
@@ -713,4 +713,37 @@ func ExampleWhereEqual() {
 	fmt.Println(len(orders), orders[0].Number, orders[0].Shopper.Email, err)
 	// Output:
 	// 1 A-1 ada@example.com <nil>
+}
+
+// TestReindexFillsMissingIndexes: rows without an index (written before the
+// blind index was added to the model) get one from Reindex, under version 1.
+func TestReindexFillsMissingIndexes(t *testing.T) {
+	e := setup(t, backends[0])
+	ctx := context.Background()
+	for i := range 3 {
+		c := sample(fmt.Sprintf("c-%d", i))
+		if err := e.db.Create(&c).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.db.Exec("UPDATE customers SET email_index = NULL").Error; err != nil {
+		t.Fatal(err)
+	}
+	if got := findByEmail(t, e.db, sample("c-1").Email); len(got) != 0 {
+		t.Fatalf("found %d rows without an index", len(got))
+	}
+	p, err := gormcrypt.Reindex(ctx, e.db, &Customer{}, "Email", gormcrypt.ReindexOptions{})
+	if err != nil || !p.Done || p.Version != 1 || p.Updated != 3 {
+		t.Fatalf("Reindex = %+v, %v; want 3 rows filled under version 1", p, err)
+	}
+	if got := findByEmail(t, e.db, sample("c-1").Email); len(got) != 1 || got[0].Ref != "c-1" {
+		t.Fatalf("after Reindex: found %+v", got)
+	}
+	// Models without a blind index on the field are refused.
+	if _, err := gormcrypt.Reindex(ctx, e.db, &Customer{}, "Name", gormcrypt.ReindexOptions{}); !errors.Is(err, gormcrypt.ErrUnsupported) {
+		t.Fatalf("Reindex of a field without a blind index: %v, want ErrUnsupported", err)
+	}
+	if _, err := gormcrypt.RotateBlindIndex(ctx, e.db, &Address{}, "Postcode"); !errors.Is(err, gormcrypt.ErrUnsupported) {
+		t.Fatalf("RotateBlindIndex of a field without a blind index: %v, want ErrUnsupported", err)
+	}
 }
