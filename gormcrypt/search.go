@@ -177,7 +177,7 @@ func (p *Plugin) active(k *keys.Key) bool { return time.Since(k.Created()) >= p.
 // matches a version before any writes under it. Rows indexed before stay
 // found, since lookups match every live version; [Reindex] then rewrites
 // them under the new version in the background. See the package
-// documentation (# Blind indexes) for the procedure.
+// documentation (# Key rotation and search) for the procedure.
 func RotateBlindIndex(ctx context.Context, db *gorm.DB, model any, field string) (uint32, error) {
 	p, _, b, err := blindOf(db, model, field)
 	if err != nil {
@@ -191,9 +191,9 @@ func RotateBlindIndex(ctx context.Context, db *gorm.DB, model any, field string)
 }
 
 // BlindIndexes is BlindIndex under every live version of the index key,
-// newest (the one writes use) first: the values a row whose field equals
-// value may hold while a re-index is pending. It is empty if nothing was
-// ever indexed. Most users want WhereEqual instead.
+// newest first: the values a row whose field equals value may hold while a
+// re-index is pending, and what WhereEqual matches. It is empty if nothing
+// was ever indexed. Most users want WhereEqual instead.
 func BlindIndexes(ctx context.Context, db *gorm.DB, model any, field string, value string) (column string, indexes []string, err error) {
 	p, _, b, err := blindOf(db, model, field)
 	if err != nil {
