@@ -747,3 +747,46 @@ func TestReindexFillsMissingIndexes(t *testing.T) {
 		t.Fatalf("RotateBlindIndex of a field without a blind index: %v, want ErrUnsupported", err)
 	}
 }
+
+// Transfer joins customers twice, for TestWhereEqualAmbiguousJoin.
+type Transfer struct {
+	ID     uint
+	FromID uint
+	From   Customer `gorm:"foreignKey:FromID"`
+	ToID   uint
+	To     Customer `gorm:"foreignKey:ToID"`
+}
+
+// TestWhereEqualAmbiguousJoin: with the model's table joined twice,
+// WhereEqual refuses to guess and WhereEqualAs picks one.
+func TestWhereEqualAmbiguousJoin(t *testing.T) {
+	e := setup(t, backends[0])
+	if err := e.db.AutoMigrate(&Transfer{}); err != nil {
+		t.Fatal(err)
+	}
+	a, c := sample("c-a"), sample("c-c")
+	c.Email = "grace@example.com"
+	for _, x := range []*Customer{&a, &c} {
+		if err := e.db.Create(x).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.db.Omit("From", "To").Create(&Transfer{FromID: a.ID, ToID: c.ID}).Error; err != nil {
+		t.Fatal(err)
+	}
+	var ts []Transfer
+	err := e.db.Joins("From").Joins("To").Scopes(gormcrypt.WhereEqual(&Customer{}, "Email", c.Email)).Find(&ts).Error
+	if !errors.Is(err, gormcrypt.ErrUnsupported) {
+		t.Fatalf("WhereEqual on a table joined twice: %v, want ErrUnsupported", err)
+	}
+	for _, tc := range []struct {
+		alias string
+		want  int
+	}{{"To", 1}, {"From", 0}} {
+		ts = nil
+		err := e.db.Joins("From").Joins("To").Scopes(gormcrypt.WhereEqualAs(tc.alias, &Customer{}, "Email", c.Email)).Find(&ts).Error
+		if err != nil || len(ts) != tc.want {
+			t.Fatalf("WhereEqualAs(%q): %d rows, %v; want %d", tc.alias, len(ts), err, tc.want)
+		}
+	}
+}
