@@ -349,6 +349,11 @@ func (c *Cipher) EncryptDeterministic(ctx context.Context, subject string, plain
 	if err != nil {
 		return nil, err
 	}
+	return encryptSIV(k, plaintext, associatedData)
+}
+
+// encryptSIV is EncryptDeterministic under the key version k.
+func encryptSIV(k *keys.Key, plaintext, associatedData []byte) ([]byte, error) {
 	p, err := sivOf(k, labelSIV)
 	if err != nil {
 		return nil, err
@@ -364,6 +369,34 @@ func (c *Cipher) EncryptDeterministic(ctx context.Context, subject string, plain
 	out := make([]byte, 0, HeaderSize+len(ct))
 	out = append(out, hdr[:]...)
 	return append(out, ct...), nil
+}
+
+// EncryptDeterministicAll returns what EncryptDeterministic returns under
+// each live key version of subject (keys.Keyring.LiveKeys), newest first:
+// the values an equality lookup must match, since rows written before a
+// key rotation hold the older versions' ciphertexts. It creates no key: a
+// subject without one gives nil, and a forgotten subject fails with
+// keys.ErrKeyDestroyed.
+//
+// Cost: one AES-SIV encryption per live version (the key schedules are
+// derived once per cached key), plus what LiveKeys costs.
+func (c *Cipher) EncryptDeterministicAll(ctx context.Context, subject string, plaintext, associatedData []byte) ([][]byte, error) {
+	ks, err := c.kr.LiveKeys(ctx, subject, c.purpose)
+	if err != nil {
+		return nil, fmt.Errorf("envelope: encrypt: %w", err)
+	}
+	if len(ks) == 0 {
+		return nil, nil
+	}
+	out := make([][]byte, 0, len(ks))
+	for _, k := range ks {
+		ct, err := encryptSIV(k, plaintext, associatedData)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ct)
+	}
+	return out, nil
 }
 
 // Decrypt authenticates and decrypts a ciphertext of either mode and either

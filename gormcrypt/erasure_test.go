@@ -291,7 +291,7 @@ func TestHelperServiceA(t *testing.T) {
 func countByEmail(t testing.TB, db *gorm.DB, email string) int64 {
 	t.Helper()
 	var n int64
-	err := db.Model(&Member{}).Scopes(gormcrypt.WhereEqual(context.Background(), &Member{}, "Email", email)).Count(&n).Error
+	err := db.Model(&Member{}).Scopes(gormcrypt.WhereEqual(&Member{}, "Email", email)).Count(&n).Error
 	if err != nil {
 		t.Fatal(err)
 	}

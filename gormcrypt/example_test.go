@@ -61,7 +61,7 @@ func Example() {
 	fmt.Println("plaintext in the database:", raw == "ada@example.com")
 
 	var s Shopper
-	db.Scopes(gormcrypt.WhereEqual(ctx, &Shopper{}, "Email", " Ada@Example.com")).First(&s)
+	db.Scopes(gormcrypt.WhereEqual(&Shopper{}, "Email", " Ada@Example.com")).First(&s)
 	fmt.Println("found by email:", s.Ref, s.Email, *s.Phone)
 
 	gormcrypt.Forget(ctx, db, "customer-42", "erasure ticket 1001")
@@ -69,7 +69,7 @@ func Example() {
 	db.First(&gone, s.ID)
 	fmt.Printf("read after Forget: %q forgotten=%v\n", gone.Email, gone.Forgotten)
 	var n int64
-	db.Model(&Shopper{}).Scopes(gormcrypt.WhereEqual(ctx, &Shopper{}, "Email", "ada@example.com")).Count(&n)
+	db.Model(&Shopper{}).Scopes(gormcrypt.WhereEqual(&Shopper{}, "Email", "ada@example.com")).Count(&n)
 	fmt.Println("found by email after Forget:", n)
 	// Output:
 	// plaintext in the database: false
@@ -250,7 +250,7 @@ func Example_otherService() {
 	support.Create(&Shopper{Ref: "customer-7", Email: "ada@example.com"})
 
 	found := func() (n int64) {
-		support.Model(&Shopper{}).Scopes(gormcrypt.WhereEqual(ctx, &Shopper{}, "Email", "ada@example.com")).Count(&n)
+		support.Model(&Shopper{}).Scopes(gormcrypt.WhereEqual(&Shopper{}, "Email", "ada@example.com")).Count(&n)
 		return n
 	}
 	fmt.Println("support finds her:", found())

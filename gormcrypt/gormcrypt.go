@@ -89,6 +89,7 @@ type Plugin struct {
 	tok     *tokenize.Tokenizer
 	formats map[string]tokenize.Format
 	redact  bool
+	grace   time.Duration // see BlindIndexGrace
 
 	metas   sync.Map // *schema.Schema -> *modelMeta
 	columns sync.Map // *schema.Field -> *columnMeta
@@ -116,6 +117,7 @@ type config struct {
 	formats        map[string]tokenize.Format
 	sweepEvery     time.Duration
 	onErasureError func(error)
+	grace          *time.Duration
 }
 
 // Option configures New.
@@ -224,7 +226,7 @@ func New(kr *keys.Keyring, opts ...Option) (*Plugin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gormcrypt: %w", err)
 	}
-	return &Plugin{kr: kr, c: c, tok: tok, formats: cfg.formats, redact: !cfg.strict,
+	return &Plugin{kr: kr, c: c, tok: tok, formats: cfg.formats, redact: !cfg.strict, grace: graceOf(kr, cfg.grace),
 		sweepEvery: cfg.sweepEvery, onErasureError: cfg.onErasureError, pending: cfg.models,
 		noChecks: cfg.noChecks, models: map[string]*modelMeta{}, tables: map[string]*modelMeta{}}, nil
 }

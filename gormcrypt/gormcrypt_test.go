@@ -312,7 +312,7 @@ func testNoPlaintextAndSwap(t *testing.T, b backend) {
 func findByEmail(t *testing.T, db *gorm.DB, email string) []Customer {
 	t.Helper()
 	var out []Customer
-	if err := db.Scopes(gormcrypt.WhereEqual(context.Background(), &Customer{}, "Email", email)).Order("id").Find(&out).Error; err != nil {
+	if err := db.Scopes(gormcrypt.WhereEqual(&Customer{}, "Email", email)).Order("id").Find(&out).Error; err != nil {
 		t.Fatalf("WhereEqual(%q): %v", email, err)
 	}
 	return out
@@ -463,7 +463,7 @@ func testOperations(t *testing.T, b backend) {
 		t.Fatalf("hooks: got %+v", hg)
 	}
 	var hooked []HookedCustomer
-	if err := db.Scopes(gormcrypt.WhereEqual(context.Background(), &HookedCustomer{}, "Email", "HOOK@example.com")).Find(&hooked).Error; err != nil || len(hooked) != 1 {
+	if err := db.Scopes(gormcrypt.WhereEqual(&HookedCustomer{}, "Email", "HOOK@example.com")).Find(&hooked).Error; err != nil || len(hooked) != 1 {
 		t.Fatalf("hooked lookup: %v, %d rows", err, len(hooked))
 	}
 
@@ -517,18 +517,18 @@ func testLookups(t *testing.T, b backend) {
 	// Deterministic column: exact match within one subject.
 	var addrs []Address
 	sub := gormcrypt.WithSubject(ctx, "c-1")
-	if err := e.db.WithContext(sub).Scopes(gormcrypt.WhereEqual(sub, &Address{}, "Postcode", "00-514")).Find(&addrs).Error; err != nil {
+	if err := e.db.WithContext(sub).Scopes(gormcrypt.WhereEqual(&Address{}, "Postcode", "00-514")).Find(&addrs).Error; err != nil {
 		t.Fatal(err)
 	}
 	if len(addrs) != 1 || addrs[0].CustomerRef != "c-1" {
 		t.Fatalf("deterministic lookup: %+v", addrs)
 	}
 	// A randomised column without index cannot be searched; nor a deterministic one without subject.
-	err = e.db.Scopes(gormcrypt.WhereEqual(ctx, &Address{}, "Street", "x")).Find(&addrs).Error
+	err = e.db.Scopes(gormcrypt.WhereEqual(&Address{}, "Street", "x")).Find(&addrs).Error
 	if !errors.Is(err, gormcrypt.ErrUnsupported) {
 		t.Fatalf("search on randomised column: err = %v, want ErrUnsupported", err)
 	}
-	err = e.db.Scopes(gormcrypt.WhereEqual(ctx, &Address{}, "Postcode", "00-514")).Find(&addrs).Error
+	err = e.db.Scopes(gormcrypt.WhereEqual(&Address{}, "Postcode", "00-514")).Find(&addrs).Error
 	if !errors.Is(err, gormcrypt.ErrNoSubject) {
 		t.Fatalf("deterministic search without subject: err = %v, want ErrNoSubject", err)
 	}
@@ -841,7 +841,7 @@ func testConcurrent(t *testing.T, b backend) {
 						return err
 					}
 					var got Customer
-					if err := e.db.Scopes(gormcrypt.WhereEqual(context.Background(), &Customer{}, "Email", c.Email)).First(&got).Error; err != nil {
+					if err := e.db.Scopes(gormcrypt.WhereEqual(&Customer{}, "Email", c.Email)).First(&got).Error; err != nil {
 						return err
 					}
 					if got.Ref != c.Ref || *got.Name != *c.Name {

@@ -334,10 +334,6 @@ func gormSerializerValue(ctx context.Context, v any) (any, bool) {
 	return f.ReflectValueOf(ctx, dst).Interface(), true
 }
 
-// trustedCond marks conditions gormcrypt built itself (WhereEqual), which
-// compare encrypted or index columns with values it computed.
-type trustedCond struct{ clause.Expression }
-
 // guardConditions refuses WHERE conditions that compare an encrypted column
 // with a value: GORM would send the plaintext (map conditions) or, for
 // struct conditions, swallow the serializer's missing context and compare
@@ -376,12 +372,11 @@ func (p *Plugin) guardConditions(db *gorm.DB) {
 }
 
 // checkExprs checks conditions whose unqualified columns belong to s.
+// WhereEqual's conditions (equalExpr) are of a type of their own and pass.
 func (p *Plugin) checkExprs(stmt *gorm.Statement, s *schema.Schema, exprs []clause.Expression) error {
 	for _, e := range exprs {
 		var col any
 		switch x := e.(type) {
-		case trustedCond:
-			continue
 		case clause.AndConditions:
 			if err := p.checkExprs(stmt, s, x.Exprs); err != nil {
 				return err

@@ -71,6 +71,7 @@ type Key struct {
 	version uint32
 	subject SubjectRef
 	purpose string
+	created time.Time
 	secret  []byte
 
 	mu      sync.Mutex
@@ -93,6 +94,11 @@ func (k *Key) Subject() SubjectRef { return k.subject }
 
 // Purpose returns the purpose the key serves.
 func (k *Key) Purpose() string { return k.purpose }
+
+// Created returns when the key version was created, as the keystore
+// recorded it (KeyRecord.CreatedAt, by the clock of the process that
+// created it).
+func (k *Key) Created() time.Time { return k.created }
 
 // Derive returns the value build computes from the key's secret, computing
 // it once per label and cached Key. Packages use it to turn a subject key
@@ -290,6 +296,75 @@ func (kr *Keyring) KeyVersion(ctx context.Context, id KeyID, version uint32) (*K
 	return k, nil
 }
 
+// LiveKeys returns every live version of the (subject, purpose) key,
+// newest (current) first: what an equality lookup must compute its
+// deterministic values under, since rows written before a Rotate hold
+// values of older versions. Unlike Current it creates nothing: a subject
+// without a key has no live versions (nil, nil). Versions whose material is
+// gone are skipped; a forgotten subject fails with ErrKeyDestroyed.
+//
+// Cost: with the versions in the cache (the common case, since reads keep
+// them there), one cache lookup per version and one slice allocation;
+// otherwise one keystore read and one KMS unwrap per missing version, after
+// which they are cached like any key (they count against
+// Config.CacheEntries). The versions are 1 to the current one, so the work
+// grows with the number of rotations. The current version is the one this
+// process knows: a Rotate in another process is seen within
+// Config.CacheMaxAge, as for Current.
+func (kr *Keyring) LiveKeys(ctx context.Context, subject, purpose string) ([]*Key, error) {
+	cur := kr.cache.getCurrent(subject, purpose)
+	if cur == nil {
+		if err := ValidateSubject(subject); err != nil {
+			return nil, err
+		}
+		if err := ValidatePurpose(purpose); err != nil {
+			return nil, err
+		}
+		ref := kr.subjectRef(subject)
+		id := kr.keyID(ref, purpose)
+		ticket := kr.cache.begin()
+		rec, err := kr.store.LatestKey(ctx, id)
+		if errors.Is(err, ErrKeyNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, kr.fail(ctx, err, Event{Subject: ref, Key: id, Purpose: purpose})
+		}
+		if cur, err = kr.unwrap(ctx, rec); err != nil {
+			return nil, err
+		}
+		kr.cache.put(cur, &currentKey{subject, purpose}, ticket)
+	}
+	out := make([]*Key, 1, min(cur.version, 8))
+	out[0] = cur
+	for v := cur.version - 1; v >= 1; v-- {
+		k := kr.cache.getVersion(cur.id, v)
+		if k == nil {
+			ticket := kr.cache.begin()
+			rec, err := kr.store.GetKey(ctx, cur.id, v)
+			switch {
+			case errors.Is(err, ErrKeyNotFound):
+				continue
+			case errors.Is(err, ErrKeyDestroyed):
+				// A destroyed old version leaves nothing to search under;
+				// a forgotten subject fails on its current version instead.
+				continue
+			case err != nil:
+				return nil, kr.fail(ctx, err, Event{Subject: cur.subject, Key: cur.id, Version: v})
+			}
+			if k, err = kr.unwrap(ctx, rec); err != nil {
+				if errors.Is(err, ErrKeyDestroyed) {
+					continue
+				}
+				return nil, err
+			}
+			kr.cache.put(k, nil, ticket)
+		}
+		out = append(out, k)
+	}
+	return out, nil
+}
+
 // Rotate adds a new version of the (subject, purpose) key and makes it
 // current in this process; other processes switch within their cache
 // MaxAge. Old versions keep decrypting. It returns the new version.
@@ -405,6 +480,11 @@ func (kr *Keyring) Evict(ref SubjectRef) { kr.cache.evictSubject(ref) }
 // EvictAll empties the key cache.
 func (kr *Keyring) EvictAll() { kr.cache.evictAll() }
 
+// CacheMaxAge returns how long this Keyring serves a key from memory
+// (Config.CacheMaxAge, or its default): the bound on how long it takes to
+// notice a Rotate made by another process.
+func (kr *Keyring) CacheMaxAge() time.Duration { return kr.cache.maxAge }
+
 // CacheStats returns the key cache's counters.
 func (kr *Keyring) CacheStats() CacheStats { return kr.cache.stats() }
 
@@ -449,7 +529,8 @@ func (kr *Keyring) unwrap(ctx context.Context, rec KeyRecord) (*Key, error) {
 	if len(secret) != KeySize {
 		return nil, fmt.Errorf("keys: unwrapping key %s v%d: %w", rec.ID, rec.Version, ErrUnwrap)
 	}
-	return &Key{id: rec.ID, version: rec.Version, subject: rec.Subject, purpose: rec.Purpose, secret: secret}, nil
+	return &Key{id: rec.ID, version: rec.Version, subject: rec.Subject, purpose: rec.Purpose,
+		created: rec.CreatedAt, secret: secret}, nil
 }
 
 // fail audits a refusal of a destroyed key and wraps err.

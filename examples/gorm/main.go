@@ -184,7 +184,7 @@ func run(ctx context.Context, dataDir, dsn string) error {
 	lookup := "  ADA.LOVELACE@example.com "
 	fmt.Printf("2. find the customer whose email is %q (normalised: trimmed, lower-cased)\n", lookup)
 	var found Customer
-	err = db.Scopes(gormcrypt.WhereEqual(ctx, &Customer{}, "Email", lookup)).
+	err = db.WithContext(ctx).Scopes(gormcrypt.WhereEqual(&Customer{}, "Email", lookup)).
 		Preload("Addresses").Preload("Orders").Preload("Cards").First(&found).Error
 	if err != nil {
 		return err
@@ -219,7 +219,7 @@ func run(ctx context.Context, dataDir, dsn string) error {
 	}
 	fmt.Printf("   %s's payment cards: refused\n", ada.Ref)
 	var n int64
-	if err := db.Model(&Customer{}).Scopes(gormcrypt.WhereEqual(ctx, &Customer{}, "Email", lookup)).Count(&n).Error; err != nil {
+	if err := db.WithContext(ctx).Model(&Customer{}).Scopes(gormcrypt.WhereEqual(&Customer{}, "Email", lookup)).Count(&n).Error; err != nil {
 		return err
 	}
 	if n != 0 {
@@ -234,7 +234,7 @@ func run(ctx context.Context, dataDir, dsn string) error {
 	fmt.Printf("   %s's order totals (kept in clear for accounting): %d order(s), %.2f PLN\n",
 		ada.Ref, len(totals), float64(totals[0].TotalCents)/100)
 	var other Customer
-	if err := db.Scopes(gormcrypt.WhereEqual(ctx, &Customer{}, "Email", grace.Email)).First(&other).Error; err != nil {
+	if err := db.WithContext(ctx).Scopes(gormcrypt.WhereEqual(&Customer{}, "Email", grace.Email)).First(&other).Error; err != nil {
 		return fmt.Errorf("reading the other customer: %w", err)
 	}
 	fmt.Printf("   %s is intact: %s <%s>\n", other.Ref, other.Name, other.Email)
