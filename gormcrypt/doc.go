@@ -321,10 +321,13 @@
 // 0.83×. The difference is SQLite's: a table with a CHECK constraint makes
 // every INSERT ... RETURNING inside a transaction keep a statement journal
 // (the constraint may abort the statement, and RETURNING is compiled as a
-// trigger), which doubles the cost of a one-row insert; PostgreSQL and
-// MariaDB keep no such journal. What remains is mostly cryptography: three
-// encryptions, a token and an HMAC per row written, three decryptions and a
-// detokenization per row read, about 10 µs a row.
+// trigger), which doubles the cost of a one-row insert. The same scenario
+// with 1000 single Creates on the machine's servers (wall time, medians of
+// 3): PostgreSQL 15 1.6× with the constraints and 1.16× without (it
+// prepares the constraint expressions for every execution of an INSERT, about
+// 30 µs for four); MariaDB 10.11 1.19× and 1.16×. What remains is mostly
+// cryptography: three encryptions, a token and an HMAC per row written,
+// three decryptions and a detokenization per row read, about 10 µs a row.
 //
 // # Concurrency
 //
