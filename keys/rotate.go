@@ -85,7 +85,7 @@ type KMSRewrapper interface {
 // value alone, which version of a rotating root key wrapped it (Vault
 // Transit's "vault:vN:" prefix). RotateRoot uses it to report
 // RotateStats.MinRootVersion, the lowest version a keystore still needs.
-// keys/vault implements it; a KMS whose root key has a single version
+// keys/vaultkms implements it; a KMS whose root key has a single version
 // (keys/localkms) has nothing to report.
 //
 // Most users won't implement it.

@@ -26,7 +26,7 @@ import (
 	"github.com/fieldcrypt/fieldcrypt/envelope"
 	"github.com/fieldcrypt/fieldcrypt/keys"
 	"github.com/fieldcrypt/fieldcrypt/keys/memstore"
-	"github.com/fieldcrypt/fieldcrypt/keys/vault"
+	"github.com/fieldcrypt/fieldcrypt/keys/vaultkms"
 )
 
 func main() {
@@ -52,7 +52,7 @@ func run(ctx context.Context, mount, keyName string) error {
 		return err
 	}
 	// BindContext: a derived Transit key, so that RotateRoot re-wraps inside Vault.
-	root, err := vault.New(vault.Config{Client: client, Mount: mount, Key: keyName, Binding: vault.BindContext})
+	root, err := vaultkms.New(vaultkms.Config{Client: client, Mount: mount, Key: keyName, Binding: vaultkms.BindContext})
 	if err != nil {
 		return err
 	}
@@ -99,7 +99,7 @@ func run(ctx context.Context, mount, keyName string) error {
 	}
 	v := st.MinRootVersion
 	if err := root.SetMinDecryptionVersion(ctx, store, v); err != nil {
-		return err // vault.ErrKeysBelowVersion: run keys.RotateRoot again
+		return err // vaultkms.ErrKeysBelowVersion: run keys.RotateRoot again
 	}
 	kr.EvictAll()
 	if pt, err = c.DecryptString(ctx, ct, ad); err != nil {

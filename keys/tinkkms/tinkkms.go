@@ -25,7 +25,7 @@
 // For hcvault:// URIs FromURI also checks that a wrapped key is a
 // canonical Transit ciphertext ("vault:v<N>:" and strict base64) before
 // sending it, because Vault reads "vault:v0:" as version 1 and so would
-// accept a modified ciphertext. For a Vault root key, keys/vault offers
+// accept a modified ciphertext. For a Vault root key, keys/vaultkms offers
 // more: retries, batch rotation, key versions.
 //
 // # Limits and concurrency

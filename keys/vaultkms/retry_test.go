@@ -1,4 +1,4 @@
-package vault_test
+package vaultkms_test
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/fieldcrypt/fieldcrypt/keys"
-	"github.com/fieldcrypt/fieldcrypt/keys/vault"
+	"github.com/fieldcrypt/fieldcrypt/keys/vaultkms"
 )
 
 // These tests need no Vault: a local server misbehaves in one way each and
@@ -43,13 +43,13 @@ func defaultClient(t *testing.T, addr string) *api.Client {
 	return c
 }
 
-func newTestKMS(t *testing.T, c *api.Client, cfg vault.Config) *vault.KMS {
+func newTestKMS(t *testing.T, c *api.Client, cfg vaultkms.Config) *vaultkms.KMS {
 	t.Helper()
 	cfg.Client = c
 	if cfg.Key == "" {
 		cfg.Key = "k"
 	}
-	k, err := vault.New(cfg)
+	k, err := vaultkms.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestRotateKeyNotRetried(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakeTransit{rotate: tc.rotate}
 			f.latest.Store(1)
-			k := newTestKMS(t, defaultClient(t, serve(t, f)), vault.Config{RetryWait: time.Millisecond})
+			k := newTestKMS(t, defaultClient(t, serve(t, f)), vaultkms.Config{RetryWait: time.Millisecond})
 			err := k.RotateKey(ctx)
 			if n := f.rotates.Load(); n != 1 {
 				t.Fatalf("RotateKey sent %d rotate requests, want exactly 1 (err %v)", n, err)
@@ -162,7 +162,7 @@ func TestDeadVaultReportsQuickly(t *testing.T) {
 	}
 	addr := "http://" + ln.Addr().String()
 	ln.Close()
-	k := newTestKMS(t, defaultClient(t, addr), vault.Config{})
+	k := newTestKMS(t, defaultClient(t, addr), vaultkms.Config{})
 	start := time.Now()
 	_, err = k.Unwrap(context.Background(), fakeCiphertext, []byte("ad"))
 	elapsed := time.Since(start)
@@ -197,11 +197,11 @@ func failing(t *testing.T, status int, delay time.Duration) (string, *atomic.Int
 func TestRetriesDoNotMultiply(t *testing.T) {
 	addr, n := failing(t, http.StatusServiceUnavailable, 0)
 	c := defaultClient(t, addr)
-	k := newTestKMS(t, c, vault.Config{RetryWait: time.Millisecond})
+	k := newTestKMS(t, c, vaultkms.Config{RetryWait: time.Millisecond})
 	if _, err := k.Unwrap(context.Background(), fakeCiphertext, nil); err == nil {
 		t.Fatal("Unwrap succeeded against a sealed Vault")
 	}
-	if got, want := n.Load(), int64(vault.DefaultMaxRetries+1); got != want {
+	if got, want := n.Load(), int64(vaultkms.DefaultMaxRetries+1); got != want {
 		t.Fatalf("%d requests, want %d (1 + DefaultMaxRetries)", got, want)
 	}
 	if c.MaxRetries() != api.DefaultConfig().MaxRetries {
@@ -214,7 +214,7 @@ func TestRetriesDoNotMultiply(t *testing.T) {
 // error at once instead of starting a third that the deadline would cut.
 func TestNoAttemptThatCannotFinish(t *testing.T) {
 	addr, n := failing(t, http.StatusServiceUnavailable, 150*time.Millisecond)
-	k := newTestKMS(t, defaultClient(t, addr), vault.Config{RetryWait: time.Millisecond})
+	k := newTestKMS(t, defaultClient(t, addr), vaultkms.Config{RetryWait: time.Millisecond})
 	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -236,7 +236,7 @@ func TestNoAttemptThatCannotFinish(t *testing.T) {
 // is not slept; the last error comes back at once.
 func TestBackoffNeverSleepsPastDeadline(t *testing.T) {
 	addr, n := failing(t, http.StatusServiceUnavailable, 0)
-	k := newTestKMS(t, defaultClient(t, addr), vault.Config{RetryWait: 5 * time.Second})
+	k := newTestKMS(t, defaultClient(t, addr), vaultkms.Config{RetryWait: 5 * time.Second})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	start := time.Now()
@@ -255,7 +255,7 @@ func TestBackoffNeverSleepsPastDeadline(t *testing.T) {
 // context's deadline.
 func TestSlowVaultDeadline(t *testing.T) {
 	addr, n := failing(t, http.StatusOK, 10*time.Second)
-	k := newTestKMS(t, defaultClient(t, addr), vault.Config{RetryWait: time.Millisecond})
+	k := newTestKMS(t, defaultClient(t, addr), vaultkms.Config{RetryWait: time.Millisecond})
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -273,7 +273,7 @@ func TestSlowVaultDeadline(t *testing.T) {
 // TestCallTimeout: Config.Timeout bounds a call whose context has no deadline.
 func TestCallTimeout(t *testing.T) {
 	addr, n := failing(t, http.StatusOK, 10*time.Second)
-	k := newTestKMS(t, defaultClient(t, addr), vault.Config{Timeout: 200 * time.Millisecond})
+	k := newTestKMS(t, defaultClient(t, addr), vaultkms.Config{Timeout: 200 * time.Millisecond})
 	start := time.Now()
 	_, err := k.Unwrap(context.Background(), fakeCiphertext, nil)
 	elapsed := time.Since(start)
@@ -304,7 +304,7 @@ func TestFollowsClientToken(t *testing.T) {
 	c := defaultClient(t, addr)
 	c.SetToken("expired-token")
 	timeout, retries := c.ClientTimeout(), c.MaxRetries()
-	k := newTestKMS(t, c, vault.Config{})
+	k := newTestKMS(t, c, vaultkms.Config{})
 	ctx := context.Background()
 	if _, err := k.LatestVersion(ctx); err == nil || !strings.Contains(err.Error(), "HTTP 403") {
 		t.Fatalf("LatestVersion with the old token = %v, want a 403", err)

@@ -1,4 +1,4 @@
-package vault_test
+package vaultkms_test
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 	"github.com/fieldcrypt/fieldcrypt/keys"
 	"github.com/fieldcrypt/fieldcrypt/keys/memstore"
 	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore"
-	"github.com/fieldcrypt/fieldcrypt/keys/vault"
+	"github.com/fieldcrypt/fieldcrypt/keys/vaultkms"
 )
 
 // rotationStores are the keystores the Vault root rotation is checked on:
@@ -73,8 +73,8 @@ func closeLater(t *testing.T, s *sqlstore.Store, db *sql.DB, err error) keys.Rot
 func TestRotateAgainDuringRotateRoot(t *testing.T) {
 	for _, b := range []struct {
 		name string
-		b    vault.Binding
-	}{{"Context", vault.BindContext}, {"AssociatedData", vault.BindAssociatedData}} {
+		b    vaultkms.Binding
+	}{{"Context", vaultkms.BindContext}, {"AssociatedData", vaultkms.BindAssociatedData}} {
 		t.Run(b.name, func(t *testing.T) {
 			for _, st := range rotationStores {
 				t.Run(st.name, func(t *testing.T) {
@@ -86,7 +86,7 @@ func TestRotateAgainDuringRotateRoot(t *testing.T) {
 	}
 }
 
-func testRotateAgain(t *testing.T, k *vault.KMS, store keys.RotatableStore) {
+func testRotateAgain(t *testing.T, k *vaultkms.KMS, store keys.RotatableStore) {
 	ctx := context.Background()
 	const customers = 6
 	kr, err := keys.Open(ctx, keys.Config{KMS: k, Store: store})
@@ -129,11 +129,11 @@ func testRotateAgain(t *testing.T, k *vault.KMS, store keys.RotatableStore) {
 
 	// The documented sequence used to raise it to the latest version here.
 	err = k.SetMinDecryptionVersion(ctx, store, 3)
-	if !errors.Is(err, vault.ErrKeysBelowVersion) || !strings.Contains(err.Error(), "2 keys and the check value") {
+	if !errors.Is(err, vaultkms.ErrKeysBelowVersion) || !strings.Contains(err.Error(), "2 keys and the check value") {
 		t.Fatalf("SetMinDecryptionVersion(3) = %v; want ErrKeysBelowVersion for 2 keys and the check value", err)
 	}
 	t.Logf("refused: %v", err)
-	if err := k.SetMinDecryptionVersion(ctx, store, 4); err == nil || errors.Is(err, vault.ErrKeysBelowVersion) {
+	if err := k.SetMinDecryptionVersion(ctx, store, 4); err == nil || errors.Is(err, vaultkms.ErrKeysBelowVersion) {
 		t.Fatalf("SetMinDecryptionVersion(4), above latest_version = %v; want a refusal", err)
 	}
 	if err := k.SetMinDecryptionVersion(ctx, store, st.MinRootVersion); err != nil {
@@ -155,7 +155,7 @@ func testRotateAgain(t *testing.T, k *vault.KMS, store keys.RotatableStore) {
 }
 
 // checkMinDecryptionVersion reads the Transit key's configuration.
-func checkMinDecryptionVersion(t *testing.T, k *vault.KMS, want int) {
+func checkMinDecryptionVersion(t *testing.T, k *vaultkms.KMS, want int) {
 	t.Helper()
 	s, err := client(t, "").Logical().ReadWithContext(t.Context(), k.Mount()+"/keys/"+k.KeyName())
 	if err != nil || s == nil {
@@ -195,7 +195,7 @@ func TestSetMinDecryptionVersionCounts(t *testing.T) {
 	ctx := context.Background()
 	f := &fakeTransit{}
 	f.latest.Store(3)
-	k := newTestKMS(t, defaultClient(t, serve(t, f)), vault.Config{})
+	k := newTestKMS(t, defaultClient(t, serve(t, f)), vaultkms.Config{})
 	store := memstore.New() // no check value yet: nothing opened it
 	for i, w := range []string{
 		"vault:v1:" + strings.Repeat("A", 40),
@@ -210,12 +210,12 @@ func TestSetMinDecryptionVersionCounts(t *testing.T) {
 	}
 	for _, v := range []int{2, 3} {
 		err := k.SetMinDecryptionVersion(ctx, store, v)
-		if !errors.Is(err, vault.ErrKeysBelowVersion) || !strings.Contains(err.Error(), "1 key is wrapped under older versions (the oldest v1)") {
+		if !errors.Is(err, vaultkms.ErrKeysBelowVersion) || !strings.Contains(err.Error(), "1 key is wrapped under older versions (the oldest v1)") {
 			t.Fatalf("SetMinDecryptionVersion(%d) = %v", v, err)
 		}
 	}
 	for _, v := range []int{0, 4} {
-		if err := k.SetMinDecryptionVersion(ctx, store, v); err == nil || errors.Is(err, vault.ErrKeysBelowVersion) {
+		if err := k.SetMinDecryptionVersion(ctx, store, v); err == nil || errors.Is(err, vaultkms.ErrKeysBelowVersion) {
 			t.Fatalf("SetMinDecryptionVersion(%d) = %v, want a refusal", v, err)
 		}
 	}

@@ -1,4 +1,4 @@
-package vault_test
+package vaultkms_test
 
 import (
 	"bytes"
@@ -25,7 +25,7 @@ import (
 	"github.com/fieldcrypt/fieldcrypt/keys"
 	"github.com/fieldcrypt/fieldcrypt/keys/keystest"
 	"github.com/fieldcrypt/fieldcrypt/keys/memstore"
-	"github.com/fieldcrypt/fieldcrypt/keys/vault"
+	"github.com/fieldcrypt/fieldcrypt/keys/vaultkms"
 )
 
 const skipMsg = "VAULT_ADDR not set; run internal/vaultharness/start.sh (eval its output) or point VAULT_ADDR/VAULT_TOKEN at a Vault with transit mounted at transit/"
@@ -58,12 +58,12 @@ func randomName(t testing.TB) string {
 }
 
 // newKMS creates a fresh Transit key and a KMS on it.
-func newKMS(t testing.TB, b vault.Binding, c *api.Client) *vault.KMS {
+func newKMS(t testing.TB, b vaultkms.Binding, c *api.Client) *vaultkms.KMS {
 	t.Helper()
 	if c == nil {
 		c = client(t, "")
 	}
-	k, err := vault.New(vault.Config{Client: c, Key: randomName(t), Binding: b, RetryWait: time.Millisecond})
+	k, err := vaultkms.New(vaultkms.Config{Client: c, Key: randomName(t), Binding: b, RetryWait: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,8 +76,8 @@ func newKMS(t testing.TB, b vault.Binding, c *api.Client) *vault.KMS {
 func TestConformance(t *testing.T) {
 	for _, b := range []struct {
 		name string
-		b    vault.Binding
-	}{{"AssociatedData", vault.BindAssociatedData}, {"Context", vault.BindContext}} {
+		b    vaultkms.Binding
+	}{{"AssociatedData", vaultkms.BindAssociatedData}, {"Context", vaultkms.BindContext}} {
 		t.Run(b.name, func(t *testing.T) {
 			k := newKMS(t, b.b, nil)
 			runKMSTests(t, k)
@@ -87,8 +87,8 @@ func TestConformance(t *testing.T) {
 
 func TestNewValidates(t *testing.T) {
 	c, _ := api.NewClient(api.DefaultConfig())
-	for _, cfg := range []vault.Config{{Key: "k"}, {Client: c}, {Client: c, Key: "a/b"}, {Client: c, Key: "k", Binding: 7}} {
-		if _, err := vault.New(cfg); err == nil {
+	for _, cfg := range []vaultkms.Config{{Key: "k"}, {Client: c}, {Client: c, Key: "a/b"}, {Client: c, Key: "k", Binding: 7}} {
+		if _, err := vaultkms.New(cfg); err == nil {
 			t.Errorf("New(%+v) succeeded", cfg)
 		}
 	}
@@ -99,13 +99,13 @@ func TestNewValidates(t *testing.T) {
 // are retried a bounded number of times.
 func TestOperationalErrors(t *testing.T) {
 	ctx := context.Background()
-	good := newKMS(t, vault.BindAssociatedData, nil)
+	good := newKMS(t, vaultkms.BindAssociatedData, nil)
 	ad := []byte("ad")
 	w, err := good.Wrap(ctx, make([]byte, 32), ad)
 	if err != nil {
 		t.Fatal(err)
 	}
-	notUnwrap := func(t *testing.T, k *vault.KMS, what string) {
+	notUnwrap := func(t *testing.T, k *vaultkms.KMS, what string) {
 		t.Helper()
 		_, err := k.Unwrap(ctx, w, ad)
 		if err == nil || errors.Is(err, keys.ErrUnwrap) {
@@ -149,8 +149,8 @@ func TestOperationalErrors(t *testing.T) {
 	t.Run("ServerErrorsBounded", func(t *testing.T) {
 		proxy, fails := faultyProxy(t, 1000)
 		notUnwrap(t, sameKey(t, good, client(t, proxy), ""), "503")
-		if got := fails.Load(); got != vault.DefaultMaxRetries+1 {
-			t.Fatalf("%d attempts, want %d", got, vault.DefaultMaxRetries+1)
+		if got := fails.Load(); got != vaultkms.DefaultMaxRetries+1 {
+			t.Fatalf("%d attempts, want %d", got, vaultkms.DefaultMaxRetries+1)
 		}
 	})
 	t.Run("Canceled", func(t *testing.T) {
@@ -163,8 +163,8 @@ func TestOperationalErrors(t *testing.T) {
 }
 
 // sameKey returns a KMS for good's Transit key through another client or mount.
-func sameKey(t *testing.T, good *vault.KMS, c *api.Client, mount string) *vault.KMS {
-	k, err := vault.New(vault.Config{Client: c, Key: good.KeyName(), Mount: mount, RetryWait: time.Millisecond})
+func sameKey(t *testing.T, good *vaultkms.KMS, c *api.Client, mount string) *vaultkms.KMS {
+	k, err := vaultkms.New(vaultkms.Config{Client: c, Key: good.KeyName(), Mount: mount, RetryWait: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +199,7 @@ func faultyProxy(t *testing.T, n int64) (string, *atomic.Int64) {
 func TestDeleteKeyShredsEverything(t *testing.T) {
 	ctx := context.Background()
 	c := client(t, "")
-	k := newKMS(t, vault.BindAssociatedData, c)
+	k := newKMS(t, vaultkms.BindAssociatedData, c)
 	kr, err := keys.Open(ctx, keys.Config{KMS: k, Store: memstore.New()})
 	if err != nil {
 		t.Fatal(err)
@@ -225,20 +225,20 @@ func TestDeleteKeyShredsEverything(t *testing.T) {
 	kr.EvictAll()
 	for _, ct := range cts {
 		_, err := ec.Decrypt(ctx, ct, nil)
-		if !errors.Is(err, keys.ErrUnwrap) || !errors.Is(err, vault.ErrKeyNotFound) {
-			t.Fatalf("Decrypt after deleting the transit key = %v, want ErrUnwrap and vault.ErrKeyNotFound", err)
+		if !errors.Is(err, keys.ErrUnwrap) || !errors.Is(err, vaultkms.ErrKeyNotFound) {
+			t.Fatalf("Decrypt after deleting the transit key = %v, want ErrUnwrap and vaultkms.ErrKeyNotFound", err)
 		}
 	}
 }
 
 func TestWrappedVersion(t *testing.T) {
 	for in, want := range map[string]int{"vault:v1:" + strings.Repeat("A", 40): 1, "vault:v12:" + strings.Repeat("A", 40): 12} {
-		if v, err := vault.WrappedVersion([]byte(in)); err != nil || v != want {
+		if v, err := vaultkms.WrappedVersion([]byte(in)); err != nil || v != want {
 			t.Errorf("WrappedVersion(%q) = %d, %v", in, v, err)
 		}
 	}
 	for _, in := range []string{"", "vault:v0:AAAA", "vault:v1:", "vault:v1:!!!!", "vault:x1:" + strings.Repeat("A", 40), "vault:v01:" + strings.Repeat("A", 40)} {
-		if _, err := vault.WrappedVersion([]byte(in)); !errors.Is(err, keys.ErrUnwrap) {
+		if _, err := vaultkms.WrappedVersion([]byte(in)); !errors.Is(err, keys.ErrUnwrap) {
 			t.Errorf("WrappedVersion(%q) = %v, want ErrUnwrap", in, err)
 		}
 	}
@@ -283,8 +283,8 @@ func runKMSTests(t *testing.T, k keys.KMS) {
 func TestContextBindingNeedsDerivedKey(t *testing.T) {
 	ctx := context.Background()
 	c := client(t, "")
-	plain := newKMS(t, vault.BindAssociatedData, c) // creates a non-derived key
-	k, err := vault.New(vault.Config{Client: c, Key: plain.KeyName(), Binding: vault.BindContext})
+	plain := newKMS(t, vaultkms.BindAssociatedData, c) // creates a non-derived key
+	k, err := vaultkms.New(vaultkms.Config{Client: c, Key: plain.KeyName(), Binding: vaultkms.BindContext})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,8 +300,8 @@ func TestContextBindingNeedsDerivedKey(t *testing.T) {
 func TestLargeBatchResponse(t *testing.T) {
 	ctx := context.Background()
 	c := client(t, "")
-	base := newKMS(t, vault.BindContext, c)
-	k, err := vault.New(vault.Config{Client: c, Key: base.KeyName(), Binding: vault.BindContext, MaxBatch: 2000})
+	base := newKMS(t, vaultkms.BindContext, c)
+	k, err := vaultkms.New(vaultkms.Config{Client: c, Key: base.KeyName(), Binding: vaultkms.BindContext, MaxBatch: 2000})
 	if err != nil {
 		t.Fatal(err)
 	}

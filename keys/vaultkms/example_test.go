@@ -1,4 +1,4 @@
-package vault_test
+package vaultkms_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 
 	"github.com/fieldcrypt/fieldcrypt/keys"
 	"github.com/fieldcrypt/fieldcrypt/keys/memstore"
-	"github.com/fieldcrypt/fieldcrypt/keys/vault"
+	"github.com/fieldcrypt/fieldcrypt/keys/vaultkms"
 )
 
 // A Keyring whose root key is a Vault Transit key. It needs a Vault (or the
@@ -20,7 +20,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	root, err := vault.New(vault.Config{Client: client, Key: "fieldcrypt-root"})
+	root, err := vaultkms.New(vaultkms.Config{Client: client, Key: "fieldcrypt-root"})
 	if err != nil {
 		panic(err)
 	}
@@ -40,7 +40,7 @@ func Example() {
 func ExampleKMS_RotateKey() {
 	ctx := context.Background()
 	client, _ := api.NewClient(api.DefaultConfig())
-	root, _ := vault.New(vault.Config{Client: client, Key: "fieldcrypt-root", Binding: vault.BindContext})
+	root, _ := vaultkms.New(vaultkms.Config{Client: client, Key: "fieldcrypt-root", Binding: vaultkms.BindContext})
 	var store keys.RotatableStore = memstore.New() // or a *sqlstore.Store
 
 	if err := root.RotateKey(ctx); err != nil {
@@ -53,7 +53,7 @@ func ExampleKMS_RotateKey() {
 		panic(err) // run again, with RotateOptions.After = st.Resume
 	}
 	err = root.SetMinDecryptionVersion(ctx, store, st.MinRootVersion)
-	if errors.Is(err, vault.ErrKeysBelowVersion) {
+	if errors.Is(err, vaultkms.ErrKeysBelowVersion) {
 		panic(err) // a key was stored under an older version meanwhile: run RotateRoot again
 	}
 	if err != nil {

@@ -1,9 +1,9 @@
-// Package vault is a keys.KMS whose root key is a HashiCorp Vault Transit
+// Package vaultkms is a keys.KMS whose root key is a HashiCorp Vault Transit
 // key: subject keys are wrapped by Transit's encrypt endpoint and unwrapped
 // by its decrypt endpoint, so the root key never leaves Vault.
 //
 //	client, _ := api.NewClient(api.DefaultConfig())     // VAULT_ADDR, VAULT_TOKEN
-//	root, _ := vault.New(vault.Config{Client: client, Key: "fieldcrypt-root"})
+//	root, _ := vaultkms.New(vaultkms.Config{Client: client, Key: "fieldcrypt-root"})
 //	kr, _ := keys.Open(ctx, keys.Config{KMS: root, Store: store})
 //
 // # Associated data
@@ -106,7 +106,7 @@
 // example with api.LifetimeWatcher); the KMS uses the Client's current
 // token and namespace. A KMS is safe for concurrent use, as is the
 // api.Client, which it never modifies.
-package vault
+package vaultkms
 
 import (
 	"bytes"

@@ -1,5 +1,5 @@
 //go:build race
 
-package vault_test
+package vaultkms_test
 
 const raceEnabled = true

@@ -1,4 +1,4 @@
-package vault_test
+package vaultkms_test
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 
 	"github.com/fieldcrypt/fieldcrypt/keys"
 	"github.com/fieldcrypt/fieldcrypt/keys/memstore"
-	"github.com/fieldcrypt/fieldcrypt/keys/vault"
+	"github.com/fieldcrypt/fieldcrypt/keys/vaultkms"
 )
 
 // BenchmarkKeyVersion fetches a subject key by version: cold is a keystore
@@ -15,7 +15,7 @@ import (
 // Keyring's cache.
 func BenchmarkKeyVersion(b *testing.B) {
 	ctx := context.Background()
-	k := newKMS(b, vault.BindAssociatedData, nil)
+	k := newKMS(b, vaultkms.BindAssociatedData, nil)
 	for _, bc := range []struct {
 		name  string
 		cache int
@@ -48,13 +48,13 @@ func BenchmarkRotateRoot(b *testing.B) {
 	const n = 1000
 	for _, bc := range []struct {
 		name    string
-		binding vault.Binding
+		binding vaultkms.Binding
 		opts    keys.RotateOptions
 	}{
-		{"rewrap/batch=250", vault.BindContext, keys.RotateOptions{BatchSize: 250}},
-		{"rewrap/batch=1", vault.BindContext, keys.RotateOptions{BatchSize: 1}},
-		{"decrypt+encrypt/batch=250", vault.BindAssociatedData, keys.RotateOptions{BatchSize: 250}},
-		{"unwrap+wrap/no-batch", vault.BindAssociatedData, keys.RotateOptions{BatchSize: 250, UnwrapAndWrap: true}},
+		{"rewrap/batch=250", vaultkms.BindContext, keys.RotateOptions{BatchSize: 250}},
+		{"rewrap/batch=1", vaultkms.BindContext, keys.RotateOptions{BatchSize: 1}},
+		{"decrypt+encrypt/batch=250", vaultkms.BindAssociatedData, keys.RotateOptions{BatchSize: 250}},
+		{"unwrap+wrap/no-batch", vaultkms.BindAssociatedData, keys.RotateOptions{BatchSize: 250, UnwrapAndWrap: true}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			k := newKMS(b, bc.binding, nil)

@@ -1,4 +1,4 @@
-package vault_test
+package vaultkms_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/fieldcrypt/fieldcrypt/envelope"
 	"github.com/fieldcrypt/fieldcrypt/keys"
 	"github.com/fieldcrypt/fieldcrypt/keys/memstore"
-	"github.com/fieldcrypt/fieldcrypt/keys/vault"
+	"github.com/fieldcrypt/fieldcrypt/keys/vaultkms"
 )
 
 // faultyStore fails RewrapKey after the first n successful calls.
@@ -88,17 +88,17 @@ func subjects(t *testing.T) int {
 func TestRotateRoot(t *testing.T) {
 	for _, b := range []struct {
 		name string
-		b    vault.Binding
-	}{{"Context", vault.BindContext}, {"AssociatedData", vault.BindAssociatedData}} {
+		b    vaultkms.Binding
+	}{{"Context", vaultkms.BindContext}, {"AssociatedData", vaultkms.BindAssociatedData}} {
 		t.Run(b.name, func(t *testing.T) { testRotateRoot(t, b.b) })
 	}
 }
 
-func testRotateRoot(t *testing.T, binding vault.Binding) {
+func testRotateRoot(t *testing.T, binding vaultkms.Binding) {
 	ctx := context.Background()
 	k := newKMS(t, binding, nil)
 	n := subjects(t)
-	if binding == vault.BindAssociatedData {
+	if binding == vaultkms.BindAssociatedData {
 		n = max(n/4, 50) // the same code path, twice the requests; keep the suite short
 	}
 	mem := memstore.New()
@@ -170,7 +170,7 @@ func testRotateRoot(t *testing.T, binding vault.Binding) {
 		t.Fatalf("LiveKeys: %d, %v", len(recs), err)
 	}
 	for _, r := range append(recs, keys.KeyRecord{Wrapped: must(mem.Meta(ctx, keys.IDKeyMetaName))}) {
-		if v, err := vault.WrappedVersion(r.Wrapped); err != nil || v != 2 {
+		if v, err := vaultkms.WrappedVersion(r.Wrapped); err != nil || v != 2 {
 			t.Fatalf("a key is under version %d (%v) after rotation", v, err)
 		}
 	}
