@@ -11,7 +11,6 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"fmt"
-	"path/filepath"
 	"testing"
 
 	"github.com/tink-crypto/tink-go/v2/aead"
@@ -21,8 +20,6 @@ import (
 
 	"github.com/fieldcrypt/fieldcrypt/envelope"
 	"github.com/fieldcrypt/fieldcrypt/keys"
-	"github.com/fieldcrypt/fieldcrypt/keys/localkms"
-	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore"
 )
 
 var benchSizes = []int{16, 64, 256, 4096}
@@ -185,47 +182,6 @@ func tinkEnvelope(b *testing.B) *aead.KMSEnvelopeAEAD {
 func BenchmarkTinkKMSEnvelopeEncrypt(b *testing.B) { benchTinkEncrypt(b, tinkEnvelope(b)) }
 
 func BenchmarkTinkKMSEnvelopeDecrypt(b *testing.B) { benchTinkDecrypt(b, tinkEnvelope(b)) }
-
-// BenchmarkEncryptColdSQLite is the first use of a subject on the embedded
-// default: key generated, wrapped by the local root key, inserted into the
-// SQLite keystore (one transaction, synced WAL), then the value encrypted.
-func BenchmarkEncryptColdSQLite(b *testing.B) {
-	_, c := openSQLiteCipher(b, b.TempDir())
-	pt := benchInput(64)
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		i++
-		if _, err := c.Encrypt(ctx, fmt.Sprintf("cold-%d", i), pt, benchAD); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// BenchmarkDecryptUncachedSQLite reads a known key from the SQLite
-// keystore and unwraps it on every call (cache disabled).
-func BenchmarkDecryptUncachedSQLite(b *testing.B) {
-	dir := b.TempDir()
-	_, warm := openSQLiteCipher(b, dir)
-	ct, _ := warm.Encrypt(ctx, "cust-1", benchInput(64), benchAD)
-	root, _ := localkms.OpenFile(filepath.Join(dir, "root.key"))
-	store, err := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "keys.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer store.Close()
-	kr, err := keys.Open(ctx, keys.Config{KMS: root, Store: store, CacheEntries: -1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	c, _ := envelope.New(kr)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := c.Decrypt(ctx, ct, benchAD); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
 
 // tinkBareAEAD is Tink's AEAD primitive on an AES256-GCM keyset handle: no
 // key lookup, a Tink output prefix, and a nonce read from the operating

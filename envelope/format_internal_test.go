@@ -5,9 +5,10 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/fips140"
 	"encoding/base64"
 	"errors"
+	"os"
+	"strings"
 	"testing"
 
 	tinksubtle "github.com/tink-crypto/tink-go/v2/daead/subtle"
@@ -51,7 +52,7 @@ func secretOf(t *testing.T, k *keys.Key) []byte {
 // associated data.
 func sealGCM(t *testing.T, secret []byte, label string, header, nonce, pt, aeadAD []byte) []byte {
 	t.Helper()
-	if fips140.Enforced() {
+	if fips140OnlyMode() {
 		t.Skip("rebuilding a GCM ciphertext with a chosen nonce is not allowed in FIPS 140-only mode")
 	}
 	dk, err := dataKey(secret, label, 32)
@@ -250,4 +251,15 @@ func TestSameCommitment(t *testing.T) {
 			}
 		}
 	}
+}
+
+// fips140OnlyMode reports whether the tests run under GODEBUG=fips140=only
+// (crypto/fips140.Enforced is Go 1.26, and the module supports 1.25).
+func fips140OnlyMode() bool {
+	for _, kv := range strings.Split(os.Getenv("GODEBUG"), ",") {
+		if strings.TrimSpace(kv) == "fips140=only" {
+			return true
+		}
+	}
+	return false
 }

@@ -4,7 +4,7 @@
 # waits until it is healthy, and prints the lines to eval:
 #
 #   eval "$(bash internal/vaultharness/start.sh)"
-#   go test ./keys/vault/ ./keys/tinkkms/
+#   go test github.com/fieldcrypt/fieldcrypt/keys/vaultkms/ github.com/fieldcrypt/fieldcrypt/keys/tinkkms/
 #   kill "$VAULT_HARNESS_PID"        # when done (start.sh prints it too)
 #
 # Only the export lines go to standard output; progress goes to stderr.
@@ -17,7 +17,7 @@ mkdir -p "$dir"
 bin="$dir/vault-transit-harness"
 
 echo "vaultharness: building (the first build compiles Vault's transit engine and takes minutes)" >&2
-(cd "$here" && go build -o "$bin" ./cmd/vault-transit-harness) >&2
+(cd "$here" && GOWORK=off go build -o "$bin" ./cmd/vault-transit-harness) >&2
 
 port="${VAULT_HARNESS_PORT:-8200}"
 if [ "$port" != 0 ] && (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then

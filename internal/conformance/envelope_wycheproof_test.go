@@ -1,4 +1,4 @@
-package envelope
+package conformance_test
 
 // Known-answer tests for the primitives this package builds on, from
 // Project Wycheproof (github.com/c2sp/wycheproof, testvectors_v1):

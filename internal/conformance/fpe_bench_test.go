@@ -1,4 +1,4 @@
-package fpe_test
+package conformance_test
 
 import (
 	"bytes"
