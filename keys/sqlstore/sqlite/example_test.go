@@ -1,4 +1,4 @@
-package sqlstore_test
+package sqlite_test
 
 import (
 	"context"
@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/fieldcrypt/fieldcrypt/keys"
-	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore"
+	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore/sqlite"
 )
 
-func ExampleOpenSQLite() {
+func ExampleOpen() {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "fieldcrypt-example")
 	if err != nil {
@@ -21,7 +21,7 @@ func ExampleOpenSQLite() {
 	}
 	defer os.RemoveAll(dir)
 
-	store, err := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "keys.db"))
+	store, err := sqlite.Open(ctx, filepath.Join(dir, "keys.db"))
 	if err != nil {
 		log.Fatal(err)
 	}
