@@ -92,6 +92,19 @@ const (
 	Retryable
 )
 
+// String returns the kind's name.
+func (k ErrorKind) String() string {
+	switch k {
+	case OtherError:
+		return "other error"
+	case UniqueViolation:
+		return "unique violation"
+	case Retryable:
+		return "retryable"
+	}
+	return "ErrorKind(" + strconv.Itoa(int(k)) + ")"
+}
+
 // rebind rewrites ? placeholders as $1, $2, ... for PostgreSQL. The
 // package's queries contain no string literals with question marks.
 func (d SQL) rebind(q string) string {
