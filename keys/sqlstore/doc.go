@@ -22,6 +22,15 @@
 // [Dialect], and may push Forgets to watchers through a [Listener]; most
 // users won't need either.
 //
+// What a program links, measured on the smallest one that opens a keystore
+// and a Keyring (internal/pgconsumer, internal/sqliteconsumer; Go 1.26,
+// linux/amd64):
+//
+//	                      go build     -ldflags="-s -w"
+//	PostgreSQL, before    19.9 MB      13.5 MB    (sqlstore linked all three drivers)
+//	PostgreSQL (postgres) 14.3 MB       9.9 MB
+//	SQLite (sqlite)        9.8 MB       6.5 MB
+//
 // # Tables
 //
 // Every constructor creates, if they do not exist:
