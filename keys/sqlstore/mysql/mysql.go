@@ -43,8 +43,8 @@ func Open(ctx context.Context, dsn string, opts ...sqlstore.Option) (*sqlstore.S
 }
 
 // New returns a Store on db, a pool the caller opened through
-// go-sql-driver/mysql (sql.Open("mysql", dsn)), creating the tables if
-// needed. Close leaves db open. A db with another driver works, but its
+// go-sql-driver/mysql (sql.Open("mysql", dsn); this package registers the
+// "mysql" driver), creating the tables if needed. Close leaves db open. A db with another driver works, but its
 // errors are not recognised (no retries after a deadlock).
 //
 // Most users won't need New: [Open] opens the pool itself.

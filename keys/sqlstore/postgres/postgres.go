@@ -55,7 +55,8 @@ func Open(ctx context.Context, dsn string, opts ...sqlstore.Option) (*sqlstore.S
 
 // New returns a Store on db, a pool the caller opened through pgx's
 // database/sql driver (github.com/jackc/pgx/v5/stdlib: sql.Open("pgx", dsn)
-// or stdlib.OpenDB), creating the tables if needed. Close leaves db open.
+// or stdlib.OpenDB; this package registers the "pgx" driver), creating the
+// tables if needed. Close leaves db open.
 // A db with another driver works, but its errors are not recognised (no
 // retries) and Watch polls instead of listening.
 //

@@ -79,8 +79,8 @@ func Open(ctx context.Context, path string, opts ...sqlstore.Option) (*sqlstore.
 }
 
 // New returns a Store on db, a database the caller opened through
-// glebarez/go-sqlite (sql.Open("sqlite", ...)), creating the tables if
-// needed. Close leaves db open. db should begin write transactions with
+// glebarez/go-sqlite (sql.Open("sqlite", ...); this package registers the
+// "sqlite" driver), creating the tables if needed. Close leaves db open. db should begin write transactions with
 // BEGIN IMMEDIATE ("_txlock=immediate") and set a busy timeout
 // ("_pragma=busy_timeout(10000)"), or concurrent writers fail with
 // SQLITE_BUSY; without secure_delete, destroyed key material stays in the
