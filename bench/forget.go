@@ -16,7 +16,7 @@ import (
 
 	"github.com/fieldcrypt/fieldcrypt/keys"
 	"github.com/fieldcrypt/fieldcrypt/keys/localkms"
-	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore"
+	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore/postgres"
 )
 
 // postgresEnvs name the shared PostgreSQL keystore, in order of preference.
@@ -94,7 +94,7 @@ func forgetSubjects(ctx context.Context, cfg *config, dsn string) (subs []subjec
 		return nil, nil, "", err
 	}
 	open := func(watch bool) (*keys.Keyring, error) {
-		st, err := sqlstore.OpenPostgres(ctx, dsn)
+		st, err := postgres.Open(ctx, dsn)
 		if err != nil {
 			return nil, err
 		}

@@ -27,7 +27,7 @@ import (
 	"github.com/fieldcrypt/fieldcrypt/keys"
 	"github.com/fieldcrypt/fieldcrypt/keys/localkms"
 	"github.com/fieldcrypt/fieldcrypt/keys/memstore"
-	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore"
+	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore/sqlite"
 	"github.com/fieldcrypt/fieldcrypt/tokenize"
 	"github.com/fieldcrypt/fieldcrypt/tokenize/fpe"
 )
@@ -509,7 +509,7 @@ func keyCacheScenario() scenario {
 			if err != nil {
 				return nil, nil, "", err
 			}
-			store, err := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "keys.db"))
+			store, err := sqlite.Open(ctx, filepath.Join(dir, "keys.db"))
 			if err != nil {
 				return nil, nil, "", err
 			}

@@ -36,6 +36,9 @@ import (
 	"github.com/fieldcrypt/fieldcrypt/keys/localkms"
 	"github.com/fieldcrypt/fieldcrypt/keys/memstore"
 	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore"
+	mysqlstore "github.com/fieldcrypt/fieldcrypt/keys/sqlstore/mysql"
+	pgstore "github.com/fieldcrypt/fieldcrypt/keys/sqlstore/postgres"
+	sqlitestore "github.com/fieldcrypt/fieldcrypt/keys/sqlstore/sqlite"
 )
 
 // Member is a service's own record of a customer, found by email.
@@ -83,11 +86,11 @@ type serviceConfig struct {
 func (c serviceConfig) openStore(ctx context.Context) (*sqlstore.Store, error) {
 	switch c.Keystore {
 	case "sqlite":
-		return sqlstore.OpenSQLite(ctx, c.KeystoreDSN)
+		return sqlitestore.Open(ctx, c.KeystoreDSN)
 	case "postgres":
-		return sqlstore.OpenPostgres(ctx, c.KeystoreDSN)
+		return pgstore.Open(ctx, c.KeystoreDSN)
 	case "mysql":
-		return sqlstore.OpenMySQL(ctx, c.KeystoreDSN)
+		return mysqlstore.Open(ctx, c.KeystoreDSN)
 	}
 	return nil, fmt.Errorf("unknown keystore %q", c.Keystore)
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/fieldcrypt/fieldcrypt/gormcrypt"
 	"github.com/fieldcrypt/fieldcrypt/keys"
 	"github.com/fieldcrypt/fieldcrypt/keys/localkms"
-	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore"
+	sqlitestore "github.com/fieldcrypt/fieldcrypt/keys/sqlstore/sqlite"
 )
 
 // Shopper is a model with an encrypted, blind-indexed email.
@@ -36,7 +36,7 @@ func Example() {
 	defer os.RemoveAll(dir)
 
 	root, _ := localkms.OpenFile(filepath.Join(dir, "root.key"))
-	store, _ := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "keys.db"))
+	store, _ := sqlitestore.Open(ctx, filepath.Join(dir, "keys.db"))
 	defer store.Close()
 	kr, _ := keys.Open(ctx, keys.Config{KMS: root, Store: store})
 
@@ -89,7 +89,7 @@ func ExampleWithSubject() {
 	dir, _ := os.MkdirTemp("", "gormcrypt-example")
 	defer os.RemoveAll(dir)
 	root, _ := localkms.Parse([]byte(localkms.GenerateKey()))
-	store, _ := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "keys.db"))
+	store, _ := sqlitestore.Open(ctx, filepath.Join(dir, "keys.db"))
 	defer store.Close()
 	kr, _ := keys.Open(ctx, keys.Config{KMS: root, Store: store})
 	db, _ := gorm.Open(sqlite.Open(filepath.Join(dir, "shop.db")), &gorm.Config{Logger: logger.Discard})
@@ -116,7 +116,7 @@ func openShop(opts ...gormcrypt.Option) (*gorm.DB, func()) {
 	ctx := context.Background()
 	dir, _ := os.MkdirTemp("", "gormcrypt-example")
 	root, _ := localkms.Parse([]byte(localkms.GenerateKey()))
-	store, _ := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "keys.db"))
+	store, _ := sqlitestore.Open(ctx, filepath.Join(dir, "keys.db"))
 	kr, _ := keys.Open(ctx, keys.Config{KMS: root, Store: store})
 	db, _ := gorm.Open(sqlite.Open(filepath.Join(dir, "shop.db")), &gorm.Config{Logger: logger.Discard})
 	plugin, err := gormcrypt.New(kr, append(opts, gormcrypt.Models(&Shopper{}))...)
@@ -236,7 +236,7 @@ func Example_otherService() {
 		}
 	}()
 	service := func(name string) *gorm.DB {
-		store, _ := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "keys.db")) // the shared keystore
+		store, _ := sqlitestore.Open(ctx, filepath.Join(dir, "keys.db")) // the shared keystore
 		kr, _ := keys.Open(ctx, keys.Config{KMS: root, Store: store})
 		db, _ := gorm.Open(sqlite.Open(filepath.Join(dir, name+".db")), &gorm.Config{Logger: logger.Discard})
 		plugin, _ := gormcrypt.New(kr, gormcrypt.Models(&Shopper{}), gormcrypt.SweepEvery(time.Hour))

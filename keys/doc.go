@@ -11,7 +11,7 @@
 // tokenize packages:
 //
 //	kms, _ := localkms.OpenFile("root.key")           // created with 0600 on first use
-//	store, _ := sqlstore.OpenSQLite(ctx, "keys.db")   // the embedded default
+//	store, _ := sqlite.Open(ctx, "keys.db")           // keys/sqlstore/sqlite: the embedded default
 //	kr, _ := keys.Open(ctx, keys.Config{KMS: kms, Store: store})
 //	...
 //	kr.Forget(ctx, "customer-42", "erasure request 2026-0042")

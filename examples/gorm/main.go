@@ -34,6 +34,8 @@ import (
 	"github.com/fieldcrypt/fieldcrypt/keys"
 	"github.com/fieldcrypt/fieldcrypt/keys/localkms"
 	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore"
+	pgstore "github.com/fieldcrypt/fieldcrypt/keys/sqlstore/postgres"
+	sqlitestore "github.com/fieldcrypt/fieldcrypt/keys/sqlstore/sqlite"
 )
 
 // Customer is a shop customer. Ref is the data subject: the identifier the
@@ -105,7 +107,7 @@ func main() {
 func open(ctx context.Context, dataDir, dsn string) (*gorm.DB, *sqlstore.Store, string, error) {
 	cfg := &gorm.Config{Logger: logger.Discard}
 	if dsn != "" {
-		store, err := sqlstore.OpenPostgres(ctx, dsn)
+		store, err := pgstore.Open(ctx, dsn)
 		if err != nil {
 			return nil, nil, "", err
 		}
@@ -116,7 +118,7 @@ func open(ctx context.Context, dataDir, dsn string) (*gorm.DB, *sqlstore.Store, 
 		}
 		return db, store, "PostgreSQL (shop tables and keystore in the same database)", nil
 	}
-	store, err := sqlstore.OpenSQLite(ctx, filepath.Join(dataDir, "keys.db"))
+	store, err := sqlitestore.Open(ctx, filepath.Join(dataDir, "keys.db"))
 	if err != nil {
 		return nil, nil, "", err
 	}

@@ -21,7 +21,7 @@ import (
 	"github.com/fieldcrypt/fieldcrypt/envelope"
 	"github.com/fieldcrypt/fieldcrypt/keys"
 	"github.com/fieldcrypt/fieldcrypt/keys/localkms"
-	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore"
+	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore/sqlite"
 )
 
 func defaultDataDir() string {
@@ -50,7 +50,7 @@ func run(ctx context.Context, dataDir string, audit bool) error {
 	if err != nil {
 		return err
 	}
-	store, err := sqlstore.OpenSQLite(ctx, filepath.Join(dataDir, "keys.db"))
+	store, err := sqlite.Open(ctx, filepath.Join(dataDir, "keys.db"))
 	if err != nil {
 		return err
 	}

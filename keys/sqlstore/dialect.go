@@ -1,35 +1,68 @@
 package sqlstore
 
 import (
+	"context"
+	"database/sql"
 	"errors"
 	"strconv"
 	"strings"
-
-	sqlite "github.com/glebarez/go-sqlite"
-	"github.com/go-sql-driver/mysql"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// Dialect selects the SQL variant spoken by the database handed to [New]:
-// placeholders, column types, insert-if-absent syntax, row locks and how
-// duplicate-key and retryable errors are recognised.
-type Dialect int
+// A Dialect is what a driver package tells a [Store] about its database:
+// which SQL it speaks and what its driver's errors mean. The driver
+// packages (keys/sqlstore/postgres, keys/sqlstore/mysql,
+// keys/sqlstore/sqlite) each supply one; most users won't implement it. A
+// Dialect must be safe for concurrent use.
+type Dialect interface {
+	// SQL reports the SQL variant the database speaks. A database that
+	// speaks one of them closely enough (a PostgreSQL-compatible server
+	// reached through another driver, say) may reuse it.
+	SQL() SQL
+	// Classify reports what an error returned by the driver means to the
+	// Store: [UniqueViolation], [Retryable] or [OtherError].
+	Classify(err error) ErrorKind
+}
+
+// A Listener is a [Dialect] whose database pushes each Forget to the
+// Stores that watch it (PostgreSQL: LISTEN/NOTIFY), so that [Store.Watch]
+// need not poll. [Store.Watch] finds it by type assertion. Only the
+// [Postgres] variant announces a Forget (with pg_notify, in the Forget's
+// transaction), so a Listener of another variant is not used.
+type Listener interface {
+	// Listen subscribes conn to channel, calls subscribed once it is
+	// subscribed (Watch then catches up, on conn, on what it may have
+	// missed), and then calls notify with the payload of every
+	// notification on the channel, until ctx is done or the connection
+	// fails; it returns why it stopped. conn is taken from the Store's pool
+	// for this call alone and discarded afterwards, never returned to the
+	// pool. If conn cannot listen (its driver is not the one the Dialect
+	// expects), Listen returns an error wrapping [ErrNotSupported] at once,
+	// leaving conn untouched, and Watch polls instead.
+	Listen(ctx context.Context, conn *sql.Conn, channel string, subscribed func() error, notify func(payload string)) error
+}
+
+// ErrNotSupported is returned, wrapped, by a [Listener] that cannot listen
+// on the connection it was given.
+var ErrNotSupported = errors.New("sqlstore: not supported")
+
+// SQL names a SQL variant: placeholders, column types, insert-if-absent
+// syntax, row locks, how migrations are serialised and how a Forget is
+// announced.
+type SQL int
 
 const (
-	// SQLite is SQLite 3.24 or later, as opened by [OpenSQLite]. A *sql.DB
-	// opened by the caller should begin write transactions with BEGIN
-	// IMMEDIATE (glebarez/go-sqlite: "_txlock=immediate") and set a busy
-	// timeout, or concurrent writers fail with SQLITE_BUSY.
-	SQLite Dialect = iota + 1
-	// Postgres is PostgreSQL 9.5 or later through github.com/jackc/pgx/v5/stdlib.
+	// SQLite is SQLite 3.24 or later. Write transactions should begin with
+	// BEGIN IMMEDIATE and the connection set a busy timeout, or concurrent
+	// writers fail with SQLITE_BUSY; sqlite.Open does both.
+	SQLite SQL = iota + 1
+	// Postgres is PostgreSQL 9.5 or later.
 	Postgres
-	// MySQL is MySQL 5.7+ or MariaDB 10.3+ with InnoDB, through
-	// github.com/go-sql-driver/mysql.
+	// MySQL is MySQL 5.7+ or MariaDB 10.3+ with InnoDB.
 	MySQL
 )
 
-// String returns the dialect's name.
-func (d Dialect) String() string {
+// String returns the variant's name.
+func (d SQL) String() string {
 	switch d {
 	case SQLite:
 		return "sqlite"
@@ -38,66 +71,43 @@ func (d Dialect) String() string {
 	case MySQL:
 		return "mysql"
 	}
-	return "Dialect(" + strconv.Itoa(int(d)) + ")"
+	return "SQL(" + strconv.Itoa(int(d)) + ")"
 }
 
-func (d Dialect) valid() bool { return d == SQLite || d == Postgres || d == MySQL }
+func (d SQL) valid() bool { return d == SQLite || d == Postgres || d == MySQL }
 
-// SQLite result codes (https://www.sqlite.org/rescode.html). The driver
-// enables extended result codes, so the primary code is the low byte.
+// ErrorKind is what a driver error means to a [Store], as reported by
+// [Dialect.Classify].
+type ErrorKind int
+
 const (
-	sqliteBusy                 = 5
-	sqliteLocked               = 6
-	sqliteConstraint           = 19
-	sqliteConstraintPrimaryKey = 1555
-	sqliteConstraintUnique     = 2067
+	// OtherError is any error the Store has no special use for.
+	OtherError ErrorKind = iota
+	// UniqueViolation is a unique or primary-key violation: CreateKey
+	// reports it as keys.ErrKeyExists.
+	UniqueViolation
+	// Retryable means the transaction lost a race with another one
+	// (deadlock, serialization failure, database busy) and may simply run
+	// again; the Store does, a few times, with backoff.
+	Retryable
 )
 
-// isDuplicate reports whether err is a unique or primary-key violation.
-func (d Dialect) isDuplicate(err error) bool {
-	switch d {
-	case Postgres:
-		var pe *pgconn.PgError
-		return errors.As(err, &pe) && pe.Code == "23505"
-	case MySQL:
-		var me *mysql.MySQLError
-		return errors.As(err, &me) && me.Number == 1062
-	case SQLite:
-		var se *sqlite.Error
-		if errors.As(err, &se) {
-			c := se.Code()
-			return c == sqliteConstraintPrimaryKey || c == sqliteConstraintUnique ||
-				c&0xff == sqliteConstraint && strings.Contains(se.Error(), "UNIQUE constraint failed")
-		}
+// String returns the kind's name.
+func (k ErrorKind) String() string {
+	switch k {
+	case OtherError:
+		return "other error"
+	case UniqueViolation:
+		return "unique violation"
+	case Retryable:
+		return "retryable"
 	}
-	return false
-}
-
-// retryable reports whether err means the transaction lost a race with
-// another one and may simply be run again.
-func (d Dialect) retryable(err error) bool {
-	switch d {
-	case Postgres:
-		var pe *pgconn.PgError
-		// serialization_failure, deadlock_detected
-		return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
-	case MySQL:
-		var me *mysql.MySQLError
-		// ER_LOCK_DEADLOCK
-		return errors.As(err, &me) && me.Number == 1213
-	case SQLite:
-		var se *sqlite.Error
-		if errors.As(err, &se) {
-			c := se.Code() & 0xff
-			return c == sqliteBusy || c == sqliteLocked
-		}
-	}
-	return false
+	return "ErrorKind(" + strconv.Itoa(int(k)) + ")"
 }
 
 // rebind rewrites ? placeholders as $1, $2, ... for PostgreSQL. The
 // package's queries contain no string literals with question marks.
-func (d Dialect) rebind(q string) string {
+func (d SQL) rebind(q string) string {
 	if d != Postgres {
 		return q
 	}
@@ -150,7 +160,7 @@ k.created_at, k.destroyed_at`
 	notForgotten = `NOT EXISTS (SELECT 1 FROM fieldcrypt_subjects s WHERE s.subject_ref = k.subject_ref AND s.forgotten_at IS NOT NULL)`
 )
 
-func (d Dialect) queries() queries {
+func (d SQL) queries() queries {
 	var q queries
 	lock := ""
 	const empty = `NOT EXISTS (SELECT 1 FROM fieldcrypt_keys) AND NOT EXISTS (SELECT 1 FROM fieldcrypt_subjects)`
@@ -206,7 +216,7 @@ func (d Dialect) queries() queries {
 }
 
 // schema returns the statements that create the tables, all idempotent.
-func (d Dialect) schema() []string {
+func (d SQL) schema() []string {
 	var ref, blob, bigblob, name, purpose, bigint, suffix string
 	switch d {
 	case SQLite:

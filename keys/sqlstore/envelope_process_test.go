@@ -19,7 +19,7 @@ import (
 	"github.com/fieldcrypt/fieldcrypt/envelope"
 	"github.com/fieldcrypt/fieldcrypt/keys"
 	"github.com/fieldcrypt/fieldcrypt/keys/localkms"
-	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore"
+	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore/sqlite"
 )
 
 var ctx = context.Background()
@@ -29,7 +29,7 @@ func openSQLiteCipher(t testing.TB, dir string) (*keys.Keyring, *envelope.Cipher
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "keys.db"))
+	store, err := sqlite.Open(ctx, filepath.Join(dir, "keys.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestWrongRootKeyForKeystore(t *testing.T) {
 	dir := t.TempDir()
 	openSQLiteCipher(t, dir)
 	other, _ := localkms.Parse([]byte(localkms.GenerateKey()))
-	store, err := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "keys.db"))
+	store, err := sqlite.Open(ctx, filepath.Join(dir, "keys.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func BenchmarkDecryptUncachedSQLite(b *testing.B) {
 	_, warm := openSQLiteCipher(b, dir)
 	ct, _ := warm.Encrypt(ctx, "cust-1", bytes.Repeat([]byte("x"), 64), envelopeAD)
 	root, _ := localkms.OpenFile(filepath.Join(dir, "root.key"))
-	store, err := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "keys.db"))
+	store, err := sqlite.Open(ctx, filepath.Join(dir, "keys.db"))
 	if err != nil {
 		b.Fatal(err)
 	}

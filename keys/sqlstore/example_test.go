@@ -2,7 +2,6 @@ package sqlstore_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log"
 	"os"
@@ -11,37 +10,40 @@ import (
 
 	"github.com/fieldcrypt/fieldcrypt/keys"
 	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore"
+	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore/sqlite"
 )
 
-func ExampleOpenSQLite() {
-	ctx := context.Background()
+// Two Stores on one SQLite file stand for two processes: a Forget through
+// one is reported to a Watch on the other. keys.Open does this itself.
+func ExampleStore_Watch() {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	dir, err := os.MkdirTemp("", "fieldcrypt-example")
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "keys.db")
 
-	store, err := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "keys.db"))
+	watched, err := sqlite.Open(ctx, path, sqlstore.WithPollInterval(10*time.Millisecond))
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer store.Close()
-
-	// Normally keys.Open drives the store; here it is used directly.
-	subject := keys.SubjectRef{1}
-	rec := keys.KeyRecord{ID: keys.KeyID{2}, Version: 1, Subject: subject, Purpose: keys.DefaultPurpose,
-		Wrapped: []byte("wrapped key bytes"), CreatedAt: time.Now()}
-	if err := store.CreateKey(ctx, rec); err != nil {
-		log.Fatal(err)
-	}
-	t, err := store.Forget(ctx, keys.Tombstone{Subject: subject, ForgottenAt: time.Now(), Reason: "ticket-42"})
+	defer watched.Close()
+	other, err := sqlite.Open(ctx, path)
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("destroyed:", t.Destroyed)
-	_, err = store.GetKey(ctx, rec.ID, 1)
-	fmt.Println(errors.Is(err, keys.ErrKeyDestroyed))
+	defer other.Close()
+
+	reported := make(chan keys.SubjectRef, 1)
+	go watched.Watch(ctx, func(ref keys.SubjectRef) { reported <- ref })
+
+	subject := keys.SubjectRef{42}
+	if _, err := other.Forget(ctx, keys.Tombstone{Subject: subject, ForgottenAt: time.Now(), Reason: "ticket-42"}); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("reported:", <-reported == subject)
 	// Output:
-	// destroyed: 1
-	// true
+	// reported: true
 }

@@ -7,4 +7,4 @@ import "database/sql"
 func DB(s *Store) *sql.DB { return s.db }
 
 // Rebind binds ? placeholders for s's dialect.
-func Rebind(s *Store, q string) string { return s.dialect.rebind(q) }
+func Rebind(s *Store, q string) string { return s.sql.rebind(q) }

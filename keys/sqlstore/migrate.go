@@ -23,12 +23,12 @@ const mysqlLockName = "fieldcrypt_migrate"
 // where DDL commits implicitly and cannot be wrapped in a transaction.
 func (s *Store) migrate(ctx context.Context) error {
 	var err error
-	switch s.dialect {
+	switch s.sql {
 	case MySQL:
 		err = s.migrateMySQL(ctx)
 	default:
 		err = s.inTx(ctx, func(tx *sql.Tx) error {
-			if s.dialect == Postgres {
+			if s.sql == Postgres {
 				if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, migrateLockKey); err != nil {
 					return err
 				}
@@ -37,7 +37,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		})
 	}
 	if err != nil {
-		return fmt.Errorf("sqlstore: migrate %v schema: %w", s.dialect, err)
+		return fmt.Errorf("sqlstore: migrate %v schema: %w", s.sql, err)
 	}
 	return nil
 }
@@ -49,7 +49,7 @@ type execer interface {
 }
 
 func (s *Store) createSchema(ctx context.Context, db execer) error {
-	for _, stmt := range s.dialect.schema() {
+	for _, stmt := range s.sql.schema() {
 		if _, err := db.ExecContext(ctx, stmt); err != nil {
 			return err
 		}

@@ -28,6 +28,9 @@ import (
 	"github.com/fieldcrypt/fieldcrypt/keys"
 	"github.com/fieldcrypt/fieldcrypt/keys/localkms"
 	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore"
+	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore/mysql"
+	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore/postgres"
+	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore/sqlite"
 )
 
 const helperEnv = "FIELDCRYPT_SQLSTORE_HELPER"
@@ -50,11 +53,11 @@ func (c helperConfig) openStore(ctx context.Context) (*sqlstore.Store, error) {
 	}
 	switch c.Dialect {
 	case "sqlite":
-		return sqlstore.OpenSQLite(ctx, c.DSN, opts...)
+		return sqlite.Open(ctx, c.DSN, opts...)
 	case "postgres":
-		return sqlstore.OpenPostgres(ctx, c.DSN, opts...)
+		return postgres.Open(ctx, c.DSN, opts...)
 	case "mysql":
-		return sqlstore.OpenMySQL(ctx, c.DSN, opts...)
+		return mysql.Open(ctx, c.DSN, opts...)
 	}
 	return nil, fmt.Errorf("unknown dialect %q", c.Dialect)
 }
@@ -214,7 +217,7 @@ func TestHelperProcess(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		name := sqlstore.ListenerApplicationName + "/" + strconv.Itoa(os.Getpid())
+		name := postgres.ListenerApplicationName + "/" + strconv.Itoa(os.Getpid())
 		for n := 0; n == 0; time.Sleep(5 * time.Millisecond) {
 			if err := db.QueryRow(`SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = $1 AND state = 'idle' AND query LIKE 'SELECT subject_ref, forgotten_at%'`, name).Scan(&n); err != nil {
 				t.Fatal(err)
@@ -493,7 +496,7 @@ func TestInvalidationListenerKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer admin.Close()
-	appName := sqlstore.ListenerApplicationName + "/" + strconv.Itoa(B.cmd.Process.Pid)
+	appName := postgres.ListenerApplicationName + "/" + strconv.Itoa(B.cmd.Process.Pid)
 	listener := func() int {
 		var pid int
 		err := admin.QueryRowContext(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = $1`, appName).Scan(&pid)

@@ -33,7 +33,7 @@ func (s *Store) LiveKeys(ctx context.Context, after keys.KeyCursor, limit int) (
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := s.db.QueryContext(ctx, s.dialect.rebind(liveKeysQuery), after.ID[:], after.ID[:], int64(after.Version), limit)
+	rows, err := s.db.QueryContext(ctx, s.sql.rebind(liveKeysQuery), after.ID[:], after.ID[:], int64(after.Version), limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: live keys: %w", err)
 	}
@@ -88,7 +88,7 @@ func (s *Store) RewrapKey(ctx context.Context, id keys.KeyID, version uint32, ol
 		oldWrapped = []byte{}
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.dialect.rebind(rewrapKeyQuery), newWrapped, id[:], int64(version), oldWrapped)
+		res, err := tx.ExecContext(ctx, s.sql.rebind(rewrapKeyQuery), newWrapped, id[:], int64(version), oldWrapped)
 		if err != nil {
 			return err
 		}
@@ -98,7 +98,7 @@ func (s *Store) RewrapKey(ctx context.Context, id keys.KeyID, version uint32, ol
 			return err
 		}
 		var destroyed bool
-		err = tx.QueryRowContext(ctx, s.dialect.rebind(keyStateQuery), id[:], int64(version)).Scan(&destroyed)
+		err = tx.QueryRowContext(ctx, s.sql.rebind(keyStateQuery), id[:], int64(version)).Scan(&destroyed)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			return keys.ErrKeyNotFound
@@ -118,7 +118,7 @@ func (s *Store) RewrapKey(ctx context.Context, id keys.KeyID, version uint32, ol
 // Meta implements keys.RotatableStore.
 func (s *Store) Meta(ctx context.Context, name string) ([]byte, error) {
 	var v []byte
-	err := s.db.QueryRowContext(ctx, s.dialect.rebind(metaQuery), name).Scan(&v)
+	err := s.db.QueryRowContext(ctx, s.sql.rebind(metaQuery), name).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = keys.ErrKeyNotFound
 	}
@@ -140,7 +140,7 @@ func (s *Store) RewrapMeta(ctx context.Context, name string, oldValue, newValue 
 		newValue = []byte{}
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.dialect.rebind(rewrapMetaQuery), newValue, name, oldValue)
+		res, err := tx.ExecContext(ctx, s.sql.rebind(rewrapMetaQuery), newValue, name, oldValue)
 		if err != nil {
 			return err
 		}
@@ -148,7 +148,7 @@ func (s *Store) RewrapMeta(ctx context.Context, name string, oldValue, newValue 
 			return err
 		}
 		var v []byte
-		err = tx.QueryRowContext(ctx, s.dialect.rebind(metaQuery), name).Scan(&v)
+		err = tx.QueryRowContext(ctx, s.sql.rebind(metaQuery), name).Scan(&v)
 		if errors.Is(err, sql.ErrNoRows) {
 			return keys.ErrKeyNotFound
 		}

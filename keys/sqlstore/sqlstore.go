@@ -18,8 +18,8 @@ import (
 // many goroutines, and by many processes sharing one database.
 type Store struct {
 	db      *sql.DB
-	owned   bool // Close closes db
 	dialect Dialect
+	sql     SQL // dialect.SQL()
 	q       queries
 	opts    options
 	channel string // PostgreSQL: the NOTIFY channel of this keystore
@@ -53,30 +53,45 @@ const SchemaVersion = 1
 // serialization failure, SQLITE_BUSY) is run again.
 const maxAttempts = 8
 
-// New returns a Store on db, which must speak dialect d, creating the tables
+// New returns a Store on db, whose database speaks d, creating the tables
 // if they do not exist. Several processes may call New on one database at
-// the same time. Close does not close db: the caller keeps owning it.
+// the same time. Close leaves db open (the caller keeps owning it) unless
+// [WithOwnedDB] is given.
 //
-// Most users won't need New: [OpenSQLite] opens the embedded default.
+// Most users won't need New: the driver packages open a Store with the
+// right Dialect (sqlite.Open, postgres.Open, mysql.Open) or put one on a
+// *sql.DB the caller opened (sqlite.New, postgres.New, mysql.New).
 func New(ctx context.Context, db *sql.DB, d Dialect, opts ...Option) (*Store, error) {
-	if db == nil {
-		return nil, errors.New("sqlstore: nil *sql.DB")
-	}
-	if !d.valid() {
-		return nil, fmt.Errorf("sqlstore: unknown dialect %v", d)
-	}
 	o := options{pollInterval: DefaultPollInterval}
 	for _, opt := range opts {
 		opt(&o)
 	}
+	s, err := newStore(ctx, db, d, o)
+	if err != nil && o.ownDB && db != nil {
+		db.Close()
+	}
+	return s, err
+}
+
+func newStore(ctx context.Context, db *sql.DB, d Dialect, o options) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("sqlstore: nil *sql.DB")
+	}
+	if d == nil {
+		return nil, errors.New("sqlstore: nil Dialect")
+	}
+	if !d.SQL().valid() {
+		return nil, fmt.Errorf("sqlstore: unknown SQL variant %v", d.SQL())
+	}
 	if o.pollInterval <= 0 {
 		return nil, errors.New("sqlstore: poll interval must be positive")
 	}
-	s := &Store{db: db, dialect: d, q: d.queries(), opts: o, closed: make(chan struct{})}
+	s := &Store{db: db, dialect: d, sql: d.SQL(), opts: o, closed: make(chan struct{})}
+	s.q = s.sql.queries()
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
 	}
-	if d == Postgres {
+	if s.sql == Postgres {
 		var schema string
 		if err := db.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
 			return nil, fmt.Errorf("sqlstore: reading current schema: %w", err)
@@ -87,11 +102,11 @@ func New(ctx context.Context, db *sql.DB, d Dialect, opts ...Option) (*Store, er
 }
 
 // Close stops every Watch on the Store and closes the database if the Store
-// opened it (OpenSQLite, OpenPostgres, OpenMySQL); a Store made by New
-// leaves the caller's *sql.DB open.
+// owns it (the driver packages' Open functions, or [WithOwnedDB]); a Store
+// made by New without WithOwnedDB leaves the caller's *sql.DB open.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() { close(s.closed) })
-	if !s.owned {
+	if !s.opts.ownDB {
 		return nil
 	}
 	if err := s.db.Close(); err != nil {
@@ -105,7 +120,7 @@ func (s *Store) Close() error {
 func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := s.tryTx(ctx, fn)
-		if err == nil || attempt == maxAttempts || !s.dialect.retryable(err) {
+		if err == nil || attempt == maxAttempts || s.dialect.Classify(err) != Retryable {
 			return err
 		}
 		// Jittered exponential backoff: 2ms, 4ms, ... so that the losers
@@ -170,7 +185,7 @@ func (s *Store) CreateKey(ctx context.Context, rec keys.KeyRecord) error {
 		}
 		_, err := tx.ExecContext(ctx, s.q.insertKey, rec.ID[:], int64(rec.Version), rec.Subject[:],
 			rec.Purpose, rec.Wrapped, micros(rec.CreatedAt), nullMicros(rec.DestroyedAt))
-		if err != nil && s.dialect.isDuplicate(err) {
+		if err != nil && s.dialect.Classify(err) == UniqueViolation {
 			return keys.ErrKeyExists
 		}
 		return err
@@ -283,7 +298,7 @@ func (s *Store) Forget(ctx context.Context, t keys.Tombstone) (keys.Tombstone, e
 			out.ForgottenAt = fromMicros(micros(t.ForgottenAt))
 			out.Destroyed, out.DestroyedNow = int(n), int(n)
 		}
-		if s.dialect == Postgres && (n > 0 || !forgotten.Valid) {
+		if s.sql == Postgres && (n > 0 || !forgotten.Valid) {
 			// Delivered to every listener when, and only if, the
 			// transaction commits.
 			payload := t.Subject.String() + " " + strconv.FormatInt(micros(out.ForgottenAt), 10)
@@ -296,7 +311,7 @@ func (s *Store) Forget(ctx context.Context, t keys.Tombstone) (keys.Tombstone, e
 	if err != nil {
 		return keys.Tombstone{}, fmt.Errorf("sqlstore: forget: %w", err)
 	}
-	if s.dialect == SQLite && out.DestroyedNow > 0 {
+	if s.sql == SQLite && out.DestroyedNow > 0 {
 		// Copy the zeroed pages back into the database file and empty the
 		// write-ahead log, which still holds the pages with the wrapped keys.
 		// Best effort: a long-running reader in another process can keep the
@@ -332,7 +347,7 @@ func (s *Store) ForgottenAmong(ctx context.Context, refs []keys.SubjectRef) ([]k
 	for i := range refs {
 		args[i] = refs[i][:]
 	}
-	q := s.dialect.rebind(`SELECT subject_ref FROM fieldcrypt_subjects WHERE forgotten_at IS NOT NULL AND subject_ref IN (?` +
+	q := s.sql.rebind(`SELECT subject_ref FROM fieldcrypt_subjects WHERE forgotten_at IS NOT NULL AND subject_ref IN (?` +
 		strings.Repeat(", ?", len(refs)-1) + `)`)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {

@@ -19,6 +19,9 @@ import (
 	"github.com/fieldcrypt/fieldcrypt/keys"
 	"github.com/fieldcrypt/fieldcrypt/keys/keystest"
 	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore"
+	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore/mysql"
+	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore/postgres"
+	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore/sqlite"
 )
 
 const (
@@ -44,7 +47,7 @@ var backends = []backend{
 
 func freshSQLite(t *testing.T) opener {
 	path := filepath.Join(t.TempDir(), "keys.db")
-	return func(ctx context.Context) (*sqlstore.Store, error) { return sqlstore.OpenSQLite(ctx, path) }
+	return func(ctx context.Context) (*sqlstore.Store, error) { return sqlite.Open(ctx, path) }
 }
 
 // freshPostgresDSN and freshMySQLDSN return DSNs of new, empty databases.
@@ -55,12 +58,12 @@ var (
 
 func freshPostgres(t *testing.T) opener {
 	dsn := freshPostgresDSN(t)
-	return func(ctx context.Context) (*sqlstore.Store, error) { return sqlstore.OpenPostgres(ctx, dsn) }
+	return func(ctx context.Context) (*sqlstore.Store, error) { return postgres.Open(ctx, dsn) }
 }
 
 func freshMySQL(t *testing.T) opener {
 	dsn := freshMySQLDSN(t)
-	return func(ctx context.Context) (*sqlstore.Store, error) { return sqlstore.OpenMySQL(ctx, dsn) }
+	return func(ctx context.Context) (*sqlstore.Store, error) { return mysql.Open(ctx, dsn) }
 }
 
 func mustOpen(t *testing.T, open opener) *sqlstore.Store {
@@ -178,7 +181,7 @@ func TestSharedDatabase(t *testing.T) {
 
 func TestSQLiteFileMode(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "keys.db")
-	s := mustOpen(t, func(ctx context.Context) (*sqlstore.Store, error) { return sqlstore.OpenSQLite(ctx, path) })
+	s := mustOpen(t, func(ctx context.Context) (*sqlstore.Store, error) { return sqlite.Open(ctx, path) })
 	if _, err := s.InitMeta(t.Context(), "n", []byte("v")); err != nil {
 		t.Fatal(err)
 	}
@@ -196,23 +199,23 @@ func TestSQLiteFileMode(t *testing.T) {
 
 func TestSQLiteBadPath(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "no-such-dir", "keys.db")
-	_, err := sqlstore.OpenSQLite(t.Context(), path)
+	_, err := sqlite.Open(t.Context(), path)
 	if err == nil {
-		t.Fatal("OpenSQLite in a missing directory succeeded")
+		t.Fatal("sqlite.Open in a missing directory succeeded")
 	}
-	if !errors.Is(err, fs.ErrNotExist) || !strings.HasPrefix(err.Error(), "sqlstore: open sqlite:") {
-		t.Fatalf("error = %q, want a sqlstore error wrapping fs.ErrNotExist", err)
+	if !errors.Is(err, fs.ErrNotExist) || !strings.HasPrefix(err.Error(), "sqlite: open:") {
+		t.Fatalf("error = %q, want a sqlite error wrapping fs.ErrNotExist", err)
 	}
 	for _, bad := range []string{"", ":memory:", "file:keys.db", "keys.db?mode=ro"} {
-		if _, err := sqlstore.OpenSQLite(t.Context(), bad); err == nil {
-			t.Errorf("OpenSQLite(%q) succeeded", bad)
+		if _, err := sqlite.Open(t.Context(), bad); err == nil {
+			t.Errorf("sqlite.Open(%q) succeeded", bad)
 		}
 	}
 }
 
 func TestSchemaTooNew(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "keys.db")
-	s, err := sqlstore.OpenSQLite(t.Context(), path)
+	s, err := sqlite.Open(t.Context(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,13 +228,19 @@ func TestSchemaTooNew(t *testing.T) {
 	if _, err := db.Exec(`UPDATE fieldcrypt_meta SET value = ? WHERE name = 'schema_version'`, []byte("2")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sqlstore.OpenSQLite(t.Context(), path); err == nil || !strings.Contains(err.Error(), "newer") {
-		t.Fatalf("OpenSQLite of a newer schema: %v, want an error", err)
+	if _, err := sqlite.Open(t.Context(), path); err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Fatalf("sqlite.Open of a newer schema: %v, want an error", err)
 	}
 }
 
+// badDialect speaks no SQL variant the Store knows.
+type badDialect struct{}
+
+func (badDialect) SQL() sqlstore.SQL                 { return 0 }
+func (badDialect) Classify(error) sqlstore.ErrorKind { return sqlstore.OtherError }
+
 func TestNewValidates(t *testing.T) {
-	if _, err := sqlstore.New(t.Context(), nil, sqlstore.SQLite); err == nil {
+	if _, err := sqlite.New(t.Context(), nil); err == nil {
 		t.Error("New with nil db succeeded")
 	}
 	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "keys.db"))
@@ -239,10 +248,13 @@ func TestNewValidates(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := sqlstore.New(t.Context(), db, sqlstore.Dialect(0)); err == nil {
-		t.Error("New with the zero Dialect succeeded")
+	if _, err := sqlstore.New(t.Context(), db, nil); err == nil {
+		t.Error("New with a nil Dialect succeeded")
 	}
-	s, err := sqlstore.New(t.Context(), db, sqlstore.SQLite)
+	if _, err := sqlstore.New(t.Context(), db, badDialect{}); err == nil {
+		t.Error("New with an unknown SQL variant succeeded")
+	}
+	s, err := sqlite.New(t.Context(), db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,6 +263,36 @@ func TestNewValidates(t *testing.T) {
 	}
 	if err := db.Ping(); err != nil {
 		t.Fatalf("Close closed the caller's *sql.DB: %v", err)
+	}
+}
+
+// TestWithOwnedDB: a Store given its *sql.DB closes it, also when New
+// fails.
+func TestWithOwnedDB(t *testing.T) {
+	dir := t.TempDir()
+	db, err := sql.Open("sqlite", filepath.Join(dir, "keys.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := sqlite.New(t.Context(), db, sqlstore.WithOwnedDB())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Ping(); err == nil {
+		t.Fatal("Close left an owned *sql.DB open")
+	}
+	db, err = sql.Open("sqlite", filepath.Join(dir, "other.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sqlstore.New(t.Context(), db, badDialect{}, sqlstore.WithOwnedDB()); err == nil {
+		t.Fatal("New with an unknown SQL variant succeeded")
+	}
+	if err := db.Ping(); err == nil {
+		t.Fatal("a failed New left an owned *sql.DB open")
 	}
 }
 
@@ -279,7 +321,7 @@ func TestLimits(t *testing.T) {
 func TestSQLiteForgetLeavesNoMaterialOnDisk(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "keys.db")
-	s, err := sqlstore.OpenSQLite(ctx, path)
+	s, err := sqlite.Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,27 +8,17 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
-
 	"github.com/fieldcrypt/fieldcrypt/keys"
 )
 
-// DefaultPollInterval is how often Watch reads the tombstones of a MySQL,
-// MariaDB or SQLite keystore (and of a PostgreSQL one reached through a
-// driver other than pgx).
+// DefaultPollInterval is how often Watch reads the tombstones of a keystore
+// whose [Dialect] is not a [Listener] (MySQL, MariaDB, SQLite) or cannot
+// listen on the Store's pool (a PostgreSQL *sql.DB not opened through pgx).
 const DefaultPollInterval = 250 * time.Millisecond
-
-// ListenerApplicationName prefixes the application_name of the PostgreSQL
-// connection Watch listens on; the process ID follows it, as in
-// "fieldcrypt-invalidation/4242", so that operators can tell listeners
-// apart in pg_stat_activity.
-const ListenerApplicationName = "fieldcrypt-invalidation"
 
 // lookback is how far before the newest tombstone seen Watch looks for
 // tombstones it has not seen yet. A Forget's tombstone carries the time
@@ -44,6 +34,14 @@ type Option func(*options)
 
 type options struct {
 	pollInterval time.Duration
+	ownDB        bool
+}
+
+// WithOwnedDB hands the *sql.DB given to [New] over to the Store: Close
+// closes it, and New closes it if it fails. Most users won't need this:
+// the driver packages' Open functions use it.
+func WithOwnedDB() Option {
+	return func(o *options) { o.ownDB = true }
 }
 
 // WithPollInterval sets how often Watch reads the tombstones when it polls
@@ -69,19 +67,19 @@ func notifyChannel(schema string) string {
 
 // Watch implements keys.Watcher: it calls forgotten with the reference of
 // every subject forgotten in the keystore, by any process, until ctx is done
-// (then it returns nil) or the Store is closed (then it returns an error). keys.Open calls it; most
-// users won't.
+// (then it returns nil) or the Store is closed (then it returns an error).
+// keys.Open calls it; most users won't.
 //
-// On PostgreSQL through pgx, Forget sends a NOTIFY on the channel
-// "fieldcrypt_forget.<schema>" inside its transaction, so it is delivered
-// when the transaction commits, and Watch LISTENs on one connection taken
-// from the Store's pool for as long as it runs (application_name
-// "fieldcrypt-invalidation/<pid>"). Latency: typically a few milliseconds.
-// When the connection is lost, Watch reconnects with backoff (50 ms
-// doubling to 5 s) and, once listening again, reads the tombstones written
-// since the newest one it had seen (less a 5 s lookback) and reports them.
+// If the Store's [Dialect] is a [Listener] (PostgreSQL through pgx), Forget
+// sends a NOTIFY on the channel "fieldcrypt_forget.<schema>" inside its
+// transaction, so it is delivered when the transaction commits, and Watch
+// listens on one connection taken from the Store's pool for as long as it
+// runs. Latency: typically a few milliseconds. When the connection is lost,
+// Watch reconnects with backoff (50 ms doubling to 5 s) and, once listening
+// again, reads the tombstones written since the newest one it had seen
+// (less a 5 s lookback) and reports them.
 //
-// On MySQL/MariaDB and SQLite, Watch polls the tombstones every poll
+// Otherwise (MySQL/MariaDB, SQLite), Watch polls the tombstones every poll
 // interval ([DefaultPollInterval], 250 ms; see [WithPollInterval]) with one
 // indexed query. Latency: the interval plus the query's time. A failed poll
 // is simply retried at the next interval; nothing is missed, because each
@@ -101,7 +99,8 @@ func (s *Store) Watch(ctx context.Context, forgotten func(keys.SubjectRef)) erro
 		}
 	}()
 	c := &cursor{seen: make(map[keys.SubjectRef]int64), report: forgotten}
-	if s.dialect != Postgres || !s.listen(ctx, c) {
+	l, ok := s.dialect.(Listener)
+	if !ok || s.sql != Postgres || !s.listen(ctx, l, c) {
 		s.poll(ctx, c)
 	}
 	select {
@@ -196,22 +195,27 @@ func scanTombstoneRow(scan func(dest ...any) error, maxOnly bool) ([2]any, error
 	return [2]any{keys.SubjectRef(ref), at}, nil
 }
 
-// sqlQuery runs catchUp's queries through the Store's pool.
-func (s *Store) sqlQuery(ctx context.Context, query string, args ...any) ([][2]any, error) {
-	rows, err := s.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out [][2]any
-	for rows.Next() {
-		r, err := scanTombstoneRow(rows.Scan, query == s.q.lastForget)
+// sqlQuery returns a queryFunc for catchUp that runs on db: the Store's
+// pool or the listening connection.
+func (s *Store) sqlQuery(db interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}) queryFunc {
+	return func(ctx context.Context, query string, args ...any) ([][2]any, error) {
+		rows, err := db.QueryContext(ctx, query, args...)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, r)
+		defer rows.Close()
+		var out [][2]any
+		for rows.Next() {
+			r, err := scanTombstoneRow(rows.Scan, query == s.q.lastForget)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		}
+		return out, rows.Err()
 	}
-	return out, rows.Err()
 }
 
 func (s *Store) poll(ctx context.Context, c *cursor) {
@@ -220,7 +224,7 @@ func (s *Store) poll(ctx context.Context, c *cursor) {
 	for {
 		// An error (database restarting, say) is retried at the next tick;
 		// the cursor makes that poll read what this one missed.
-		_ = s.catchUp(ctx, c, s.sqlQuery)
+		_ = s.catchUp(ctx, c, s.sqlQuery(s.db))
 		select {
 		case <-ctx.Done():
 			return
@@ -229,14 +233,14 @@ func (s *Store) poll(ctx context.Context, c *cursor) {
 	}
 }
 
-// listen runs LISTEN/NOTIFY until ctx is done and reports true, or reports
-// false at once if the pool's driver is not pgx, so that Watch polls.
-func (s *Store) listen(ctx context.Context, c *cursor) bool {
+// listen runs l until ctx is done and reports true, or reports false at
+// once if l cannot listen on the Store's pool, so that Watch polls.
+func (s *Store) listen(ctx context.Context, l Listener, c *cursor) bool {
 	backoff := 50 * time.Millisecond
 	for ctx.Err() == nil {
 		start := time.Now()
-		err := s.listenOnce(ctx, c)
-		if errors.Is(err, errNotPgx) {
+		err := s.listenOnce(ctx, l, c)
+		if errors.Is(err, ErrNotSupported) {
 			return false
 		}
 		if time.Since(start) > time.Minute {
@@ -253,74 +257,39 @@ func (s *Store) listen(ctx context.Context, c *cursor) bool {
 	return true
 }
 
-var errNotPgx = errors.New("sqlstore: PostgreSQL pool does not use pgx")
-
-// listenOnce holds one connection of the pool, LISTENs on it, catches up on
-// tombstones and reports notifications until the connection fails or ctx is
-// done. The connection is never returned to the pool: it is discarded, so
-// that no other user inherits the LISTEN or the application_name.
-func (s *Store) listenOnce(ctx context.Context, c *cursor) error {
+// listenOnce holds one connection of the pool, has l listen on it, catches
+// up on tombstones and reports notifications until the connection fails or
+// ctx is done. The connection is then discarded rather than returned to
+// the pool, so that no other user inherits the subscription or whatever
+// else l set on it.
+func (s *Store) listenOnce(ctx context.Context, l Listener, c *cursor) error {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	var result error
-	conn.Raw(func(dc any) error {
-		sc, ok := dc.(*stdlib.Conn)
-		if !ok {
-			result = errNotPgx
-			return nil // the connection is untouched: back to the pool
-		}
-		result = s.listenOn(ctx, sc.Conn(), c)
-		return driver.ErrBadConn // discard the connection
-	})
-	return result
-}
-
-func (s *Store) listenOn(ctx context.Context, pc *pgx.Conn, c *cursor) error {
-	name := ListenerApplicationName + "/" + strconv.Itoa(os.Getpid())
-	if _, err := pc.Exec(ctx, `SELECT set_config('application_name', $1, false)`, name); err != nil {
-		return err
-	}
-	if _, err := pc.Exec(ctx, `LISTEN `+pgx.Identifier{s.channel}.Sanitize()); err != nil {
-		return err
-	}
-	// Listening now: whatever commits from here on is notified, and the
-	// catch-up reads what committed before (or while disconnected).
-	err := s.catchUp(ctx, c, func(ctx context.Context, query string, args ...any) ([][2]any, error) {
-		rows, err := pc.Query(ctx, query, args...)
-		if err != nil {
-			return nil, err
-		}
-		defer rows.Close()
-		var out [][2]any
-		for rows.Next() {
-			r, err := scanTombstoneRow(rows.Scan, query == s.q.lastForget)
+	err = l.Listen(ctx, conn, s.channel,
+		func() error {
+			// Listening now: whatever commits from here on is notified,
+			// and the catch-up reads what committed before (or while
+			// disconnected).
+			return s.catchUp(ctx, c, s.sqlQuery(conn))
+		},
+		func(payload string) {
+			ref, at, err := parseNotification(payload)
 			if err != nil {
-				return nil, err
+				return // not ours; the cache MaxAge still bounds staleness
 			}
-			out = append(out, r)
-		}
-		return out, rows.Err()
-	})
-	if err != nil {
-		return err
+			// Not remembered in seen: notifications arrive once, and a
+			// catch-up after a reconnect reporting it again does no harm.
+			c.report(ref)
+			c.advance(at)
+		})
+	if errors.Is(err, ErrNotSupported) {
+		return err // conn is untouched: back to the pool
 	}
-	for {
-		n, err := pc.WaitForNotification(ctx)
-		if err != nil {
-			return err
-		}
-		ref, at, err := parseNotification(n.Payload)
-		if err != nil {
-			continue // not ours; the cache MaxAge still bounds staleness
-		}
-		// Not remembered in seen: notifications arrive once, and a
-		// catch-up after a reconnect reporting it again does no harm.
-		c.report(ref)
-		c.advance(at)
-	}
+	_ = conn.Raw(func(any) error { return driver.ErrBadConn }) // discard conn
+	return err
 }
 
 // parseNotification reads the payload Forget sends: the subject reference

@@ -9,6 +9,9 @@ import (
 
 	"github.com/fieldcrypt/fieldcrypt/keys"
 	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore"
+	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore/mysql"
+	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore/postgres"
+	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore/sqlite"
 )
 
 // TestWatch: a Watch on one Store reports a Forget made through another
@@ -21,7 +24,7 @@ func TestWatch(t *testing.T) {
 			pgDSN := ""
 			if b.name == "Postgres" {
 				pgDSN = freshPostgresDSN(t)
-				open = func(ctx context.Context) (*sqlstore.Store, error) { return sqlstore.OpenPostgres(ctx, pgDSN) }
+				open = func(ctx context.Context) (*sqlstore.Store, error) { return postgres.Open(ctx, pgDSN) }
 			} else {
 				open = b.fresh(t)
 			}
@@ -78,7 +81,7 @@ func TestWithPollIntervalValidates(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := sqlstore.New(t.Context(), db, sqlstore.SQLite, sqlstore.WithPollInterval(0)); err == nil {
+	if _, err := sqlite.New(t.Context(), db, sqlstore.WithPollInterval(0)); err == nil {
 		t.Fatal("New with a zero poll interval succeeded")
 	}
 }
@@ -87,7 +90,7 @@ func TestWithPollIntervalValidates(t *testing.T) {
 // time index existed gets it on the next open.
 func TestMySQLAddsForgottenIndex(t *testing.T) {
 	dsn := freshMySQLDSN(t)
-	s, err := sqlstore.OpenMySQL(t.Context(), dsn)
+	s, err := mysql.Open(t.Context(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +103,7 @@ func TestMySQLAddsForgottenIndex(t *testing.T) {
 	if _, err := db.Exec(`ALTER TABLE fieldcrypt_subjects DROP INDEX fieldcrypt_subjects_forgotten`); err != nil {
 		t.Fatal(err)
 	}
-	_ = mustOpen(t, func(ctx context.Context) (*sqlstore.Store, error) { return sqlstore.OpenMySQL(ctx, dsn) })
+	_ = mustOpen(t, func(ctx context.Context) (*sqlstore.Store, error) { return mysql.Open(ctx, dsn) })
 	var n int
 	if err := db.QueryRow(`SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = DATABASE()
 AND table_name = 'fieldcrypt_subjects' AND index_name = 'fieldcrypt_subjects_forgotten'`).Scan(&n); err != nil || n == 0 {
@@ -113,7 +116,7 @@ AND table_name = 'fieldcrypt_subjects' AND index_name = 'fieldcrypt_subjects_for
 func TestWatchClockAhead(t *testing.T) {
 	path := t.TempDir() + "/keys.db"
 	open := func(ctx context.Context) (*sqlstore.Store, error) {
-		return sqlstore.OpenSQLite(ctx, path, sqlstore.WithPollInterval(20*time.Millisecond))
+		return sqlite.Open(ctx, path, sqlstore.WithPollInterval(20*time.Millisecond))
 	}
 	watched, other := mustOpen(t, open), mustOpen(t, open)
 	reports := make(chan keys.SubjectRef, 16)

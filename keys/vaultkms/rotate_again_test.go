@@ -9,14 +9,14 @@ import (
 	"strings"
 	"testing"
 
-	_ "github.com/go-sql-driver/mysql" // database/sql driver "mysql"
-	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
-
 	"github.com/fieldcrypt/fieldcrypt/envelope"
 	"github.com/fieldcrypt/fieldcrypt/internal/testdb"
 	"github.com/fieldcrypt/fieldcrypt/keys"
 	"github.com/fieldcrypt/fieldcrypt/keys/memstore"
 	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore"
+	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore/mysql"
+	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore/postgres"
+	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore/sqlite"
 	"github.com/fieldcrypt/fieldcrypt/keys/vaultkms"
 )
 
@@ -28,23 +28,26 @@ var rotationStores = []struct {
 }{
 	{"memstore", func(*testing.T) keys.RotatableStore { return memstore.New() }},
 	{"SQLite", func(t *testing.T) keys.RotatableStore {
-		s, err := sqlstore.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "keys.db"))
+		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "keys.db"))
 		return closeLater(t, s, nil, err)
 	}},
 	{"PostgreSQL", func(t *testing.T) keys.RotatableStore {
-		return sqlStore(t, "pgx", testdb.PostgresDSN(t), sqlstore.Postgres)
+		return sqlStore(t, "pgx", testdb.PostgresDSN(t), postgres.New)
 	}},
 	{"MariaDB", func(t *testing.T) keys.RotatableStore {
-		return sqlStore(t, "mysql", testdb.MySQLDSN(t), sqlstore.MySQL)
+		return sqlStore(t, "mysql", testdb.MySQLDSN(t), mysql.New)
 	}},
 }
 
-func sqlStore(t *testing.T, driver, dsn string, d sqlstore.Dialect) keys.RotatableStore {
+// sqlStore puts a keystore on a *sql.DB opened here, as an application that
+// already has a pool would.
+func sqlStore(t *testing.T, driver, dsn string,
+	newStore func(context.Context, *sql.DB, ...sqlstore.Option) (*sqlstore.Store, error)) keys.RotatableStore {
 	db, err := sql.Open(driver, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := sqlstore.New(t.Context(), db, d)
+	s, err := newStore(t.Context(), db)
 	return closeLater(t, s, db, err)
 }
 

@@ -22,6 +22,9 @@ import (
 	"github.com/fieldcrypt/fieldcrypt/keys"
 	"github.com/fieldcrypt/fieldcrypt/keys/localkms"
 	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore"
+	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore/mysql"
+	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore/postgres"
+	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore/sqlite"
 )
 
 // Service is what every example program gets: the shared keyring, a cipher
@@ -91,11 +94,11 @@ func Open(ctx context.Context, name, data, dsn, rootKey string, out io.Writer) (
 	var store *sqlstore.Store
 	switch {
 	case dsn == "":
-		store, err = sqlstore.OpenSQLite(ctx, filepath.Join(data, "keys.db"))
+		store, err = sqlite.Open(ctx, filepath.Join(data, "keys.db"))
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		store, err = sqlstore.OpenPostgres(ctx, dsn)
+		store, err = postgres.Open(ctx, dsn)
 	default:
-		store, err = sqlstore.OpenMySQL(ctx, dsn)
+		store, err = mysql.Open(ctx, dsn)
 	}
 	if err != nil {
 		return nil, err
