@@ -16,7 +16,8 @@
 // Tink's AEAD interface reports a failed authentication and a failed
 // network call alike, as an error. Unwrap classifies the error: a cancelled
 // or expired context, a network error (net.Error, *url.Error) and a Vault
-// HTTP answer other than 400 (*api.ResponseError, from hcvault) are
+// HTTP answer other than 400 (Vault's *api.ResponseError, from hcvault, found
+// by its type name so that this package does not link Vault's client) are
 // operational errors; every other Decrypt error wraps keys.ErrUnwrap. A
 // cloud KMS client whose errors are classified differently can be given
 // WithOperationalErrors. Operational errors matter: a Keyring reports an
@@ -45,9 +46,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 
-	"github.com/hashicorp/vault/api"
 	"github.com/tink-crypto/tink-go/v2/core/registry"
 	"github.com/tink-crypto/tink-go/v2/tink"
 
@@ -240,9 +241,54 @@ func (k *KMS) isOperational(err error) bool {
 	if errors.As(err, &ne) || errors.As(err, &ue) {
 		return true
 	}
-	var re *api.ResponseError
-	if errors.As(err, &re) {
-		return re.StatusCode != http.StatusBadRequest
+	if code, ok := vaultStatus(err); ok {
+		return code != http.StatusBadRequest
 	}
 	return false
+}
+
+// vaultStatus finds a HashiCorp Vault *api.ResponseError in err's chain and
+// returns its HTTP status. It looks for the type by its import path and
+// name instead of importing Vault's client, so that a program using Tink
+// with AWS or GCP links none of Vault; hcvault:// users link Vault through
+// tink-go-hcvault anyway.
+func vaultStatus(err error) (int, bool) {
+	for _, e := range errorChain(err) {
+		v := reflect.ValueOf(e)
+		if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+			continue
+		}
+		t := v.Elem().Type()
+		if t.Name() != "ResponseError" || t.PkgPath() != "github.com/hashicorp/vault/api" {
+			continue
+		}
+		if f := v.Elem().FieldByName("StatusCode"); f.IsValid() && f.CanInt() {
+			return int(f.Int()), true
+		}
+	}
+	return 0, false
+}
+
+// errorChain lists err and everything it wraps, depth first.
+func errorChain(err error) []error {
+	var out []error
+	var walk func(error)
+	walk = func(e error) {
+		for e != nil && len(out) < 64 {
+			out = append(out, e)
+			switch u := e.(type) {
+			case interface{ Unwrap() []error }:
+				for _, x := range u.Unwrap() {
+					walk(x)
+				}
+				return
+			case interface{ Unwrap() error }:
+				e = u.Unwrap()
+			default:
+				return
+			}
+		}
+	}
+	walk(err)
+	return out
 }

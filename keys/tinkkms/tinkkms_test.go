@@ -5,9 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net"
 	"net/url"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -230,4 +232,60 @@ func fips140OnlyMode() bool {
 		}
 	}
 	return false
+}
+
+// failingAEAD fails every Decrypt with err, as a KMS client does when the
+// service answers with an error.
+type failingAEAD struct{ err error }
+
+func (f failingAEAD) Encrypt(pt, ad []byte) ([]byte, error) { return append([]byte("w:"), pt...), nil }
+func (f failingAEAD) Decrypt(ct, ad []byte) ([]byte, error) { return nil, f.err }
+
+// TestVaultStatusClassified: Vault's *api.ResponseError is recognised
+// without this package importing Vault's client — 400 is a failed unwrap,
+// any other status an operational error — also when it is wrapped or
+// joined.
+func TestVaultStatusClassified(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		err         error
+		operational bool
+	}{
+		{"503", &api.ResponseError{StatusCode: 503}, true},
+		{"429 wrapped", fmt.Errorf("hcvault: %w", &api.ResponseError{StatusCode: 429}), true},
+		{"500 joined", errors.Join(errors.New("x"), &api.ResponseError{StatusCode: 500}), true},
+		{"400", &api.ResponseError{StatusCode: 400}, false},
+		{"plain", errors.New("message authentication failed"), false},
+	} {
+		k := tinkkms.New(failingAEAD{tc.err})
+		_, err := k.Unwrap(context.Background(), []byte("w:x"), []byte("ad"))
+		if got := err != nil && !errors.Is(err, keys.ErrUnwrap); got != tc.operational {
+			t.Errorf("%s: err = %v, operational = %v, want %v", tc.name, err, got, tc.operational)
+		}
+	}
+}
+
+// TestNoVaultLinked: a program using this package with AWS or GCP links
+// none of Vault's client; only hcvault:// users get it, through
+// tink-go-hcvault.
+func TestNoVaultLinked(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the go command")
+	}
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go command:", err)
+	}
+	out, err := exec.Command("go", "list", "-deps", "github.com/fieldcrypt/fieldcrypt/keys/tinkkms").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) < 10 {
+		t.Fatalf("go list -deps listed %d packages", len(deps))
+	}
+	for _, d := range deps {
+		if strings.HasPrefix(d, "github.com/hashicorp/") {
+			t.Errorf("keys/tinkkms depends on %s", d)
+		}
+	}
 }
