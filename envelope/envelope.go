@@ -16,6 +16,7 @@ import (
 	tinksubtle "github.com/tink-crypto/tink-go/v2/daead/subtle"
 
 	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/insecuresecretaccess"
 )
 
 // Errors callers branch on, matched with errors.Is. A forgotten subject's
@@ -188,7 +189,7 @@ func New(kr *keys.Keyring, opts ...Option) (*Cipher, error) {
 	return c, nil
 }
 
-// The primitives derived once per cached subject key (keys.Key.Derive),
+// The primitives derived once per cached subject key (keys.Derive),
 // each with the key's commitment beside it, so that no KDF or key schedule
 // runs per message.
 type gcmPrimitive struct {
@@ -214,7 +215,7 @@ func commitment(secret []byte) ([CommitmentSize]byte, error) {
 }
 
 func gcmOf(k *keys.Key, label string) (*gcmPrimitive, error) {
-	v, err := k.Derive(label, func(secret []byte) (any, error) {
+	prim, err := keys.Derive(k, insecuresecretaccess.Token{}, label, func(secret []byte) (*gcmPrimitive, error) {
 		dk, err := dataKey(secret, label, 32)
 		if err != nil {
 			return nil, err
@@ -242,11 +243,11 @@ func gcmOf(k *keys.Key, label string) (*gcmPrimitive, error) {
 	if err != nil {
 		return nil, fmt.Errorf("envelope: deriving data key: %w", err)
 	}
-	return v.(*gcmPrimitive), nil
+	return prim, nil
 }
 
 func sivOf(k *keys.Key, label string) (*sivPrimitive, error) {
-	v, err := k.Derive(label, func(secret []byte) (any, error) {
+	prim, err := keys.Derive(k, insecuresecretaccess.Token{}, label, func(secret []byte) (*sivPrimitive, error) {
 		dk, err := dataKey(secret, label, tinksubtle.AESSIVKeySize)
 		if err != nil {
 			return nil, err
@@ -277,7 +278,7 @@ func sivOf(k *keys.Key, label string) (*sivPrimitive, error) {
 	if err != nil {
 		return nil, fmt.Errorf("envelope: deriving data key: %w", err)
 	}
-	return v.(*sivPrimitive), nil
+	return prim, nil
 }
 
 // putHeader appends a version 2 header.

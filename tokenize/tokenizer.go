@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/insecuresecretaccess"
 	"github.com/fieldcrypt/fieldcrypt/tokenize/fpe"
 )
 
@@ -179,7 +180,7 @@ type Engine struct {
 // cipher returns the FF1 cipher for alphabet under the engine's key,
 // derived once per cached key.
 func (e *Engine) cipher(a *fpe.Alphabet) (*fpe.FF1, error) {
-	v, err := e.key.Derive(ff1Label(a), func(secret []byte) (any, error) {
+	c, err := keys.Derive(e.key, insecuresecretaccess.Token{}, ff1Label(a), func(secret []byte) (*fpe.FF1, error) {
 		k, err := hkdf.Key(sha256.New, secret, nil, "fieldcrypt/tokenize/v1/ff1", 32)
 		if err != nil {
 			return nil, err
@@ -190,7 +191,7 @@ func (e *Engine) cipher(a *fpe.Alphabet) (*fpe.FF1, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tokenize: deriving FF1 key: %w", err)
 	}
-	return v.(*fpe.FF1), nil
+	return c, nil
 }
 
 var ff1Labels sync.Map // *fpe.Alphabet -> Derive label
