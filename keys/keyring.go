@@ -205,7 +205,7 @@ func Open(ctx context.Context, cfg Config) (*Keyring, error) {
 }
 
 func loadIDKey(ctx context.Context, kms KMS, store Store) ([]byte, error) {
-	ad := []byte(IDKeyAssociatedData)
+	ad := []byte(idKeyAssociatedData)
 	fresh := make([]byte, KeySize)
 	if _, err := rand.Read(fresh); err != nil {
 		return nil, fmt.Errorf("keys: generating keystore identifier key: %w", err)
@@ -214,7 +214,7 @@ func loadIDKey(ctx context.Context, kms KMS, store Store) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keys: wrapping keystore identifier key: %w", err)
 	}
-	stored, err := store.InitMeta(ctx, IDKeyMetaName, wrapped)
+	stored, err := store.InitMeta(ctx, idKeyMetaName, wrapped)
 	if errors.Is(err, ErrCheckValueMissing) {
 		return nil, fmt.Errorf("keys: open: %w", ErrCheckValueMissing)
 	}
@@ -522,7 +522,7 @@ func (kr *Keyring) create(ctx context.Context, ref SubjectRef, id KeyID, purpose
 	if _, err := rand.Read(secret); err != nil {
 		return KeyRecord{}, fmt.Errorf("keys: generating key: %w", err)
 	}
-	wrapped, err := kr.kms.Wrap(ctx, secret, WrapAssociatedData(id, version))
+	wrapped, err := kr.kms.Wrap(ctx, secret, wrapAssociatedData(id, version))
 	clear(secret)
 	if err != nil {
 		return KeyRecord{}, fmt.Errorf("keys: wrapping key: %w", err)
@@ -551,7 +551,7 @@ func (kr *Keyring) unwrap(ctx context.Context, rec KeyRecord) (*Key, error) {
 		return nil, fmt.Errorf("keys: key %s v%d: the stored subject or purpose does not match the key identifier: %w",
 			rec.ID, rec.Version, ErrUnwrap)
 	}
-	secret, err := kr.kms.Unwrap(ctx, rec.Wrapped, WrapAssociatedData(rec.ID, rec.Version))
+	secret, err := kr.kms.Unwrap(ctx, rec.Wrapped, wrapAssociatedData(rec.ID, rec.Version))
 	if err != nil {
 		return nil, fmt.Errorf("keys: unwrapping key %s v%d: %w", rec.ID, rec.Version, err)
 	}

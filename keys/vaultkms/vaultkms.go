@@ -398,6 +398,13 @@ func btoi(b bool) int {
 	return 0
 }
 
+// checkValueMeta is the keystore metadata entry in which a keys.Keyring
+// keeps the root key check value (wrapped under this KMS like any key).
+// It is part of the keystore format, which never changes, so it is spelled
+// out here rather than exported by package keys for this one reader;
+// TestCheckValueMeta pins it against what keys.Open writes.
+const checkValueMeta = "id-key.v1"
+
 // countBelow counts the live keys of store wrapped under a version below
 // v, reports whether the check value is, and the lowest such version.
 // Values that are not Transit ciphertexts do not count: no version
@@ -413,7 +420,7 @@ func countBelow(ctx context.Context, store keys.RotatableStore, v int) (below in
 		}
 		return true
 	}
-	m, err := store.Meta(ctx, keys.IDKeyMetaName)
+	m, err := store.Meta(ctx, checkValueMeta)
 	switch {
 	case err == nil:
 		meta = see(m)
