@@ -274,8 +274,8 @@ func testNoPlaintextAndSwap(t *testing.T, b backend) {
 		if err != nil {
 			t.Fatalf("column %d is not a ciphertext: %v", i, err)
 		}
-		if _, _, err := envelope.ParseHeader(ct); err != nil {
-			t.Fatalf("column %d: %v", i, err)
+		if len(ct) <= envelope.HeaderSize || ct[0] != envelope.FormatVersion {
+			t.Fatalf("column %d is not a version %d ciphertext", i, envelope.FormatVersion)
 		}
 	}
 
