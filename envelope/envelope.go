@@ -157,6 +157,9 @@ func New(kr *keys.Keyring, opts ...Option) (*Cipher, error) {
 	}
 	c := &Cipher{kr: kr, purpose: keys.DefaultPurpose}
 	for _, o := range opts {
+		if o == nil {
+			return nil, errors.New("envelope: New: nil Option")
+		}
 		o(c)
 	}
 	if err := keys.ValidatePurpose(c.purpose); err != nil {

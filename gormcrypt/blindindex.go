@@ -26,7 +26,7 @@ const labelBlindIndex = "fieldcrypt/gormcrypt/v1/blind-index/hmac-sha256"
 
 // indexValue computes the blind index of v (a string, []byte or a pointer
 // to one) under the version of the index key writes use (see
-// BlindIndexGrace); nil stays nil.
+// WithBlindIndexGrace); nil stays nil.
 func (p *Plugin) indexValue(ctx context.Context, b *blindMeta, v any) (any, error) {
 	s, null, err := indexInput(b, v)
 	if err != nil || null {

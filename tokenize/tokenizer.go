@@ -77,6 +77,9 @@ func New(kr *keys.Keyring, opts ...Option) (*Tokenizer, error) {
 	}
 	t := &Tokenizer{kr: kr, purpose: DefaultPurpose, global: DefaultGlobalSubject}
 	for _, o := range opts {
+		if o == nil {
+			return nil, errors.New("tokenize: New: nil Option")
+		}
 		o(t)
 	}
 	if err := keys.ValidatePurpose(t.purpose); err != nil {

@@ -155,13 +155,13 @@ func TestFromEnvUnset(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, ok := os.LookupEnv("FIELDCRYPT_TEST_ROOT_KEY"); !ok {
-		t.Fatal("FromEnv without UnsetEnv removed the variable")
+		t.Fatal("FromEnv without WithUnsetEnv removed the variable")
 	}
-	if _, err := localkms.FromEnv("FIELDCRYPT_TEST_ROOT_KEY", localkms.UnsetEnv()); err != nil {
+	if _, err := localkms.FromEnv("FIELDCRYPT_TEST_ROOT_KEY", localkms.WithUnsetEnv()); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := os.LookupEnv("FIELDCRYPT_TEST_ROOT_KEY"); ok {
-		t.Fatal("FromEnv with UnsetEnv left the variable set")
+		t.Fatal("FromEnv with WithUnsetEnv left the variable set")
 	}
 	// A child process does not inherit it.
 	out, err := exec.Command("sh", "-c", `printf %s "${FIELDCRYPT_TEST_ROOT_KEY-unset}"`).Output()
@@ -170,7 +170,7 @@ func TestFromEnvUnset(t *testing.T) {
 	}
 	// Unset also when the value does not parse.
 	t.Setenv("FIELDCRYPT_TEST_ROOT_KEY", "c2hvcnQ=")
-	if _, err := localkms.FromEnv("FIELDCRYPT_TEST_ROOT_KEY", localkms.UnsetEnv()); !errors.Is(err, keys.ErrRootKeyInvalid) {
+	if _, err := localkms.FromEnv("FIELDCRYPT_TEST_ROOT_KEY", localkms.WithUnsetEnv()); !errors.Is(err, keys.ErrRootKeyInvalid) {
 		t.Fatalf("short key: %v", err)
 	}
 	if _, ok := os.LookupEnv("FIELDCRYPT_TEST_ROOT_KEY"); ok {
