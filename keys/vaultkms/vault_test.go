@@ -98,7 +98,8 @@ func TestConformance(t *testing.T) {
 
 func TestNewValidates(t *testing.T) {
 	c, _ := api.NewClient(api.DefaultConfig())
-	for _, cfg := range []vaultkms.Config{{Key: "k"}, {Client: c}, {Client: c, Key: "a/b"}, {Client: c, Key: "k", Binding: 7}} {
+	for _, cfg := range []vaultkms.Config{{Key: "k"}, {Client: c}, {Client: c, Key: "a/b"}, {Client: c, Key: "k", Binding: 7},
+		{Client: &api.Client{}, Key: "k"}} { // a zero api.Client: an error, not a panic
 		if _, err := vaultkms.New(cfg); err == nil {
 			t.Errorf("New(%+v) succeeded", cfg)
 		}

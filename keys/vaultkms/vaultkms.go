@@ -240,10 +240,23 @@ func New(cfg Config) (*KMS, error) {
 	if k.maxBatch <= 0 {
 		k.maxBatch = DefaultMaxBatch
 	}
-	if _, err := k.sender(); err != nil {
+	if err := k.firstSender(); err != nil {
 		return nil, fmt.Errorf("vault: %w", err)
 	}
 	return k, nil
+}
+
+// firstSender makes the first copy of the caller's api.Client. An
+// api.Client not made by api.NewClient (a zero &api.Client{}) panics when
+// copied; New reports that as an error instead, as constructors here do.
+func (k *KMS) firstSender() (err error) {
+	defer func() {
+		if recover() != nil {
+			err = errors.New("Config.Client is not usable: make it with api.NewClient")
+		}
+	}()
+	_, err = k.sender()
+	return err
 }
 
 // KeyName returns the Transit key's name.
