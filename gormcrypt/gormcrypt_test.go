@@ -858,3 +858,16 @@ func testConcurrent(t *testing.T, b backend) {
 		}
 	}
 }
+
+func TestNewRefusesNil(t *testing.T) {
+	// Bad configuration is an error from New, never a panic.
+	if _, err := gormcrypt.New(nil); err == nil {
+		t.Fatal("New(nil) succeeded")
+	}
+	if _, err := gormcrypt.New(newKeyring(t), gormcrypt.WithModels(), nil); err == nil {
+		t.Fatal("New with a nil Option succeeded")
+	}
+	if _, err := gormcrypt.New(newKeyring(t), gormcrypt.WithPurpose("Not A Purpose")); !errors.Is(err, keys.ErrInvalidPurpose) {
+		t.Fatalf("New with a bad purpose: %v", err)
+	}
+}

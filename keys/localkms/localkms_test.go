@@ -124,6 +124,9 @@ func TestFromEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := localkms.FromEnv("FIELDCRYPT_TEST_ROOT_KEY", nil); err == nil {
+		t.Fatal("FromEnv with a nil EnvOption succeeded")
+	}
 	b, _ := localkms.Parse([]byte(key))
 	ctx := context.Background()
 	w, _ := a.Wrap(ctx, []byte("k"), []byte("ad"))
