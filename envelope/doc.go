@@ -21,6 +21,21 @@
 // leaks exactly that equality (and the frequency of each value). Both modes
 // decrypt with Decrypt.
 //
+// # Design: one Cipher for both modes
+//
+// Tink splits randomised and deterministic encryption into two primitives
+// (tink.AEAD, tink.DeterministicAEAD) so that code holding one cannot use
+// the other by accident. A Cipher offers both instead, for three reasons.
+// The ciphertext names its mode, so one Decrypt reads both and a reader
+// never needs to know how a column was written; two primitives would need
+// two Decrypts or a third type that reads either. Both modes of a Cipher
+// use the same (subject, purpose) key, so one Forget or Rotate covers a
+// customer's randomised and deterministic fields alike, and gormcrypt,
+// which writes both kinds of column for one model, holds one Cipher per
+// purpose rather than a pair that must be kept in step. And the accident
+// Tink guards against is already loud here: the deterministic methods say
+// Deterministic in their names, and plain Encrypt is randomised.
+//
 // # Format
 //
 // A ciphertext is a self-describing binary value. Version 2, written since

@@ -16,6 +16,7 @@ import (
 	tinksubtle "github.com/tink-crypto/tink-go/v2/daead/subtle"
 
 	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/insecuresecretaccess"
 )
 
 // Errors callers branch on, matched with errors.Is. A forgotten subject's
@@ -82,34 +83,10 @@ const (
 	defaultADCap = 256
 )
 
-// Header is the parsed header of a ciphertext. ParseHeader does not
-// authenticate it; Decrypt does (version 2 authenticates every header byte
-// as associated data and checks the key commitment).
-type Header struct {
-	Version int // format version: 1 or 2
-	Mode    Mode
-	KeyID   keys.KeyID
-	KeyVer  uint32
-	// Commitment is the key commitment (version 2; zero in version 1).
-	Commitment [CommitmentSize]byte
-}
-
-// ParseHeader parses the header of a binary ciphertext and returns it with
-// the rest of the input. It does not authenticate anything. Malformed input
-// gives ErrMalformed, a newer format ErrUnsupportedVersion.
-func ParseHeader(ciphertext []byte) (Header, []byte, error) {
-	p, body, err := parse(ciphertext)
-	if err != nil {
-		return Header{}, nil, err
-	}
-	h := Header{Version: int(p.version), Mode: p.mode, KeyID: p.keyID, KeyVer: p.keyVer}
-	if p.version == FormatVersion {
-		copy(h.Commitment[:], ciphertext[22:HeaderSize])
-	}
-	return h, body, nil
-}
-
 // parsed is a header as Decrypt needs it, without a copy of the commitment.
+// The header is not exported: a ciphertext is opaque to users, who need
+// only Decrypt, and the wire format stays free of API promises beyond the
+// format documented in the package doc (which never changes).
 type parsed struct {
 	version byte
 	mode    Mode
@@ -180,6 +157,9 @@ func New(kr *keys.Keyring, opts ...Option) (*Cipher, error) {
 	}
 	c := &Cipher{kr: kr, purpose: keys.DefaultPurpose}
 	for _, o := range opts {
+		if o == nil {
+			return nil, errors.New("envelope: New: nil Option")
+		}
 		o(c)
 	}
 	if err := keys.ValidatePurpose(c.purpose); err != nil {
@@ -188,7 +168,7 @@ func New(kr *keys.Keyring, opts ...Option) (*Cipher, error) {
 	return c, nil
 }
 
-// The primitives derived once per cached subject key (keys.Key.Derive),
+// The primitives derived once per cached subject key (keys.Derive),
 // each with the key's commitment beside it, so that no KDF or key schedule
 // runs per message.
 type gcmPrimitive struct {
@@ -214,7 +194,7 @@ func commitment(secret []byte) ([CommitmentSize]byte, error) {
 }
 
 func gcmOf(k *keys.Key, label string) (*gcmPrimitive, error) {
-	v, err := k.Derive(label, func(secret []byte) (any, error) {
+	prim, err := keys.Derive(k, insecuresecretaccess.Token{}, label, func(secret []byte) (*gcmPrimitive, error) {
 		dk, err := dataKey(secret, label, 32)
 		if err != nil {
 			return nil, err
@@ -242,11 +222,11 @@ func gcmOf(k *keys.Key, label string) (*gcmPrimitive, error) {
 	if err != nil {
 		return nil, fmt.Errorf("envelope: deriving data key: %w", err)
 	}
-	return v.(*gcmPrimitive), nil
+	return prim, nil
 }
 
 func sivOf(k *keys.Key, label string) (*sivPrimitive, error) {
-	v, err := k.Derive(label, func(secret []byte) (any, error) {
+	prim, err := keys.Derive(k, insecuresecretaccess.Token{}, label, func(secret []byte) (*sivPrimitive, error) {
 		dk, err := dataKey(secret, label, tinksubtle.AESSIVKeySize)
 		if err != nil {
 			return nil, err
@@ -277,7 +257,7 @@ func sivOf(k *keys.Key, label string) (*sivPrimitive, error) {
 	if err != nil {
 		return nil, fmt.Errorf("envelope: deriving data key: %w", err)
 	}
-	return v.(*sivPrimitive), nil
+	return prim, nil
 }
 
 // putHeader appends a version 2 header.

@@ -305,6 +305,9 @@ func TestBadInput(t *testing.T) {
 	if _, err := envelope.New(nil); err == nil {
 		t.Fatal("New(nil) succeeded")
 	}
+	if _, err := envelope.New(kr, nil); err == nil {
+		t.Fatal("New with a nil Option succeeded")
+	}
 	if _, err := c.Decrypt(ctx, nil, nil); !errors.Is(err, envelope.ErrMalformed) {
 		t.Fatalf("nil ciphertext: got %v", err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/fieldcrypt/fieldcrypt/internal/golden"
 	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/insecuresecretaccess"
 	"github.com/fieldcrypt/fieldcrypt/keys/localkms"
 	"github.com/fieldcrypt/fieldcrypt/keys/memstore"
 )
@@ -41,11 +42,13 @@ func testCipher(t *testing.T) (*Cipher, *keys.Keyring) {
 // secretOf returns a copy of k's secret, for rebuilding ciphertexts by hand.
 func secretOf(t *testing.T, k *keys.Key) []byte {
 	t.Helper()
-	v, err := k.Derive("fieldcrypt/test/secret-copy", func(secret []byte) (any, error) { return bytes.Clone(secret), nil })
+	v, err := keys.Derive(k, insecuresecretaccess.Token{}, "fieldcrypt/test/secret-copy", func(secret []byte) ([]byte, error) {
+		return bytes.Clone(secret), nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return v.([]byte)
+	return v
 }
 
 // sealGCM seals like Encrypt, but with a chosen header, nonce and AEAD

@@ -84,10 +84,10 @@ func BenchmarkShop(b *testing.B) {
 			{"gormcrypt", nil},
 			// The price of the CHECK constraints, which SQLite compiles into
 			// every statement GORM does not prepare.
-			{"gormcrypt-nochecks", []gormcrypt.Option{gormcrypt.NoCheckConstraints()}},
+			{"gormcrypt-nochecks", []gormcrypt.Option{gormcrypt.WithoutCheckConstraints()}},
 		} {
 			b.Run(mode+"/"+variant.name, func(b *testing.B) {
-				benchGormcrypt(b, mode, append(variant.opts, gormcrypt.Models(&benchEncrypted{})))
+				benchGormcrypt(b, mode, append(variant.opts, gormcrypt.WithModels(&benchEncrypted{})))
 			})
 		}
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/fieldcrypt/fieldcrypt/envelope"
 	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/insecuresecretaccess"
 )
 
 // BlindIndexSize is the length of a blind index value in bytes, before hex
@@ -25,7 +26,7 @@ const labelBlindIndex = "fieldcrypt/gormcrypt/v1/blind-index/hmac-sha256"
 
 // indexValue computes the blind index of v (a string, []byte or a pointer
 // to one) under the version of the index key writes use (see
-// BlindIndexGrace); nil stays nil.
+// WithBlindIndexGrace); nil stays nil.
 func (p *Plugin) indexValue(ctx context.Context, b *blindMeta, v any) (any, error) {
 	s, null, err := indexInput(b, v)
 	if err != nil || null {
@@ -93,13 +94,13 @@ func indexInput(b *blindMeta, v any) (s string, null bool, err error) {
 // indexUnder is the blind index of s under one version of the index key:
 // hex(HMAC-SHA256(HKDF(key), normalize(s))[:BlindIndexSize]).
 func indexUnder(k *keys.Key, how, s string) (string, error) {
-	key, err := k.Derive(labelBlindIndex, func(secret []byte) (any, error) {
+	key, err := keys.Derive(k, insecuresecretaccess.Token{}, labelBlindIndex, func(secret []byte) ([]byte, error) {
 		return hkdf.Key(sha256.New, secret, nil, labelBlindIndex, 32)
 	})
 	if err != nil {
 		return "", fmt.Errorf("gormcrypt: deriving blind index key: %w", err)
 	}
-	mac := hmac.New(sha256.New, key.([]byte))
+	mac := hmac.New(sha256.New, key)
 	mac.Write([]byte(normalize(how, s)))
 	var sum [sha256.Size]byte
 	return hex.EncodeToString(mac.Sum(sum[:0])[:BlindIndexSize]), nil

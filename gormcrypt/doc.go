@@ -11,7 +11,7 @@
 //		Born       time.Time `gorm:"serializer:encrypt"`
 //	}
 //
-//	plugin, _ := gormcrypt.New(keyring, gormcrypt.Models(&Customer{}))
+//	plugin, _ := gormcrypt.New(keyring, gormcrypt.WithModels(&Customer{}))
 //	db.Use(plugin)
 //	db.Create(&Customer{Ref: "customer-42", Email: "ada@example.com"})
 //	db.WithContext(ctx).Scopes(gormcrypt.WhereEqual(&Customer{}, "Email", "Ada@Example.com")).First(&c)
@@ -38,7 +38,7 @@
 // (unpadded URL-safe base64), so they are text columns: a value of n bytes
 // takes ceil(4·(n+82)/3) characters (ceil(4·(n+70)/3) deterministic); integers are
 // encrypted as 8 bytes so their size does not leak. Installing the plugin makes the
-// encrypted columns of the models given to [Models] text columns (GORM
+// encrypted columns of the models given to [WithModels] text columns (GORM
 // would otherwise give time and integer fields their own column types); a
 // model first seen in a query needs `gorm:"type:text"` on such fields, and
 // is refused with [ErrInvalidModel] without it.
@@ -108,7 +108,7 @@
 //
 //  1. RotateBlindIndex adds a version of the index key. Lookups in every
 //     process match it once they notice it (within CacheMaxAge); writes
-//     keep using the previous version for [BlindIndexGrace] (by default
+//     keep using the previous version for [WithBlindIndexGrace] (by default
 //     CacheMaxAge + 1 s) and then switch, so every process matches a
 //     version before any process writes under it: no lookup misses a row
 //     at any point.
@@ -161,7 +161,7 @@
 // moved from another row, a malformed value, an unreachable keystore)
 // still fails the query. A forgotten customer's ciphertext copied into
 // another customer's row is redacted there too, since its key is gone.
-// With [Strict], reads of forgotten customers fail with an error matching
+// With [WithStrict], reads of forgotten customers fail with an error matching
 // keys.ErrKeyDestroyed instead, a query over many rows as a whole.
 //
 // Crypto-shredding reaches every service that shares the keystore, but a
@@ -179,7 +179,7 @@
 //     references and sets the matching rows' indexes to NULL. Reports that
 //     arrive during a pass are handled together by the next one.
 //   - Missed Forgets (this service was down, its watcher lost a report):
-//     a sweep at install and then every [SweepEvery] (default
+//     a sweep at install and then every [WithSweepEvery] (default
 //     [DefaultSweepInterval], one hour) checks every subject that still has
 //     a blind index value against the keystore (keys.Keyring.ForgottenRefs:
 //     one keystore query per 500 subjects with keys/sqlstore) and clears
@@ -197,7 +197,7 @@
 // one pass over that service's indexed subjects (one query per 500
 // subjects and one UPDATE per page with a match; about the sweep's cost
 // per subject, without the keystore). In the same process it is one pass.
-// A Forget whose report is missed is caught within SweepEvery plus one
+// A Forget whose report is missed is caught within WithSweepEvery's interval plus one
 // sweep. None of this bounds the keys: their hard bound stays the
 // Keyring's CacheMaxAge plus keys.MaxAgeSlack.
 //
@@ -219,8 +219,8 @@
 // Every step is idempotent, so several replicas of a service may run it at
 // once (they repeat each other's work, nothing more), and a step that
 // fails is retried with backoff (up to a minute) and reported to
-// [OnErasureError]. [Plugin.Close] stops it. The cost at rest is two
-// goroutines per database and, every SweepEvery, one sweep.
+// [WithErasureErrorHandler]. [Plugin.Close] stops it. The cost at rest is two
+// goroutines per database and, every WithSweepEvery interval, one sweep.
 //
 // # GORM APIs: what works, what does not, and why
 //
@@ -268,7 +268,7 @@
 // a process where no plugin was ever installed, GORM's "invalid serializer"
 // error). Map writes, Table() writes and raw SQL bypass GORM's serializers
 // and every callback of this package, so the plugin also gives the
-// encrypted and blind index columns of the models passed to [Models] CHECK
+// encrypted and blind index columns of the models passed to [WithModels] CHECK
 // constraints, created by AutoMigrate: the database refuses a value that
 // cannot be a ciphertext (it must start with "A" and be at least 51
 // characters long) or a blind index (32 characters). This stops mistakes — another service, an admin tool, a
@@ -277,7 +277,7 @@
 // a writer without the plugin can store a real card number there; on
 // PostgreSQL, the error a *gorm.DB without the plugin gets from pgx for a
 // struct write quotes the value, because pgx formats the argument it could
-// not encode. [NoCheckConstraints] leaves the constraints out (a table that
+// not encode. [WithoutCheckConstraints] leaves the constraints out (a table that
 // still holds plaintext, where AutoMigrate could not add them).
 //
 // Unknown fieldcrypt tag keys, unknown token formats and unsupported field
@@ -292,7 +292,7 @@
 // card number stays a 16-digit number with its last four digits, an email a
 // valid address at its domain, so legacy validators, schemas and analytics
 // keep working. The format names are those of [DefaultTokenFormats] plus
-// any added with [TokenFormat]. The FF1 tweak is "<table>.<column>", so the
+// any added with [WithTokenFormat]. The FF1 tweak is "<table>.<column>", so the
 // same value in two columns gives unrelated tokens. Tokens are
 // subject-scoped by default (Forget makes them unreadable); with
 // `fieldcrypt:"token:email;scope:global"` one tenant-wide key is used, so
@@ -317,7 +317,7 @@
 // blind index, created in one transaction and read back, pure-Go SQLite,
 // 2 shared cores, medians of 6, CPU time) measures, against plain GORM
 // storing values of the ciphertexts' length: 1.48× with CreateInBatches(100)
-// and 1.89× with 1000 single Creates; with [NoCheckConstraints] 1.29× and
+// and 1.89× with 1000 single Creates; with [WithoutCheckConstraints] 1.29× and
 // 0.83×. The difference is SQLite's: a table with a CHECK constraint makes
 // every INSERT ... RETURNING inside a transaction keep a statement journal
 // (the constraint may abort the statement, and RETURNING is compiled as a

@@ -16,7 +16,7 @@ import (
 )
 
 // ErrErasure wraps the failures of the background erasure (see [Plugin]
-// and [OnErasureError]): a query of the service database or of the
+// and [WithErasureErrorHandler]): a query of the service database or of the
 // keystore that failed. The erasure retries by itself.
 var ErrErasure = errors.New("gormcrypt: erasure")
 
@@ -24,7 +24,7 @@ var ErrErasure = errors.New("gormcrypt: erasure")
 const (
 	// DefaultSweepInterval is how often a Plugin checks every subject that
 	// still has a blind index value against the keystore, to catch Forget
-	// calls whose report it missed (see [SweepEvery]).
+	// calls whose report it missed (see [WithSweepEvery]).
 	DefaultSweepInterval = time.Hour
 	// sweepPage is how many distinct subjects one query reads and one
 	// keystore batch checks.
@@ -37,7 +37,7 @@ const (
 // subject's keys with keys.Keyring.Forget, so every ciphertext of theirs in
 // every service sharing the keystore becomes unreadable, and then sets to
 // NULL their blind index values in every model gormcrypt knows (those
-// given to Models and those used since), in one transaction, so lookups by
+// given to WithModels and those used since), in one transaction, so lookups by
 // their old values find nothing. Rows are not deleted.
 //
 // Other services' Plugins on the same keystore clear their own databases'

@@ -128,7 +128,7 @@ func (c serviceConfig) start(t testing.TB, opts ...gormcrypt.Option) (*gorm.DB, 
 		t.Fatal("the keyring does not watch the keystore")
 	}
 	db := openGorm(t, c.dialector())
-	p, err := install(db, kr, append([]gormcrypt.Option{gormcrypt.Models(&Member{})}, opts...)...)
+	p, err := install(db, kr, append([]gormcrypt.Option{gormcrypt.WithModels(&Member{})}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,7 +426,7 @@ func TestErasureCatchUp(t *testing.T) {
 			base := runtime.NumGoroutine()
 			db := openGorm(t, d)
 			krB := ks.open(t)
-			p, err := install(db, krB, gormcrypt.Models(&Member{}))
+			p, err := install(db, krB, gormcrypt.WithModels(&Member{}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -455,8 +455,8 @@ func TestErasureCatchUp(t *testing.T) {
 			// B comes back: a new Plugin on the same database.
 			db2 := openGorm(t, d)
 			var errs sync.Map
-			p2, err := install(db2, ks.open(t), gormcrypt.Models(&Member{}), gormcrypt.SweepEvery(20*time.Millisecond),
-				gormcrypt.OnErasureError(func(err error) { errs.Store(err.Error(), err) }))
+			p2, err := install(db2, ks.open(t), gormcrypt.WithModels(&Member{}), gormcrypt.WithSweepEvery(20*time.Millisecond),
+				gormcrypt.WithErasureErrorHandler(func(err error) { errs.Store(err.Error(), err) }))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -492,7 +492,7 @@ func TestErasureInProcess(t *testing.T) {
 	ks := newSharedKeystore(t)
 	dbA, dbB := openGorm(t, freshSQLite(t)), openGorm(t, freshSQLite(t))
 	for _, db := range []*gorm.DB{dbA, dbB} {
-		p, err := install(db, ks.open(t), gormcrypt.Models(&Member{}), gormcrypt.SweepEvery(-1))
+		p, err := install(db, ks.open(t), gormcrypt.WithModels(&Member{}), gormcrypt.WithSweepEvery(-1))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -526,8 +526,8 @@ func TestErasureErrorsReported(t *testing.T) {
 	ks := newSharedKeystore(t)
 	db := openGorm(t, freshSQLite(t))
 	errc := make(chan error, 100)
-	p, err := install(db, ks.open(t), gormcrypt.Models(&Member{}), gormcrypt.SweepEvery(-1),
-		gormcrypt.OnErasureError(func(err error) {
+	p, err := install(db, ks.open(t), gormcrypt.WithModels(&Member{}), gormcrypt.WithSweepEvery(-1),
+		gormcrypt.WithErasureErrorHandler(func(err error) {
 			select {
 			case errc <- err:
 			default:
@@ -578,13 +578,13 @@ type Account struct {
 }
 
 // TestForgottenRedacted: by default a list that includes a forgotten
-// customer reads, with their values zero and their rows marked; Strict
+// customer reads, with their values zero and their rows marked; WithStrict
 // fails instead; other failures fail either way.
 func TestForgottenRedacted(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
-			e := setup(t, b, gormcrypt.Models(&Account{}))
+			e := setup(t, b, gormcrypt.WithModels(&Account{}))
 			if err := e.db.AutoMigrate(&Account{}); err != nil {
 				t.Fatal(err)
 			}
@@ -622,12 +622,12 @@ func TestForgottenRedacted(t *testing.T) {
 			if err := e.db.Select("id", "ref", "card").First(&one, gone.ID).Error; err != nil || !one.Forgotten {
 				t.Fatalf("token column alone: %+v, %v; want it redacted and marked", one, err)
 			}
-			// Strict: the same read fails, for token columns too.
+			// WithStrict: the same read fails, for token columns too.
 			stDB, err := gorm.Open(e.db.Dialector, &gorm.Config{Logger: e.db.Logger})
 			if err != nil {
 				t.Fatal(err)
 			}
-			p2, err := install(stDB, e.kr, gormcrypt.Strict(), gormcrypt.SweepEvery(-1))
+			p2, err := install(stDB, e.kr, gormcrypt.WithStrict(), gormcrypt.WithSweepEvery(-1))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -672,7 +672,7 @@ type (
 func TestForgottenTagRefused(t *testing.T) {
 	e := setup(t, backends[0])
 	for _, m := range []any{&badForgottenType{}, &badForgottenColumn{}} {
-		_, err := install(openGorm(t, freshSQLite(t)), e.kr, gormcrypt.Models(m))
+		_, err := install(openGorm(t, freshSQLite(t)), e.kr, gormcrypt.WithModels(m))
 		if !errors.Is(err, gormcrypt.ErrInvalidModel) || !strings.Contains(err.Error(), "forgotten") {
 			t.Errorf("%T: err = %v, want ErrInvalidModel naming the forgotten tag", m, err)
 		}
@@ -709,7 +709,7 @@ func TestSweepDuration(t *testing.T) {
 			}
 			d := b.open(t)
 			setupDB := openGorm(t, d)
-			p0, err := install(setupDB, kr, gormcrypt.SweepEvery(-1))
+			p0, err := install(setupDB, kr, gormcrypt.WithSweepEvery(-1))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -743,7 +743,7 @@ func TestSweepDuration(t *testing.T) {
 				}
 			}
 			start := time.Now()
-			p, err := install(db, kr, gormcrypt.Models(&Member{}), gormcrypt.SweepEvery(0))
+			p, err := install(db, kr, gormcrypt.WithModels(&Member{}), gormcrypt.WithSweepEvery(0))
 			if err != nil {
 				t.Fatal(err)
 			}

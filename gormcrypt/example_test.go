@@ -41,7 +41,7 @@ func Example() {
 	kr, _ := keys.Open(ctx, keys.Config{KMS: root, Store: store})
 
 	db, _ := gorm.Open(sqlite.Open(filepath.Join(dir, "shop.db")), &gorm.Config{Logger: logger.Discard})
-	plugin, err := gormcrypt.New(kr, gormcrypt.Models(&Shopper{}))
+	plugin, err := gormcrypt.New(kr, gormcrypt.WithModels(&Shopper{}))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -93,7 +93,7 @@ func ExampleWithSubject() {
 	defer store.Close()
 	kr, _ := keys.Open(ctx, keys.Config{KMS: root, Store: store})
 	db, _ := gorm.Open(sqlite.Open(filepath.Join(dir, "shop.db")), &gorm.Config{Logger: logger.Discard})
-	plugin, _ := gormcrypt.New(kr, gormcrypt.Models(&Note{}))
+	plugin, _ := gormcrypt.New(kr, gormcrypt.WithModels(&Note{}))
 	db.Use(plugin)
 	db.AutoMigrate(&Note{})
 
@@ -119,7 +119,7 @@ func openShop(opts ...gormcrypt.Option) (*gorm.DB, func()) {
 	store, _ := sqlitestore.Open(ctx, filepath.Join(dir, "keys.db"))
 	kr, _ := keys.Open(ctx, keys.Config{KMS: root, Store: store})
 	db, _ := gorm.Open(sqlite.Open(filepath.Join(dir, "shop.db")), &gorm.Config{Logger: logger.Discard})
-	plugin, err := gormcrypt.New(kr, append(opts, gormcrypt.Models(&Shopper{}))...)
+	plugin, err := gormcrypt.New(kr, append(opts, gormcrypt.WithModels(&Shopper{}))...)
 	if err != nil {
 		panic(err)
 	}
@@ -179,9 +179,9 @@ func Example_forgotten() {
 }
 
 // ExampleStrict makes reads of a forgotten customer fail instead.
-func ExampleStrict() {
+func ExampleWithStrict() {
 	ctx := context.Background()
-	db, done := openShop(gormcrypt.Strict())
+	db, done := openShop(gormcrypt.WithStrict())
 	defer done()
 	db.Create(&Shopper{Ref: "customer-1", Email: "ada@example.com"})
 	db.Create(&Shopper{Ref: "customer-2", Email: "grace@example.com"})
@@ -239,7 +239,7 @@ func Example_otherService() {
 		store, _ := sqlitestore.Open(ctx, filepath.Join(dir, "keys.db")) // the shared keystore
 		kr, _ := keys.Open(ctx, keys.Config{KMS: root, Store: store})
 		db, _ := gorm.Open(sqlite.Open(filepath.Join(dir, name+".db")), &gorm.Config{Logger: logger.Discard})
-		plugin, _ := gormcrypt.New(kr, gormcrypt.Models(&Shopper{}), gormcrypt.SweepEvery(time.Hour))
+		plugin, _ := gormcrypt.New(kr, gormcrypt.WithModels(&Shopper{}), gormcrypt.WithSweepEvery(time.Hour))
 		db.Use(plugin)
 		db.AutoMigrate(&Shopper{})
 		stop = append(stop, func() { plugin.Close(); kr.Close(); store.Close() })

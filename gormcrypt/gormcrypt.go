@@ -51,7 +51,7 @@ const (
 )
 
 // Errors callers branch on, matched with errors.Is. Writing a forgotten
-// subject's data (and, with [Strict], reading it) fails with
+// subject's data (and, with [WithStrict], reading it) fails with
 // keys.ErrKeyDestroyed instead.
 var (
 	// ErrNoSubject means no data subject could be found for a value: the
@@ -89,13 +89,13 @@ type Plugin struct {
 	tok     *tokenize.Tokenizer
 	formats map[string]tokenize.Format
 	redact  bool
-	grace   time.Duration // see BlindIndexGrace
+	grace   time.Duration // see WithBlindIndexGrace
 
 	metas   sync.Map // *schema.Schema -> *modelMeta
 	columns sync.Map // *schema.Field -> *columnMeta
 
-	pending  []any // the models given to Models, validated by Initialize
-	noChecks bool  // NoCheckConstraints
+	pending  []any // the models given to WithModels, validated by Initialize
+	noChecks bool  // WithoutCheckConstraints
 
 	sweepEvery     time.Duration
 	onErasureError func(error)
@@ -123,48 +123,58 @@ type config struct {
 // Option configures New.
 type Option func(*config)
 
-// Models validates the given models (pointers to structs) when the Plugin is installed
+// WithModels validates the given models (pointers to structs) when the Plugin is installed
 // and records them for Forget, which clears the blind indexes of every
 // model it knows. Pass every model that has a blind index: a model first
 // seen in a query is validated and recorded then, but a Forget before that
 // would not reach it.
-func Models(models ...any) Option {
+func WithModels(models ...any) Option {
 	return func(c *config) { c.models = append(c.models, models...) }
 }
 
-// NoCheckConstraints leaves out the CHECK constraints that the plugin
+// Models is the former name of [WithModels]; use WithModels. It stays until the
+// repository's examples and benchmarks have moved (a Deprecated marker
+// would fail their staticcheck run until then), and then goes.
+func Models(models ...any) Option { return WithModels(models...) }
+
+// WithoutCheckConstraints leaves out the CHECK constraints that the plugin
 // otherwise gives the encrypted and blind index columns of the models passed
-// to Models (see "Writers without the plugin" in the package
+// to WithModels (see "Writers without the plugin" in the package
 // documentation): for a table that still holds plaintext, where AutoMigrate
 // could not add them.
-func NoCheckConstraints() Option { return func(c *config) { c.noChecks = true } }
+func WithoutCheckConstraints() Option { return func(c *config) { c.noChecks = true } }
 
-// Strict makes reads of a forgotten subject's encrypted and token columns
+// WithStrict makes reads of a forgotten subject's encrypted and token columns
 // fail with an error matching keys.ErrKeyDestroyed (a query over many rows
 // fails as a whole) instead of giving the field's zero value, which is the
 // default (see the package documentation's Erasure section). Use it where
 // reading a forgotten customer is itself a bug to be found.
-func Strict() Option { return func(c *config) { c.strict = true } }
+func WithStrict() Option { return func(c *config) { c.strict = true } }
 
-// SweepEvery sets how often the Plugin checks every subject that still
+// Strict is the former name of [WithStrict]; use WithStrict. It stays until the
+// repository's examples and benchmarks have moved (a Deprecated marker
+// would fail their staticcheck run until then), and then goes.
+func Strict() Option { return WithStrict() }
+
+// WithSweepEvery sets how often the Plugin checks every subject that still
 // has a blind index value in its database against the keystore, to clear
 // the indexes of those forgotten while it was not told (it was not
 // running, or its watcher missed the report); see the package
 // documentation's Erasure section. d > 0: at install and every d (default
 // [DefaultSweepInterval]); 0: at install only; d < 0: never.
-func SweepEvery(d time.Duration) Option { return func(c *config) { c.sweepEvery = d } }
+func WithSweepEvery(d time.Duration) Option { return func(c *config) { c.sweepEvery = d } }
 
-// OnErasureError receives the failures of the Plugin's background erasure
-// (all matching [ErrErasure]), which retries by itself. By default they
+// WithErasureErrorHandler hands f the failures of the Plugin's background
+// erasure (all matching [ErrErasure]), which retries by itself. By default they
 // are logged with the *gorm.DB's logger at error level. f may be called
 // from several goroutines at once and must not block for long. The errors
 // name tables and columns, never subjects or values.
-func OnErasureError(f func(error)) Option { return func(c *config) { c.onErasureError = f } }
+func WithErasureErrorHandler(f func(error)) Option { return func(c *config) { c.onErasureError = f } }
 
-// TokenFormat makes f available to token columns as
+// WithTokenFormat makes f available to token columns as
 // `fieldcrypt:"token:<name>"`, adding to or replacing the built-in formats
 // (see [DefaultTokenFormats]).
-func TokenFormat(name string, f tokenize.Format) Option {
+func WithTokenFormat(name string, f tokenize.Format) Option {
 	return func(c *config) { c.formats[strings.ToLower(name)] = f }
 }
 
@@ -189,14 +199,14 @@ func DefaultTokenFormats() map[string]tokenize.Format {
 	}
 }
 
-// Purpose selects the purpose of the subject keys used for columns (default
+// WithPurpose selects the purpose of the subject keys used for columns (default
 // keys.DefaultPurpose), as envelope.WithPurpose does.
-func Purpose(p string) Option { return func(c *config) { c.purpose = p } }
+func WithPurpose(p string) Option { return func(c *config) { c.purpose = p } }
 
 // New returns the gormcrypt plugin for kr. Install it on a *gorm.DB with
 // GORM's own entry point, db.Use:
 //
-//	p, err := gormcrypt.New(keyring, gormcrypt.Models(&Customer{}))
+//	p, err := gormcrypt.New(keyring, gormcrypt.WithModels(&Customer{}))
 //	...
 //	err = db.Use(p)
 //
@@ -204,7 +214,7 @@ func Purpose(p string) Option { return func(c *config) { c.purpose = p } }
 // (GORM's serializer registry is global; the serializers are stateless and
 // find this db's Plugin through the statement context, so several *gorm.DB
 // with different Keyrings can coexist in one process), validates the
-// models given with Models and installs the callbacks that encrypt map
+// models given with WithModels and installs the callbacks that encrypt map
 // updates, fill blind indexes and refuse what cannot be done safely.
 //
 // Install it once per *gorm.DB, before the models are used; sessions and
@@ -216,6 +226,9 @@ func New(kr *keys.Keyring, opts ...Option) (*Plugin, error) {
 	}
 	cfg := config{purpose: keys.DefaultPurpose, formats: DefaultTokenFormats(), sweepEvery: DefaultSweepInterval}
 	for _, o := range opts {
+		if o == nil {
+			return nil, errors.New("gormcrypt: New: nil Option")
+		}
 		o(&cfg)
 	}
 	c, err := envelope.New(kr, envelope.WithPurpose(cfg.purpose))

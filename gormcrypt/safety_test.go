@@ -81,7 +81,7 @@ func testUnregisteredWriters(t *testing.T, b backend) {
 	d := b.open(t)
 	svc := openGorm(t, d) // the service, with the plugin; it made the tables
 	kr := newKeyring(t)
-	if _, err := install(svc, kr, gormcrypt.Models(allModels...)); err != nil {
+	if _, err := install(svc, kr, gormcrypt.WithModels(allModels...)); err != nil {
 		t.Fatal(err)
 	}
 	if err := svc.AutoMigrate(allModels...); err != nil {
@@ -151,7 +151,7 @@ func capture(buf *bytes.Buffer) logger.Interface {
 
 func testNoValuesInErrorsOrLogs(t *testing.T, b backend) {
 	ctx := context.Background()
-	e := setup(t, b, gormcrypt.Models(&Payment{}))
+	e := setup(t, b, gormcrypt.WithModels(&Payment{}))
 	if err := e.db.AutoMigrate(&Payment{}); err != nil {
 		t.Fatal(err)
 	}
@@ -541,13 +541,13 @@ func testModelTags(t *testing.T, b backend) {
 		{&tagIndexSize{}, "size:16 cannot hold a blind index"},
 		{&tagChild{}, "tagChild.Notes: the related model tagChildNote has encrypted field Text but no fieldcrypt:\"subject\" field"},
 	} {
-		_, err := install(openGorm(t, b.open(t)), e.kr, gormcrypt.Models(m.model))
+		_, err := install(openGorm(t, b.open(t)), e.kr, gormcrypt.WithModels(m.model))
 		if !errors.Is(err, gormcrypt.ErrInvalidModel) || !strings.Contains(err.Error(), m.want) {
-			t.Errorf("db.Use(New(Models(%T))): err = %v, want ErrInvalidModel mentioning %q", m.model, err, m.want)
+			t.Errorf("db.Use(New(WithModels(%T))): err = %v, want ErrInvalidModel mentioning %q", m.model, err, m.want)
 		}
 	}
 	db := openGorm(t, b.open(t))
-	if _, err := install(db, e.kr, gormcrypt.Models(&tagGood{})); err != nil {
+	if _, err := install(db, e.kr, gormcrypt.WithModels(&tagGood{})); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.AutoMigrate(&tagGood{}); err != nil {
@@ -570,7 +570,7 @@ type sized struct {
 }
 
 func testSizeLimit(t *testing.T, b backend) {
-	e := setup(t, b, gormcrypt.Models(&sized{}))
+	e := setup(t, b, gormcrypt.WithModels(&sized{}))
 	if err := e.db.AutoMigrate(&sized{}); err != nil {
 		t.Fatal(err)
 	}

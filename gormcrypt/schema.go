@@ -259,7 +259,7 @@ func buildMeta(s *schema.Schema, formats map[string]tokenize.Format) *modelMeta 
 				return fail(f, "encrypted field has no column")
 			}
 			if f.DataType != schema.String && f.TagSettings["TYPE"] == "" {
-				return fail(f, "a %s column cannot hold a ciphertext: pass the model to gormcrypt.Models, "+
+				return fail(f, "a %s column cannot hold a ciphertext: pass the model to gormcrypt.WithModels, "+
 					"or give the field gorm:\"type:text\"", f.DataType)
 			}
 			c, err := newColumn(m, f)

@@ -122,10 +122,10 @@ func resolveTable(stmt *gorm.Statement, table string) (string, error) {
 }
 
 // MaxClockSkew is how far apart the clocks of the processes sharing a
-// keystore may be for the default [BlindIndexGrace] to hold.
+// keystore may be for the default [WithBlindIndexGrace] to hold.
 const MaxClockSkew = time.Second
 
-// BlindIndexGrace sets how long a new version of a blind index key waits
+// WithBlindIndexGrace sets how long a new version of a blind index key waits
 // before writes use it: until then they keep using the previous version,
 // so that every process sharing the keystore matches a version in its
 // lookups before any process writes under it, and a rotation leaves no gap
@@ -135,7 +135,7 @@ const MaxClockSkew = time.Second
 // keys.MaxAgeSlack + MaxClockSkew (1 minute + 1 ms + 1 s by default).
 // 0 makes a new version active at once, which is only gap-free in a single
 // process. Reindex waits for the same moment.
-func BlindIndexGrace(d time.Duration) Option {
+func WithBlindIndexGrace(d time.Duration) Option {
 	return func(c *config) { c.grace = &d }
 }
 
@@ -173,7 +173,7 @@ func (p *Plugin) active(k *keys.Key) bool { return time.Since(k.Created()) >= p.
 // Lookups in this process match it at once; other processes notice it
 // within their Keyring's Config.CacheMaxAge (as for
 // keys.Keyring.Rotate), so writes keep using the previous version for
-// [BlindIndexGrace] and only then switch to the new one: every process
+// [WithBlindIndexGrace] and only then switch to the new one: every process
 // matches a version before any writes under it. Rows indexed before stay
 // found, since lookups match every live version; [Reindex] then rewrites
 // them under the new version in the background. See the package
@@ -287,7 +287,7 @@ type ReindexProgress struct {
 // forgotten subjects get a NULL index.
 //
 // Reindex first waits until the newest version of the key is
-// [BlindIndexGrace] old, so that every process matches it before rows move
+// [WithBlindIndexGrace] old, so that every process matches it before rows move
 // to it. It also fills an index added to a model whose table already has
 // rows (their index is NULL).
 //
@@ -323,7 +323,7 @@ func Reindex(ctx context.Context, db *gorm.DB, model any, field string, opts Rei
 		return ReindexProgress{}, fmt.Errorf("gormcrypt: reindex %s.%s: %w", m.table, b.index.DBName, err)
 	}
 	// The newest version becomes the write version after the grace
-	// period (see BlindIndexGrace); re-indexing under it earlier would
+	// period (see WithBlindIndexGrace); re-indexing under it earlier would
 	// move rows out of reach of processes that do not know it yet.
 	k, err := p.kr.Current(ctx, b.subject, BlindIndexPurpose)
 	if err != nil {

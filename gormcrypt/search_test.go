@@ -169,7 +169,7 @@ func storedIndexes(t *testing.T, db *gorm.DB) map[string]string {
 // a concurrent write and is idempotent.
 func TestBlindIndexRotation(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
-		e := setup(t, b, gormcrypt.BlindIndexGrace(0)) // one process: no grace period needed
+		e := setup(t, b, gormcrypt.WithBlindIndexGrace(0)) // one process: no grace period needed
 		ctx := context.Background()
 		const n = 23
 		for i := range n {
@@ -325,7 +325,7 @@ func TestBlindIndexRotationAcrossProcesses(t *testing.T) {
 				t.Fatal(err)
 			}
 			db := openGorm(t, d)
-			if _, err := install(db, kr, gormcrypt.Models(allModels...), gormcrypt.BlindIndexGrace(maxAge+100*time.Millisecond)); err != nil {
+			if _, err := install(db, kr, gormcrypt.WithModels(allModels...), gormcrypt.WithBlindIndexGrace(maxAge+100*time.Millisecond)); err != nil {
 				t.Fatal(err)
 			}
 			return db
@@ -459,7 +459,7 @@ func goldenDB(t *testing.T) (*gorm.DB, *golden.Recorder) {
 		t.Fatal(err)
 	}
 	db := openGorm(t, gosqlite.Open("file::memory:"))
-	if _, err := install(db, kr, gormcrypt.Models(&GoldenCustomer{})); err != nil {
+	if _, err := install(db, kr, gormcrypt.WithModels(&GoldenCustomer{})); err != nil {
 		t.Fatal(err)
 	}
 	return db, rec
@@ -566,7 +566,7 @@ func BenchmarkWhereEqual(b *testing.B) {
 	for v := range shops {
 		db := openGorm(b, freshSQLite(b))
 		kr := newKeyring(b)
-		if _, err := install(db, kr, gormcrypt.Models(allModels...), gormcrypt.BlindIndexGrace(0)); err != nil {
+		if _, err := install(db, kr, gormcrypt.WithModels(allModels...), gormcrypt.WithBlindIndexGrace(0)); err != nil {
 			b.Fatal(err)
 		}
 		if err := db.AutoMigrate(allModels...); err != nil {
@@ -665,7 +665,7 @@ func BenchmarkWhereEqual(b *testing.B) {
 // process sharing it knows the new version.
 func ExampleReindex() {
 	ctx := context.Background()
-	db, done := openShop(gormcrypt.BlindIndexGrace(0))
+	db, done := openShop(gormcrypt.WithBlindIndexGrace(0))
 	defer done()
 	for i := range 5 {
 		db.Create(&Shopper{Ref: fmt.Sprintf("customer-%d", i), Email: fmt.Sprintf("user%d@example.com", i)})

@@ -22,7 +22,7 @@ type Payment struct {
 
 func testTokens(t *testing.T, b backend) {
 	ctx := context.Background()
-	e := setup(t, b, gormcrypt.Models(&Payment{}))
+	e := setup(t, b, gormcrypt.WithModels(&Payment{}))
 	if err := e.db.AutoMigrate(&Payment{}); err != nil {
 		t.Fatal(err)
 	}

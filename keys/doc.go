@@ -87,6 +87,15 @@
 // service could read. The check value is created only on an empty keystore
 // (no key, no tombstone), atomically with that check.
 //
+// # Raw key material
+//
+// A [Key]'s secret never leaves this package except through [Derive], which
+// takes an insecuresecretaccess.Token: every place that handles raw key
+// material imports package keys/insecuresecretaccess and is found by
+// grepping for it (envelope, tokenize and gormcrypt's blind index are the
+// only ones in fieldcrypt). Derive memoises what it builds per label and
+// cached Key, so key schedules and KDFs run once per key, not per message.
+//
 // # Limits
 //
 //   - Subjects: 1 to 256 bytes of valid UTF-8. Purposes: 1 to 64 characters

@@ -2,10 +2,13 @@ package keys_test
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 
 	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/insecuresecretaccess"
 	"github.com/fieldcrypt/fieldcrypt/keys/localkms"
 	"github.com/fieldcrypt/fieldcrypt/keys/memstore"
 )
@@ -63,4 +66,27 @@ func ExampleKeyring_OnForget() {
 	// Output:
 	// forgotten before OnForget: true
 	// reported: true
+}
+
+// A package that builds its own primitive from a subject key derives it
+// once per cached key. The insecuresecretaccess.Token marks the call as one
+// that touches raw key material; most users never write one.
+func ExampleDerive() {
+	ctx := context.Background()
+	root, _ := localkms.Parse([]byte(localkms.GenerateKey()))
+	kr, _ := keys.Open(ctx, keys.Config{KMS: root, Store: memstore.New()})
+	k, _ := kr.Current(ctx, "customer-42", keys.DefaultPurpose)
+
+	const label = "example.com/search/v1/hmac-sha256" // names algorithm and derivation
+	macKey, err := keys.Derive(k, insecuresecretaccess.Token{}, label, func(secret []byte) ([]byte, error) {
+		return hkdf.Key(sha256.New, secret, nil, label, 32)
+	})
+	fmt.Println(len(macKey), err)
+
+	// The same label asked for as another type is an error, not a panic.
+	_, err = keys.Derive(k, insecuresecretaccess.Token{}, label, func([]byte) (string, error) { return "", nil })
+	fmt.Println(err != nil)
+	// Output:
+	// 32 <nil>
+	// true
 }

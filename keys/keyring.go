@@ -7,9 +7,12 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/fieldcrypt/fieldcrypt/keys/insecuresecretaccess"
 )
 
 // Config configures a Keyring. KMS and Store are required.
@@ -61,7 +64,8 @@ type Keyring struct {
 }
 
 // Key is one unwrapped subject key version. Its secret is reachable only
-// through Derive, so every use of raw key material is greppable.
+// through [Derive], which takes an insecuresecretaccess.Token, so every use
+// of raw key material is greppable.
 //
 // A Key is immutable apart from its memoised derived values and is safe for
 // concurrent use. Callers must not keep a Key beyond one operation: holding
@@ -100,18 +104,24 @@ func (k *Key) Purpose() string { return k.purpose }
 // created it).
 func (k *Key) Created() time.Time { return k.created }
 
-// Derive returns the value build computes from the key's secret, computing
-// it once per label and cached Key. Packages use it to turn a subject key
-// into ready-to-use primitives (an AEAD, an FF1 cipher) so that no key
-// schedule or KDF runs per message. build must not keep or modify secret
-// beyond the primitives it returns; label must name both the algorithm and
-// the derivation, so that two users never share a label by accident.
-func (k *Key) Derive(label string, build func(secret []byte) (any, error)) (any, error) {
+// Derive returns the value build computes from k's secret, computing it
+// once per label and cached Key; later calls with the same label return the
+// memoised value without calling build. Packages use it to turn a subject
+// key into ready-to-use primitives (an AEAD, an FF1 cipher) so that no key
+// schedule or KDF runs per message. It is safe for concurrent use: build
+// runs at most once per (Key, label) at a time, and a failed build is not
+// memoised.
+//
+// The token marks the call as a use of raw key material (see package
+// keys/insecuresecretaccess); most users won't call Derive. build must not
+// keep or modify secret beyond the primitives it returns; label must name
+// both the algorithm and the derivation, so that two users never share a
+// label by accident. A label already derived with a different type T is an
+// error, not a panic.
+func Derive[T any](k *Key, _ insecuresecretaccess.Token, label string, build func(secret []byte) (T, error)) (T, error) {
 	if p := k.derived.Load(); p != nil {
-		for _, d := range *p {
-			if d.label == label {
-				return d.value, nil
-			}
+		if d, ok := findDerived(*p, label); ok {
+			return derivedAs[T](d, label)
 		}
 	}
 	k.mu.Lock()
@@ -119,20 +129,39 @@ func (k *Key) Derive(label string, build func(secret []byte) (any, error)) (any,
 	var cur []derivedValue
 	if p := k.derived.Load(); p != nil {
 		cur = *p
-		for _, d := range cur {
-			if d.label == label {
-				return d.value, nil
-			}
+		if d, ok := findDerived(cur, label); ok {
+			return derivedAs[T](d, label)
 		}
 	}
 	v, err := build(k.secret)
 	if err != nil {
-		return nil, err
+		var zero T
+		return zero, err
 	}
 	next := make([]derivedValue, len(cur), len(cur)+1)
 	copy(next, cur)
 	next = append(next, derivedValue{label, v})
 	k.derived.Store(&next)
+	return v, nil
+}
+
+func findDerived(ds []derivedValue, label string) (derivedValue, bool) {
+	for _, d := range ds {
+		if d.label == label {
+			return d, true
+		}
+	}
+	return derivedValue{}, false
+}
+
+// derivedAs returns d's value as a T, or an error naming both types when
+// the label was first derived as another type.
+func derivedAs[T any](d derivedValue, label string) (T, error) {
+	v, ok := d.value.(T)
+	if !ok && d.value != nil { // nil: build returned a nil interface value
+		var zero T
+		return zero, fmt.Errorf("keys: derive %q: the label was derived as %T, not %v", label, d.value, reflect.TypeFor[T]())
+	}
 	return v, nil
 }
 
@@ -176,7 +205,7 @@ func Open(ctx context.Context, cfg Config) (*Keyring, error) {
 }
 
 func loadIDKey(ctx context.Context, kms KMS, store Store) ([]byte, error) {
-	ad := []byte(IDKeyAssociatedData)
+	ad := []byte(idKeyAssociatedData)
 	fresh := make([]byte, KeySize)
 	if _, err := rand.Read(fresh); err != nil {
 		return nil, fmt.Errorf("keys: generating keystore identifier key: %w", err)
@@ -185,7 +214,7 @@ func loadIDKey(ctx context.Context, kms KMS, store Store) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keys: wrapping keystore identifier key: %w", err)
 	}
-	stored, err := store.InitMeta(ctx, IDKeyMetaName, wrapped)
+	stored, err := store.InitMeta(ctx, idKeyMetaName, wrapped)
 	if errors.Is(err, ErrCheckValueMissing) {
 		return nil, fmt.Errorf("keys: open: %w", ErrCheckValueMissing)
 	}
@@ -493,7 +522,7 @@ func (kr *Keyring) create(ctx context.Context, ref SubjectRef, id KeyID, purpose
 	if _, err := rand.Read(secret); err != nil {
 		return KeyRecord{}, fmt.Errorf("keys: generating key: %w", err)
 	}
-	wrapped, err := kr.kms.Wrap(ctx, secret, WrapAssociatedData(id, version))
+	wrapped, err := kr.kms.Wrap(ctx, secret, wrapAssociatedData(id, version))
 	clear(secret)
 	if err != nil {
 		return KeyRecord{}, fmt.Errorf("keys: wrapping key: %w", err)
@@ -522,7 +551,7 @@ func (kr *Keyring) unwrap(ctx context.Context, rec KeyRecord) (*Key, error) {
 		return nil, fmt.Errorf("keys: key %s v%d: the stored subject or purpose does not match the key identifier: %w",
 			rec.ID, rec.Version, ErrUnwrap)
 	}
-	secret, err := kr.kms.Unwrap(ctx, rec.Wrapped, WrapAssociatedData(rec.ID, rec.Version))
+	secret, err := kr.kms.Unwrap(ctx, rec.Wrapped, wrapAssociatedData(rec.ID, rec.Version))
 	if err != nil {
 		return nil, fmt.Errorf("keys: unwrapping key %s v%d: %w", rec.ID, rec.Version, err)
 	}

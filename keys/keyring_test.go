@@ -7,10 +7,12 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/insecuresecretaccess"
 	"github.com/fieldcrypt/fieldcrypt/keys/localkms"
 	"github.com/fieldcrypt/fieldcrypt/keys/memstore"
 )
@@ -101,8 +103,8 @@ func TestKeysSurviveReopen(t *testing.T) {
 		t.Fatal("a second keyring on the same keystore derived another key")
 	}
 	same := func(k *keys.Key) []byte {
-		v, _ := k.Derive("test/raw", func(s []byte) (any, error) { return bytes.Clone(s), nil })
-		return v.([]byte)
+		v, _ := keys.Derive(k, insecuresecretaccess.Token{}, "test/raw", func(s []byte) ([]byte, error) { return bytes.Clone(s), nil })
+		return v
 	}
 	if !bytes.Equal(same(a), same(b)) {
 		t.Fatal("a second keyring on the same keystore unwrapped other key material")
@@ -330,24 +332,59 @@ func TestStoreErrorsAreReported(t *testing.T) {
 func TestDeriveOncePerLabel(t *testing.T) {
 	kr := open(t, keys.Config{})
 	k, _ := kr.Current(ctx, "cust-1", "default")
-	calls := 0
-	build := func(s []byte) (any, error) { calls++; return len(s), nil }
+	var calls atomic.Int32
+	build := func(s []byte) (int, error) { calls.Add(1); return len(s), nil }
 	var wg sync.WaitGroup
 	for range 16 {
 		wg.Go(func() {
-			v, err := k.Derive("test/len", build)
-			if err != nil || v.(int) != keys.KeySize {
+			v, err := keys.Derive(k, insecuresecretaccess.Token{}, "test/len", build)
+			if err != nil || v != keys.KeySize {
 				t.Error("Derive returned the wrong value")
 			}
 		})
 	}
 	wg.Wait()
-	k.Derive("test/other", build)
-	if calls != 2 {
-		t.Fatalf("build ran %d times, want once per label", calls)
+	keys.Derive(k, insecuresecretaccess.Token{}, "test/other", build)
+	if n := calls.Load(); n != 2 {
+		t.Fatalf("build ran %d times, want once per label", n)
 	}
-	if _, err := k.Derive("test/fail", func([]byte) (any, error) { return nil, errDown }); !errors.Is(err, errDown) {
+	failing := func([]byte) (*int, error) { return nil, errDown }
+	if _, err := keys.Derive(k, insecuresecretaccess.Token{}, "test/fail", failing); !errors.Is(err, errDown) {
 		t.Fatalf("failing build: %v", err)
+	}
+	// A failed build is not memoised: the next call builds again.
+	v, err := keys.Derive(k, insecuresecretaccess.Token{}, "test/fail", func([]byte) (*int, error) { n := 7; return &n, nil })
+	if err != nil || *v != 7 {
+		t.Fatalf("build after a failure: %v, %v", v, err)
+	}
+}
+
+func TestDeriveWrongType(t *testing.T) {
+	// A label derived as one type and asked for as another is a clear
+	// error, never a panic, in both the lock-free and the locked path.
+	kr := open(t, keys.Config{})
+	k, _ := kr.Current(ctx, "cust-1", "default")
+	if _, err := keys.Derive(k, insecuresecretaccess.Token{}, "test/typed", func(s []byte) (int, error) { return len(s), nil }); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			v, err := keys.Derive(k, insecuresecretaccess.Token{}, "test/typed", func([]byte) (string, error) {
+				t.Error("build ran for a label already derived")
+				return "", nil
+			})
+			if err == nil || v != "" || !strings.Contains(err.Error(), `"test/typed"`) ||
+				!strings.Contains(err.Error(), "int") || !strings.Contains(err.Error(), "string") {
+				t.Errorf("wrong type: got %q, %v", v, err)
+			}
+		})
+	}
+	wg.Wait()
+	// An interface type the stored value implements is fine.
+	v, err := keys.Derive(k, insecuresecretaccess.Token{}, "test/typed", func([]byte) (any, error) { return nil, nil })
+	if err != nil || v != keys.KeySize {
+		t.Fatalf("as any: %v, %v", v, err)
 	}
 }
 

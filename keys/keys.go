@@ -37,11 +37,11 @@ var (
 	// migration or a cleanup script dropped that one row. Open refuses such
 	// a keystore instead of starting a new identifier key, under which every
 	// existing key would be unreachable and every Forget a silent no-op.
-	// To recover, restore the row named [IDKeyMetaName] in the metadata
+	// To recover, restore the metadata entry named "id-key.v1"
 	// (keys/sqlstore: table fieldcrypt_meta) from a backup of the same
 	// keystore; any backup taken since the keystore was created holds it.
 	ErrCheckValueMissing = errors.New("keys: keystore holds keys but its root key check value is missing; " +
-		"restore the metadata entry " + IDKeyMetaName + " from a backup of this keystore")
+		"restore the metadata entry " + idKeyMetaName + " from a backup of this keystore")
 	// ErrUnwrap is the single opaque error for a wrapped key that fails
 	// authentication (wrong root key, tampering, wrong associated data).
 	ErrUnwrap = errors.New("keys: unwrap failed")

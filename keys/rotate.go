@@ -95,23 +95,25 @@ type RootVersioner interface {
 	WrappedVersion(wrapped []byte) (int, error)
 }
 
-// WrapAssociatedData returns the associated data a Keyring binds the wrapped
+// wrapAssociatedData returns the associated data a Keyring binds the wrapped
 // material of key (id, version) to: "fieldcrypt/key/v1\x00" || id ||
-// uint32 big-endian version. KMS tools that re-wrap keys outside a Keyring
-// need it; most users won't.
-func WrapAssociatedData(id KeyID, version uint32) []byte {
+// uint32 big-endian version. RotateRoot hands it to the KMS with every key
+// (RewrapRequest.AssociatedData), so KMS implementations never build it.
+func wrapAssociatedData(id KeyID, version uint32) []byte {
 	ad := make([]byte, 0, 18+len(id)+4)
 	ad = append(ad, "fieldcrypt/key/v1\x00"...)
 	ad = append(ad, id[:]...)
 	return binary.BigEndian.AppendUint32(ad, version)
 }
 
-// IDKeyMetaName is the keystore metadata entry holding the identifier key
+// idKeyMetaName is the keystore metadata entry holding the identifier key
 // wrapped by the root key (the root key check value), and
-// IDKeyAssociatedData the associated data it is wrapped with.
+// idKeyAssociatedData the associated data it is wrapped with. Both are part
+// of the keystore format and never change; ErrCheckValueMissing names the
+// entry for operators, and keys/keystest and keys/vaultkms spell it out.
 const (
-	IDKeyMetaName       = "id-key.v1"
-	IDKeyAssociatedData = "fieldcrypt/keystore/id-key.v1"
+	idKeyMetaName       = "id-key.v1"
+	idKeyAssociatedData = "fieldcrypt/keystore/id-key.v1"
 )
 
 // errAlreadyRotated marks a key that already unwraps under the new KMS.
@@ -357,14 +359,14 @@ func notePrefix(ctx context.Context, store RotatableStore, end KeyCursor, batch 
 // rotateMeta re-wraps the check value and returns what is stored
 // afterwards (nil if there is no check value).
 func rotateMeta(ctx context.Context, store RotatableStore, from, to KMS, rw KMSRewrapper) ([]byte, error) {
-	old, err := store.Meta(ctx, IDKeyMetaName)
+	old, err := store.Meta(ctx, idKeyMetaName)
 	if errors.Is(err, ErrKeyNotFound) {
 		return nil, nil // no Keyring has opened this keystore yet
 	}
 	if err != nil {
 		return nil, fmt.Errorf("keys: rotate root: reading check value: %w", err)
 	}
-	res, err := rewrapBatch(ctx, []KeyRecord{{Wrapped: old}}, from, to, rw, []byte(IDKeyAssociatedData))
+	res, err := rewrapBatch(ctx, []KeyRecord{{Wrapped: old}}, from, to, rw, []byte(idKeyAssociatedData))
 	if err != nil {
 		return nil, err
 	}
@@ -380,13 +382,13 @@ func rotateMeta(ctx context.Context, store RotatableStore, from, to KMS, rw KMSR
 		}
 		return nil, fmt.Errorf("keys: rotate root: check value: %w", res[0].Err)
 	}
-	err = store.RewrapMeta(ctx, IDKeyMetaName, old, res[0].Wrapped)
+	err = store.RewrapMeta(ctx, idKeyMetaName, old, res[0].Wrapped)
 	switch {
 	case err == nil:
 		return res[0].Wrapped, nil
 	case errors.Is(err, ErrRewrapConflict):
 		// Another run re-wrapped it first: what did it store?
-		cur, err := store.Meta(ctx, IDKeyMetaName)
+		cur, err := store.Meta(ctx, idKeyMetaName)
 		if err != nil {
 			return nil, fmt.Errorf("keys: rotate root: reading check value back: %w", err)
 		}
@@ -403,7 +405,7 @@ func rewrapBatch(ctx context.Context, recs []KeyRecord, from, to KMS, rw KMSRewr
 		if len(ad) > 0 {
 			return ad[0]
 		}
-		return WrapAssociatedData(r.ID, r.Version)
+		return wrapAssociatedData(r.ID, r.Version)
 	}
 	if rw != nil {
 		reqs := make([]RewrapRequest, len(recs))

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/insecuresecretaccess"
 	"github.com/fieldcrypt/fieldcrypt/tokenize/fpe"
 )
 
@@ -76,6 +77,9 @@ func New(kr *keys.Keyring, opts ...Option) (*Tokenizer, error) {
 	}
 	t := &Tokenizer{kr: kr, purpose: DefaultPurpose, global: DefaultGlobalSubject}
 	for _, o := range opts {
+		if o == nil {
+			return nil, errors.New("tokenize: New: nil Option")
+		}
 		o(t)
 	}
 	if err := keys.ValidatePurpose(t.purpose); err != nil {
@@ -179,7 +183,7 @@ type Engine struct {
 // cipher returns the FF1 cipher for alphabet under the engine's key,
 // derived once per cached key.
 func (e *Engine) cipher(a *fpe.Alphabet) (*fpe.FF1, error) {
-	v, err := e.key.Derive(ff1Label(a), func(secret []byte) (any, error) {
+	c, err := keys.Derive(e.key, insecuresecretaccess.Token{}, ff1Label(a), func(secret []byte) (*fpe.FF1, error) {
 		k, err := hkdf.Key(sha256.New, secret, nil, "fieldcrypt/tokenize/v1/ff1", 32)
 		if err != nil {
 			return nil, err
@@ -190,7 +194,7 @@ func (e *Engine) cipher(a *fpe.Alphabet) (*fpe.FF1, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tokenize: deriving FF1 key: %w", err)
 	}
-	return v.(*fpe.FF1), nil
+	return c, nil
 }
 
 var ff1Labels sync.Map // *fpe.Alphabet -> Derive label

@@ -129,6 +129,9 @@ func TestTokenizerBadInput(t *testing.T) {
 	if _, err := tokenize.New(nil); err == nil {
 		t.Fatal("New(nil) accepted")
 	}
+	if _, err := tokenize.New(newKeyring(t), nil); err == nil {
+		t.Fatal("New with a nil Option accepted")
+	}
 	if _, err := tokenize.New(newKeyring(t), tokenize.WithPurpose("Bad Purpose")); !errors.Is(err, keys.ErrInvalidPurpose) {
 		t.Fatalf("bad purpose: got %v", err)
 	}

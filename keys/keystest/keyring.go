@@ -52,6 +52,12 @@ func openKeyring(t *testing.T, kms keys.KMS, s keys.Store) *keys.Keyring {
 	return kr
 }
 
+// checkValueMeta is the metadata entry in which a Keyring keeps the root
+// key check value. It is part of the keystore format, which never changes;
+// the CheckValue subtests below fail if it ever differs from what keys.Open
+// writes.
+const checkValueMeta = "id-key.v1"
+
 // RunKeyringTests checks, through a Keyring, the promises that must hold
 // when a keystore is restored, replicated or cleaned up beneath fieldcrypt:
 // a keystore that lost its root key check value is refused, a tombstone
@@ -69,7 +75,7 @@ func RunKeyringTests(t *testing.T, h Harness) {
 			t.Fatal(err)
 		}
 		id := k.ID()
-		h.DeleteMeta(t, s, keys.IDKeyMetaName)
+		h.DeleteMeta(t, s, checkValueMeta)
 		// Neither another root key nor the right one may start afresh:
 		// a new identifier key would make every existing key unreachable
 		// and Forget a silent no-op.
@@ -91,7 +97,7 @@ func RunKeyringTests(t *testing.T, h Harness) {
 		if _, err := kr.Forget(ctx, "cust-never-had-keys", "ticket-1"); err != nil {
 			t.Fatal(err)
 		}
-		h.DeleteMeta(t, s, keys.IDKeyMetaName)
+		h.DeleteMeta(t, s, checkValueMeta)
 		if _, err := keys.Open(ctx, keys.Config{KMS: root, Store: s, DisableWatch: true}); !errors.Is(err, keys.ErrCheckValueMissing) {
 			t.Fatalf("Open on a keystore with tombstones but no check value: %v, want ErrCheckValueMissing", err)
 		}
@@ -108,19 +114,19 @@ func RunKeyringTests(t *testing.T, h Harness) {
 		if !ok {
 			t.Skip("the store cannot read its metadata back (not a keys.RotatableStore)")
 		}
-		check, err := rs.Meta(ctx, keys.IDKeyMetaName)
+		check, err := rs.Meta(ctx, checkValueMeta)
 		if err != nil {
 			t.Fatal(err)
 		}
-		h.DeleteMeta(t, s, keys.IDKeyMetaName)
+		h.DeleteMeta(t, s, checkValueMeta)
 		if _, err := keys.Open(ctx, keys.Config{KMS: root, Store: s, DisableWatch: true}); !errors.Is(err, keys.ErrCheckValueMissing) {
 			t.Fatalf("Open: %v, want ErrCheckValueMissing", err)
 		}
 		// The documented recovery: restore the row from a backup.
-		if _, err := s.InitMeta(ctx, keys.IDKeyMetaName, check); err == nil {
+		if _, err := s.InitMeta(ctx, checkValueMeta, check); err == nil {
 			t.Fatal("InitMeta recorded a check value on a keystore that holds keys")
 		}
-		h.RestoreMeta(t, s, keys.IDKeyMetaName, check)
+		h.RestoreMeta(t, s, checkValueMeta, check)
 		kr2 := openKeyring(t, root, s)
 		ts, err := kr2.Forget(ctx, "cust-1", "ticket-1")
 		if err != nil || ts.Destroyed != 1 {

@@ -34,8 +34,8 @@ func ExampleOpenFile() {
 func ExampleFromEnv() {
 	os.Setenv("EXAMPLE_FIELDCRYPT_ROOT_KEY", localkms.GenerateKey())
 	defer os.Unsetenv("EXAMPLE_FIELDCRYPT_ROOT_KEY")
-	// UnsetEnv keeps the key from child processes started later.
-	_, err := localkms.FromEnv("EXAMPLE_FIELDCRYPT_ROOT_KEY", localkms.UnsetEnv())
+	// WithUnsetEnv keeps the key from child processes started later.
+	_, err := localkms.FromEnv("EXAMPLE_FIELDCRYPT_ROOT_KEY", localkms.WithUnsetEnv())
 	_, stillSet := os.LookupEnv("EXAMPLE_FIELDCRYPT_ROOT_KEY")
 	fmt.Println(err, stillSet)
 	// Output:

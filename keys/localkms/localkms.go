@@ -89,20 +89,23 @@ type EnvOption func(*envOptions)
 
 type envOptions struct{ unset bool }
 
-// UnsetEnv makes FromEnv remove the variable from the process's
+// WithUnsetEnv makes FromEnv remove the variable from the process's
 // environment once it has read it, whether or not the key parses, so that
 // child processes started afterwards (os/exec inherits the environment) do
 // not receive the root key. The environment block the process was started
 // with is not rewritten: /proc/PID/environ on Linux, readable by the same
 // user and root, keeps the original value for the process's life.
-func UnsetEnv() EnvOption { return func(o *envOptions) { o.unset = true } }
+func WithUnsetEnv() EnvOption { return func(o *envOptions) { o.unset = true } }
 
 // FromEnv reads the root key from environment variable name, in the text
 // form GenerateKey returns. By default it leaves the variable set, and
-// every child process inherits it; pass [UnsetEnv] to remove it.
+// every child process inherits it; pass [WithUnsetEnv] to remove it.
 func FromEnv(name string, opts ...EnvOption) (*KMS, error) {
 	var o envOptions
 	for _, opt := range opts {
+		if opt == nil {
+			return nil, errors.New("localkms: FromEnv: nil EnvOption")
+		}
 		opt(&o)
 	}
 	v, ok := os.LookupEnv(name)

@@ -124,6 +124,9 @@ func TestFromEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := localkms.FromEnv("FIELDCRYPT_TEST_ROOT_KEY", nil); err == nil {
+		t.Fatal("FromEnv with a nil EnvOption succeeded")
+	}
 	b, _ := localkms.Parse([]byte(key))
 	ctx := context.Background()
 	w, _ := a.Wrap(ctx, []byte("k"), []byte("ad"))
@@ -155,13 +158,13 @@ func TestFromEnvUnset(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, ok := os.LookupEnv("FIELDCRYPT_TEST_ROOT_KEY"); !ok {
-		t.Fatal("FromEnv without UnsetEnv removed the variable")
+		t.Fatal("FromEnv without WithUnsetEnv removed the variable")
 	}
-	if _, err := localkms.FromEnv("FIELDCRYPT_TEST_ROOT_KEY", localkms.UnsetEnv()); err != nil {
+	if _, err := localkms.FromEnv("FIELDCRYPT_TEST_ROOT_KEY", localkms.WithUnsetEnv()); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := os.LookupEnv("FIELDCRYPT_TEST_ROOT_KEY"); ok {
-		t.Fatal("FromEnv with UnsetEnv left the variable set")
+		t.Fatal("FromEnv with WithUnsetEnv left the variable set")
 	}
 	// A child process does not inherit it.
 	out, err := exec.Command("sh", "-c", `printf %s "${FIELDCRYPT_TEST_ROOT_KEY-unset}"`).Output()
@@ -170,7 +173,7 @@ func TestFromEnvUnset(t *testing.T) {
 	}
 	// Unset also when the value does not parse.
 	t.Setenv("FIELDCRYPT_TEST_ROOT_KEY", "c2hvcnQ=")
-	if _, err := localkms.FromEnv("FIELDCRYPT_TEST_ROOT_KEY", localkms.UnsetEnv()); !errors.Is(err, keys.ErrRootKeyInvalid) {
+	if _, err := localkms.FromEnv("FIELDCRYPT_TEST_ROOT_KEY", localkms.WithUnsetEnv()); !errors.Is(err, keys.ErrRootKeyInvalid) {
 		t.Fatalf("short key: %v", err)
 	}
 	if _, ok := os.LookupEnv("FIELDCRYPT_TEST_ROOT_KEY"); ok {

@@ -49,7 +49,10 @@ func ExampleNew() {
 	rand.Read(key)
 	block, _ := aes.NewCipher(key)
 	g, _ := cipher.NewGCMWithRandomNonce(block)
-	root := tinkkms.New(localAEAD{g})
+	root, err := tinkkms.New(localAEAD{g})
+	if err != nil {
+		panic(err)
+	}
 
 	ctx := context.Background()
 	kr, err := keys.Open(ctx, keys.Config{KMS: root, Store: memstore.New()})

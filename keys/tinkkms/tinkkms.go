@@ -84,30 +84,43 @@ func WithCiphertextCheck(valid func(wrapped []byte) bool) Option {
 
 // New returns a KMS that wraps keys with a. If a also implements
 // tink.AEADWithContext, the contexts of Wrap and Unwrap are passed on.
-// It panics if a is nil.
-func New(a tink.AEAD, opts ...Option) *KMS {
-	if a == nil {
-		panic("tinkkms: nil AEAD")
+// A nil a (or a nil option) is an error.
+func New(a tink.AEAD, opts ...Option) (*KMS, error) {
+	if isNil(a) {
+		return nil, errors.New("tinkkms: New needs a tink.AEAD, got nil")
 	}
 	k := &KMS{aead: a}
 	k.withCtx, _ = a.(tink.AEADWithContext)
-	for _, o := range opts {
-		o(k)
-	}
-	return k
+	return k.apply(opts)
 }
 
 // NewWithContext returns a KMS that wraps keys with a context-aware AEAD.
-// It panics if a is nil.
-func NewWithContext(a tink.AEADWithContext, opts ...Option) *KMS {
-	if a == nil {
-		panic("tinkkms: nil AEAD")
+// A nil a (or a nil option) is an error.
+func NewWithContext(a tink.AEADWithContext, opts ...Option) (*KMS, error) {
+	if isNil(a) {
+		return nil, errors.New("tinkkms: NewWithContext needs a tink.AEADWithContext, got nil")
 	}
-	k := &KMS{withCtx: a}
+	return (&KMS{withCtx: a}).apply(opts)
+}
+
+func (k *KMS) apply(opts []Option) (*KMS, error) {
 	for _, o := range opts {
+		if o == nil {
+			return nil, errors.New("tinkkms: nil Option")
+		}
 		o(k)
 	}
-	return k
+	return k, nil
+}
+
+// isNil reports whether v is nil or a nil pointer in an interface, which
+// would otherwise panic on first use instead of failing here.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	r := reflect.ValueOf(v)
+	return r.Kind() == reflect.Pointer && r.IsNil()
 }
 
 // FromURI returns a KMS for the key keyURI of client (for example
@@ -139,7 +152,7 @@ func FromURI(ctx context.Context, keyURI string, client registry.KMSClient, opts
 	if strings.HasPrefix(strings.ToLower(keyURI), "hcvault://") {
 		opts = append([]Option{WithCiphertextCheck(IsTransitCiphertext)}, opts...)
 	}
-	return New(a, opts...), nil
+	return New(a, opts...)
 }
 
 // redact keeps a key URI's scheme and host: the rest may be long or

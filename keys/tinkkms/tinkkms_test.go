@@ -69,9 +69,35 @@ func TestConformanceAEAD(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := tinkkms.New(a)
+	k, err := tinkkms.New(a)
+	if err != nil {
+		t.Fatal(err)
+	}
 	runKMSTests(t, k)
 }
+
+func TestNewRefusesNil(t *testing.T) {
+	// Constructors return errors; none panics on a nil argument, including
+	// a nil pointer inside the interface.
+	var nilAEAD *nilPointerAEAD
+	if k, err := tinkkms.New(nil); err == nil || k != nil {
+		t.Fatalf("New(nil) = %v, %v", k, err)
+	}
+	if k, err := tinkkms.New(nilAEAD); err == nil || k != nil {
+		t.Fatalf("New(nil pointer) = %v, %v", k, err)
+	}
+	if k, err := tinkkms.NewWithContext(nil); err == nil || k != nil {
+		t.Fatalf("NewWithContext(nil) = %v, %v", k, err)
+	}
+	if k, err := tinkkms.New(nilPointerAEAD{}, nil); err == nil || k != nil {
+		t.Fatalf("New with a nil Option = %v, %v", k, err)
+	}
+}
+
+type nilPointerAEAD struct{}
+
+func (nilPointerAEAD) Encrypt(p, ad []byte) ([]byte, error) { return nil, nil }
+func (nilPointerAEAD) Decrypt(c, ad []byte) ([]byte, error) { return nil, nil }
 
 func TestFromURIErrors(t *testing.T) {
 	ctx := context.Background()

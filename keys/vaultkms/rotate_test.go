@@ -36,11 +36,11 @@ func snapshot(t testing.TB, s *memstore.Store) *memstore.Store {
 	t.Helper()
 	ctx := context.Background()
 	cp := memstore.New()
-	meta, err := s.Meta(ctx, keys.IDKeyMetaName)
+	meta, err := s.Meta(ctx, vaultkms.CheckValueMeta)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cp.InitMeta(ctx, keys.IDKeyMetaName, meta); err != nil {
+	if _, err := cp.InitMeta(ctx, vaultkms.CheckValueMeta, meta); err != nil {
 		t.Fatal(err)
 	}
 	var cur keys.KeyCursor
@@ -169,7 +169,7 @@ func testRotateRoot(t *testing.T, binding vaultkms.Binding) {
 	if err != nil || len(recs) != n {
 		t.Fatalf("LiveKeys: %d, %v", len(recs), err)
 	}
-	for _, r := range append(recs, keys.KeyRecord{Wrapped: must(mem.Meta(ctx, keys.IDKeyMetaName))}) {
+	for _, r := range append(recs, keys.KeyRecord{Wrapped: must(mem.Meta(ctx, vaultkms.CheckValueMeta))}) {
 		if v, err := vaultkms.WrappedVersion(r.Wrapped); err != nil || v != 2 {
 			t.Fatalf("a key is under version %d (%v) after rotation", v, err)
 		}
@@ -192,7 +192,7 @@ func testRotateRoot(t *testing.T, binding vaultkms.Binding) {
 	}
 	reqs := make([]keys.RewrapRequest, len(old))
 	for i, r := range old {
-		reqs[i] = keys.RewrapRequest{Wrapped: r.Wrapped, AssociatedData: keys.WrapAssociatedData(r.ID, r.Version)}
+		reqs[i] = keys.RewrapRequest{Wrapped: r.Wrapped, AssociatedData: wrapAssociatedData(r.ID, r.Version)}
 	}
 	res, err := k.Rewrap(ctx, reqs)
 	if err != nil {
@@ -203,7 +203,7 @@ func testRotateRoot(t *testing.T, binding vaultkms.Binding) {
 			t.Fatalf("a pre-rotation wrapped key still unwraps (err %v)", r.Err)
 		}
 	}
-	if _, err := k.Unwrap(ctx, old[0].Wrapped, keys.WrapAssociatedData(old[0].ID, old[0].Version)); !errors.Is(err, keys.ErrUnwrap) {
+	if _, err := k.Unwrap(ctx, old[0].Wrapped, wrapAssociatedData(old[0].ID, old[0].Version)); !errors.Is(err, keys.ErrUnwrap) {
 		t.Fatalf("Unwrap of a pre-rotation key = %v, want ErrUnwrap", err)
 	}
 }

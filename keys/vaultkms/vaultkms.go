@@ -240,10 +240,23 @@ func New(cfg Config) (*KMS, error) {
 	if k.maxBatch <= 0 {
 		k.maxBatch = DefaultMaxBatch
 	}
-	if _, err := k.sender(); err != nil {
+	if err := k.firstSender(); err != nil {
 		return nil, fmt.Errorf("vault: %w", err)
 	}
 	return k, nil
+}
+
+// firstSender makes the first copy of the caller's api.Client. An
+// api.Client not made by api.NewClient (a zero &api.Client{}) panics when
+// copied; New reports that as an error instead, as constructors here do.
+func (k *KMS) firstSender() (err error) {
+	defer func() {
+		if recover() != nil {
+			err = errors.New("Config.Client is not usable: make it with api.NewClient")
+		}
+	}()
+	_, err = k.sender()
+	return err
 }
 
 // KeyName returns the Transit key's name.
@@ -398,6 +411,13 @@ func btoi(b bool) int {
 	return 0
 }
 
+// checkValueMeta is the keystore metadata entry in which a keys.Keyring
+// keeps the root key check value (wrapped under this KMS like any key).
+// It is part of the keystore format, which never changes, so it is spelled
+// out here rather than exported by package keys for this one reader;
+// TestCheckValueMeta pins it against what keys.Open writes.
+const checkValueMeta = "id-key.v1"
+
 // countBelow counts the live keys of store wrapped under a version below
 // v, reports whether the check value is, and the lowest such version.
 // Values that are not Transit ciphertexts do not count: no version
@@ -413,7 +433,7 @@ func countBelow(ctx context.Context, store keys.RotatableStore, v int) (below in
 		}
 		return true
 	}
-	m, err := store.Meta(ctx, keys.IDKeyMetaName)
+	m, err := store.Meta(ctx, checkValueMeta)
 	switch {
 	case err == nil:
 		meta = see(m)

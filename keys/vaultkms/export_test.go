@@ -1,0 +1,4 @@
+package vaultkms
+
+// CheckValueMeta lets the external tests read the check value.
+const CheckValueMeta = checkValueMeta
