@@ -441,7 +441,7 @@ func gormScenario() scenario {
 					if err != nil {
 						return nil, err
 					}
-					p, err := gormcrypt.New(kr, gormcrypt.Models(&gormEncrypted{}))
+					p, err := gormcrypt.New(kr, gormcrypt.WithModels(&gormEncrypted{}))
 					if err != nil {
 						return nil, err
 					}

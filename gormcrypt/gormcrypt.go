@@ -132,11 +132,6 @@ func WithModels(models ...any) Option {
 	return func(c *config) { c.models = append(c.models, models...) }
 }
 
-// Models is the former name of [WithModels]; use WithModels. It stays until the
-// repository's examples and benchmarks have moved (a Deprecated marker
-// would fail their staticcheck run until then), and then goes.
-func Models(models ...any) Option { return WithModels(models...) }
-
 // WithoutCheckConstraints leaves out the CHECK constraints that the plugin
 // otherwise gives the encrypted and blind index columns of the models passed
 // to WithModels (see "Writers without the plugin" in the package
@@ -150,11 +145,6 @@ func WithoutCheckConstraints() Option { return func(c *config) { c.noChecks = tr
 // default (see the package documentation's Erasure section). Use it where
 // reading a forgotten customer is itself a bug to be found.
 func WithStrict() Option { return func(c *config) { c.strict = true } }
-
-// Strict is the former name of [WithStrict]; use WithStrict. It stays until the
-// repository's examples and benchmarks have moved (a Deprecated marker
-// would fail their staticcheck run until then), and then goes.
-func Strict() Option { return WithStrict() }
 
 // WithSweepEvery sets how often the Plugin checks every subject that still
 // has a blind index value in its database against the keystore, to clear

@@ -152,7 +152,7 @@ func run(ctx context.Context, dataDir, dsn string) error {
 		return err
 	}
 	models := []any{&Customer{}, &Address{}, &Order{}, &PaymentCard{}}
-	plugin, err := gormcrypt.New(kr, gormcrypt.Models(models...), gormcrypt.Strict()) // Strict: step 4 shows the refusal
+	plugin, err := gormcrypt.New(kr, gormcrypt.WithModels(models...), gormcrypt.WithStrict()) // Strict: step 4 shows the refusal
 	if err != nil {
 		return err
 	}

@@ -283,8 +283,11 @@ func TestVaultStatusClassified(t *testing.T) {
 		{"400", &api.ResponseError{StatusCode: 400}, false},
 		{"plain", errors.New("message authentication failed"), false},
 	} {
-		k := tinkkms.New(failingAEAD{tc.err})
-		_, err := k.Unwrap(context.Background(), []byte("w:x"), []byte("ad"))
+		k, err := tinkkms.New(failingAEAD{tc.err})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = k.Unwrap(context.Background(), []byte("w:x"), []byte("ad"))
 		if got := err != nil && !errors.Is(err, keys.ErrUnwrap); got != tc.operational {
 			t.Errorf("%s: err = %v, operational = %v, want %v", tc.name, err, got, tc.operational)
 		}
