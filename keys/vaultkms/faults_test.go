@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/hashicorp/vault/api"
 	"net/http"
 	"strings"
 	"testing"
@@ -26,7 +27,7 @@ func faultyKMS(t *testing.T, b vaultkms.Binding, cfg vaultkms.Config, match func
 	ctx := context.Background()
 	f := newTransitFake()
 	direct := serve(t, f)
-	good, err := vaultkms.New(vaultkms.Config{Client: client(t, direct), Key: "root", Binding: b})
+	good, err := vaultkms.New(vaultkms.Config{Client: fakeClient(t, direct), Key: "root", Binding: b})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +39,7 @@ func faultyKMS(t *testing.T, b vaultkms.Binding, cfg vaultkms.Config, match func
 		t.Fatal(err)
 	}
 	addr, _ := faulty(t, f, match, plan...)
-	cfg.Client, cfg.Key, cfg.Binding = client(t, addr), "root", b
+	cfg.Client, cfg.Key, cfg.Binding = fakeClient(t, addr), "root", b
 	if cfg.RetryWait == 0 {
 		cfg.RetryWait = time.Millisecond
 	}
@@ -97,7 +98,7 @@ func TestFaultsClassified(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			f := newTransitFake()
 			addr, n := faulty(t, f, nil, c.plan...)
-			k, err := vaultkms.New(vaultkms.Config{Client: client(t, addr), Key: "root", RetryWait: time.Millisecond})
+			k, err := vaultkms.New(vaultkms.Config{Client: fakeClient(t, addr), Key: "root", RetryWait: time.Millisecond})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -241,4 +242,13 @@ func TestFaultsBatch(t *testing.T) {
 	if _, err := k.Rewrap(ctx, []keys.RewrapRequest{{Wrapped: w, AssociatedData: []byte("ad")}}); err == nil || errors.Is(err, keys.ErrUnwrap) {
 		t.Fatalf("Rewrap through a 503 = %v", err)
 	}
+}
+
+// fakeClient is client for an in-process fake at addr: it carries the
+// fake's token, also when VAULT_TOKEN names a real Vault's.
+func fakeClient(t testing.TB, addr string) *api.Client {
+	t.Helper()
+	c := client(t, addr)
+	c.SetToken(fakeToken)
+	return c
 }
