@@ -13,6 +13,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 )
 
 // ErrErasure wraps the failures of the background erasure (see [Plugin]
@@ -28,7 +29,7 @@ const (
 	DefaultSweepInterval = time.Hour
 	// sweepPage is how many distinct subjects one query reads and one
 	// keystore batch checks.
-	sweepPage = keys.ForgottenBatch
+	sweepPage = keystore.ForgottenBatch
 	// Retry delays after a failed pass.
 	retryMin, retryMax = 100 * time.Millisecond, time.Minute
 )

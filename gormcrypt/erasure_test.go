@@ -33,6 +33,7 @@ import (
 	"github.com/fieldcrypt/fieldcrypt/gormcrypt"
 	"github.com/fieldcrypt/fieldcrypt/internal/testdb"
 	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 	"github.com/fieldcrypt/fieldcrypt/keys/localkms"
 	"github.com/fieldcrypt/fieldcrypt/keys/memstore"
 	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore"
@@ -372,7 +373,7 @@ func TestTwoServices(t *testing.T) {
 // this process; store is there to forget a subject behind every Keyring's
 // back, as a process that this one never hears from would.
 type sharedKeystore struct {
-	root  keys.KMS
+	root  keystore.KMS
 	store *memstore.Store
 }
 

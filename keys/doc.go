@@ -42,9 +42,9 @@
 //     opened on the same database (two libraries in one binary). No
 //     operation started after Forget returns obtains the key.
 //   - Other processes: within their watcher's latency when the Store
-//     implements [Watcher] (keys/sqlstore: a few ms on PostgreSQL, up to the
-//     250 ms poll interval plus one query elsewhere), and at the latest
-//     after Config.CacheMaxAge plus [MaxAgeSlack] (1 minute + 1 ms by
+//     implements [keystore.Watcher] (keys/sqlstore: a few ms on PostgreSQL,
+//     up to the 250 ms poll interval plus one query elsewhere), and at the
+//     latest after Config.CacheMaxAge plus [MaxAgeSlack] (1 minute + 1 ms by
 //     default), counted from the start of the keystore read that fetched the
 //     key and measured in wall time, also across a suspended machine (see
 //     [MaxAgeSlack]).
@@ -104,8 +104,21 @@
 //   - Cache: at most [DefaultCacheEntries] unwrapped keys for at most
 //     [DefaultCacheMaxAge] each, unless configured otherwise.
 //
+// # Backends
+//
+// What a keystore or KMS implementation provides — the Store and KMS
+// interfaces with their optional capabilities, the KeyRecord they exchange
+// and the errors they return — is package keys/keystore, as
+// database/sql/driver is to database/sql. Most users never import it:
+// [Config] takes a keys/memstore, keys/sqlstore/... or other Store and a
+// keys/localkms, keys/vaultkms or keys/tinkkms KMS as they come. The few
+// keystore names users meet are reachable from here: [SubjectRef], [KeyID],
+// [Tombstone] and [KeyCursor] are aliases of keystore's types, and
+// [ErrKeyDestroyed], [ErrKeyNotFound] and [ErrCheckValueMissing] are
+// keystore's error values, so errors.Is matches either name.
+//
 // # Concurrency
 //
 // A [Keyring] is safe for concurrent use by many goroutines. Store and KMS
-// implementations must be too.
+// implementations must be too (see keys/keystore).
 package keys

@@ -13,14 +13,19 @@ import (
 	"time"
 
 	"github.com/fieldcrypt/fieldcrypt/keys/insecuresecretaccess"
+
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 )
 
 // Config configures a Keyring. KMS and Store are required.
 type Config struct {
-	// KMS holds the root key that wraps every subject key.
-	KMS KMS
-	// Store keeps the wrapped keys and tombstones.
-	Store Store
+	// KMS holds the root key that wraps every subject key: a
+	// keys/localkms, keys/vaultkms or keys/tinkkms KMS, or any other
+	// implementation of keystore.KMS.
+	KMS keystore.KMS
+	// Store keeps the wrapped keys and tombstones: a keys/memstore or
+	// keys/sqlstore Store, or any other implementation of keystore.Store.
+	Store keystore.Store
 	// CacheEntries bounds the number of unwrapped keys kept in memory.
 	// 0 means DefaultCacheEntries; a negative value disables the cache.
 	CacheEntries int
@@ -34,9 +39,9 @@ type Config struct {
 	// forgotten or denied.
 	Audit Auditor
 	// DisableWatch stops Open from watching a Store that implements
-	// [Watcher] for subjects forgotten by other processes. Most users won't
-	// need it: without the watcher, only CacheMaxAge bounds how long other
-	// processes' Forget calls take to reach this one.
+	// [keystore.Watcher] for subjects forgotten by other processes. Most
+	// users won't need it: without the watcher, only CacheMaxAge bounds how
+	// long other processes' Forget calls take to reach this one.
 	DisableWatch bool
 }
 
@@ -44,10 +49,10 @@ type Config struct {
 // them with the KMS, keeps them in the Store, caches them unwrapped and
 // destroys them on Forget. It is safe for concurrent use. On a Store shared
 // by several processes it also evicts subjects other processes forget (see
-// [Watcher]); Close stops that.
+// [keystore.Watcher]); Close stops that.
 type Keyring struct {
-	kms   KMS
-	store Store
+	kms   keystore.KMS
+	store keystore.Store
 	audit Auditor
 	cache *keyCache
 	idKey []byte // HMAC key deriving SubjectRef and KeyID; never leaves the process
@@ -100,7 +105,7 @@ func (k *Key) Subject() SubjectRef { return k.subject }
 func (k *Key) Purpose() string { return k.purpose }
 
 // Created returns when the key version was created, as the keystore
-// recorded it (KeyRecord.CreatedAt, by the clock of the process that
+// recorded it (keystore.KeyRecord.CreatedAt, by the clock of the process that
 // created it).
 func (k *Key) Created() time.Time { return k.created }
 
@@ -169,8 +174,8 @@ func derivedAs[T any](d derivedValue, label string) (T, error) {
 // records the root key check value; on an existing one it verifies it and
 // fails with ErrRootKeyMismatch if cfg.KMS holds a different root key.
 //
-// If cfg.Store implements [Watcher], Open starts a goroutine that evicts
-// subjects forgotten by other processes from the cache, until
+// If cfg.Store implements [keystore.Watcher], Open starts a goroutine that
+// evicts subjects forgotten by other processes from the cache, until
 // [Keyring.Close] (or the Store's own Close) stops it.
 func Open(ctx context.Context, cfg Config) (*Keyring, error) {
 	if cfg.KMS == nil || cfg.Store == nil {
@@ -198,13 +203,13 @@ func Open(ctx context.Context, cfg Config) (*Keyring, error) {
 		idKey: idKey,
 	}
 	register(kr)
-	if w, ok := cfg.Store.(Watcher); ok && !cfg.DisableWatch {
+	if w, ok := cfg.Store.(keystore.Watcher); ok && !cfg.DisableWatch {
 		kr.watch(w)
 	}
 	return kr, nil
 }
 
-func loadIDKey(ctx context.Context, kms KMS, store Store) ([]byte, error) {
+func loadIDKey(ctx context.Context, kms keystore.KMS, store keystore.Store) ([]byte, error) {
 	ad := []byte(idKeyAssociatedData)
 	fresh := make([]byte, KeySize)
 	if _, err := rand.Read(fresh); err != nil {
@@ -222,7 +227,7 @@ func loadIDKey(ctx context.Context, kms KMS, store Store) ([]byte, error) {
 		return nil, fmt.Errorf("keys: recording root key check value: %w", err)
 	}
 	idKey, err := kms.Unwrap(ctx, stored, ad)
-	if errors.Is(err, ErrUnwrap) {
+	if errors.Is(err, keystore.ErrUnwrap) {
 		return nil, fmt.Errorf("%w: the keystore's check value does not unwrap under this root key; "+
 			"configure the root key the keystore was created with", ErrRootKeyMismatch)
 	}
@@ -287,7 +292,7 @@ func (kr *Keyring) Current(ctx context.Context, subject, purpose string) (*Key, 
 	rec, err := kr.store.LatestKey(ctx, id)
 	if errors.Is(err, ErrKeyNotFound) {
 		rec, err = kr.create(ctx, ref, id, purpose, 1)
-		if errors.Is(err, ErrKeyExists) { // another process created it first
+		if errors.Is(err, keystore.ErrKeyExists) { // another process created it first
 			rec, err = kr.store.LatestKey(ctx, id)
 		}
 	}
@@ -419,7 +424,7 @@ func (kr *Keyring) Rotate(ctx context.Context, subject, purpose string) (uint32,
 			return 0, fmt.Errorf("keys: rotate: key has reached the maximum version %d", MaxVersion)
 		}
 		_, err = kr.create(ctx, ref, id, purpose, next)
-		if errors.Is(err, ErrKeyExists) {
+		if errors.Is(err, keystore.ErrKeyExists) {
 			continue // a concurrent rotation won; build on top of it
 		}
 		if err != nil {
@@ -435,12 +440,12 @@ func (kr *Keyring) Rotate(ctx context.Context, subject, purpose string) (uint32,
 // Forget crypto-shreds subject: the material of every version of every
 // purpose is deleted from the store, a tombstone with the time and reason is
 // kept, and the keys are evicted from the cache of every Keyring of this
-// process open on the same keystore (through this Store or another one on
-// the same database). Once Forget returns, no operation started in this
-// process obtains the subject's keys, and none will ever be created again;
-// other processes stop within their watcher's latency, at most the cache
-// MaxAge (see [Watcher]). Once the tombstone is stored, the [Keyring.OnForget]
-// subscribers of those Keyrings are told.
+// process open on the same keystore (through this Store or another one on the
+// same database). Once Forget returns, no operation started in this process
+// obtains the subject's keys, and none will ever be created again; other
+// processes stop within their watcher's latency, at most the cache MaxAge
+// (see [keystore.Watcher]). Once the tombstone is stored, the
+// [Keyring.OnForget] subscribers of those Keyrings are told.
 //
 // Forget is idempotent: forgetting a forgotten subject returns the first
 // tombstone (time, reason). It still destroys any key material it finds
@@ -502,7 +507,7 @@ func (kr *Keyring) Forgotten(ctx context.Context, subject string) (bool, error) 
 // Evict drops every cached key of the subject with reference ref, so the
 // next use reads the keystore. Like Forget, it also stops any load of a key
 // that started before Evict from putting its result into the cache. The
-// invalidation watcher (see [Watcher]) calls it when another process
+// invalidation watcher (see [keystore.Watcher]) calls it when another process
 // forgets a subject; most users won't need it.
 func (kr *Keyring) Evict(ref SubjectRef) { kr.cache.evictSubject(ref) }
 
@@ -517,22 +522,22 @@ func (kr *Keyring) CacheMaxAge() time.Duration { return kr.cache.maxAge }
 // CacheStats returns the key cache's counters.
 func (kr *Keyring) CacheStats() CacheStats { return kr.cache.stats() }
 
-func (kr *Keyring) create(ctx context.Context, ref SubjectRef, id KeyID, purpose string, version uint32) (KeyRecord, error) {
+func (kr *Keyring) create(ctx context.Context, ref SubjectRef, id KeyID, purpose string, version uint32) (keystore.KeyRecord, error) {
 	secret := make([]byte, KeySize)
 	if _, err := rand.Read(secret); err != nil {
-		return KeyRecord{}, fmt.Errorf("keys: generating key: %w", err)
+		return keystore.KeyRecord{}, fmt.Errorf("keys: generating key: %w", err)
 	}
 	wrapped, err := kr.kms.Wrap(ctx, secret, wrapAssociatedData(id, version))
 	clear(secret)
 	if err != nil {
-		return KeyRecord{}, fmt.Errorf("keys: wrapping key: %w", err)
+		return keystore.KeyRecord{}, fmt.Errorf("keys: wrapping key: %w", err)
 	}
-	rec := KeyRecord{
+	rec := keystore.KeyRecord{
 		ID: id, Version: version, Subject: ref, Purpose: purpose,
 		Wrapped: wrapped, CreatedAt: time.Now().UTC().Truncate(time.Microsecond),
 	}
 	if err := kr.store.CreateKey(ctx, rec); err != nil {
-		return KeyRecord{}, err
+		return keystore.KeyRecord{}, err
 	}
 	if version == 1 {
 		kr.emit(ctx, Event{Type: EventCreated, Subject: ref, Key: id, Purpose: purpose, Version: version})
@@ -540,7 +545,7 @@ func (kr *Keyring) create(ctx context.Context, ref SubjectRef, id KeyID, purpose
 	return rec, nil
 }
 
-func (kr *Keyring) unwrap(ctx context.Context, rec KeyRecord) (*Key, error) {
+func (kr *Keyring) unwrap(ctx context.Context, rec keystore.KeyRecord) (*Key, error) {
 	if rec.Wrapped == nil {
 		return nil, ErrKeyDestroyed
 	}
@@ -549,14 +554,14 @@ func (kr *Keyring) unwrap(ctx context.Context, rec KeyRecord) (*Key, error) {
 	// wrapped material binds only the identifier and version.
 	if kr.keyID(rec.Subject, rec.Purpose) != rec.ID {
 		return nil, fmt.Errorf("keys: key %s v%d: the stored subject or purpose does not match the key identifier: %w",
-			rec.ID, rec.Version, ErrUnwrap)
+			rec.ID, rec.Version, keystore.ErrUnwrap)
 	}
 	secret, err := kr.kms.Unwrap(ctx, rec.Wrapped, wrapAssociatedData(rec.ID, rec.Version))
 	if err != nil {
 		return nil, fmt.Errorf("keys: unwrapping key %s v%d: %w", rec.ID, rec.Version, err)
 	}
 	if len(secret) != KeySize {
-		return nil, fmt.Errorf("keys: unwrapping key %s v%d: %w", rec.ID, rec.Version, ErrUnwrap)
+		return nil, fmt.Errorf("keys: unwrapping key %s v%d: %w", rec.ID, rec.Version, keystore.ErrUnwrap)
 	}
 	return &Key{id: rec.ID, version: rec.Version, subject: rec.Subject, purpose: rec.Purpose,
 		created: rec.CreatedAt, secret: secret}, nil

@@ -13,13 +13,14 @@ import (
 
 	"github.com/fieldcrypt/fieldcrypt/keys"
 	"github.com/fieldcrypt/fieldcrypt/keys/insecuresecretaccess"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 	"github.com/fieldcrypt/fieldcrypt/keys/localkms"
 	"github.com/fieldcrypt/fieldcrypt/keys/memstore"
 )
 
 var ctx = context.Background()
 
-func newKMS(t *testing.T) keys.KMS {
+func newKMS(t *testing.T) keystore.KMS {
 	t.Helper()
 	k, err := localkms.Parse([]byte(localkms.GenerateKey()))
 	if err != nil {
@@ -306,22 +307,22 @@ func TestStoreNeverSeesSubject(t *testing.T) {
 }
 
 type spy struct {
-	keys.Store
-	records []keys.KeyRecord
+	keystore.Store
+	records []keystore.KeyRecord
 }
 
-func (s *spy) CreateKey(ctx context.Context, r keys.KeyRecord) error {
+func (s *spy) CreateKey(ctx context.Context, r keystore.KeyRecord) error {
 	s.records = append(s.records, r)
 	return s.Store.CreateKey(ctx, r)
 }
 
 // failingStore fails every operation after Open, as an unreachable database would.
-type failingStore struct{ keys.Store }
+type failingStore struct{ keystore.Store }
 
 var errDown = errors.New("database is down")
 
-func (failingStore) LatestKey(context.Context, keys.KeyID) (keys.KeyRecord, error) {
-	return keys.KeyRecord{}, errDown
+func (failingStore) LatestKey(context.Context, keys.KeyID) (keystore.KeyRecord, error) {
+	return keystore.KeyRecord{}, errDown
 }
 
 func TestStoreErrorsAreReported(t *testing.T) {
@@ -393,7 +394,7 @@ func TestDeriveWrongType(t *testing.T) {
 
 // slowKMS takes delay for every Unwrap, like a remote KMS under load.
 type slowKMS struct {
-	keys.KMS
+	keystore.KMS
 	delay time.Duration
 }
 

@@ -1,26 +1,28 @@
 package keys
 
 import (
-	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"time"
 	"unicode/utf8"
+
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 )
 
 // Errors callers branch on. They are wrapped with context; match them with
 // errors.Is. No error from this package contains key material, plaintext or
 // a subject identifier.
+//
+// ErrKeyDestroyed, ErrKeyNotFound and ErrCheckValueMissing are the values
+// of the same names in package keys/keystore, whose Stores return them, so
+// that errors.Is(err, keys.ErrKeyDestroyed) and errors.Is(err,
+// keystore.ErrKeyDestroyed) are one test: users match the names here,
+// backends return those of keystore.
 var (
 	// ErrKeyDestroyed means the subject was forgotten: its key material is
 	// gone and will never be re-created.
-	ErrKeyDestroyed = errors.New("keys: key destroyed (subject forgotten)")
+	ErrKeyDestroyed = keystore.ErrKeyDestroyed
 	// ErrKeyNotFound means the keystore holds no such key.
-	ErrKeyNotFound = errors.New("keys: key not found")
-	// ErrKeyExists is returned by Store.CreateKey when the version is taken,
-	// usually because another process created it first.
-	ErrKeyExists = errors.New("keys: key version already exists")
+	ErrKeyNotFound = keystore.ErrKeyNotFound
 	// ErrInvalidSubject means the subject is empty, too long or not UTF-8.
 	ErrInvalidSubject = errors.New("keys: invalid subject")
 	// ErrInvalidPurpose means the purpose does not match [a-z0-9][a-z0-9._-]{0,63}.
@@ -40,107 +42,28 @@ var (
 	// To recover, restore the metadata entry named "id-key.v1"
 	// (keys/sqlstore: table fieldcrypt_meta) from a backup of the same
 	// keystore; any backup taken since the keystore was created holds it.
-	ErrCheckValueMissing = errors.New("keys: keystore holds keys but its root key check value is missing; " +
-		"restore the metadata entry " + idKeyMetaName + " from a backup of this keystore")
-	// ErrUnwrap is the single opaque error for a wrapped key that fails
-	// authentication (wrong root key, tampering, wrong associated data).
-	ErrUnwrap = errors.New("keys: unwrap failed")
+	ErrCheckValueMissing = keystore.ErrCheckValueMissing
 )
 
-// KMS holds the root key. It wraps (encrypts) and unwraps subject keys,
-// binding each to associatedData, which must be presented again to unwrap.
-// Implementations must be safe for concurrent use, must use randomised
-// authenticated encryption, and must return an error wrapping [ErrUnwrap]
-// when authentication fails.
-type KMS interface {
-	Wrap(ctx context.Context, plaintext, associatedData []byte) ([]byte, error)
-	Unwrap(ctx context.Context, wrapped, associatedData []byte) ([]byte, error)
-}
-
-// SubjectRef is the keystore's name for a data subject: a 128-bit keyed hash
-// of the subject identifier, so the keystore never holds the identifier.
-type SubjectRef [16]byte
-
-// String returns the reference in hex; it is safe to log.
-func (r SubjectRef) String() string { return hex.EncodeToString(r[:]) }
+// SubjectRef is the keystore's name for a data subject: a 128-bit keyed
+// hash of the subject identifier, so the keystore never holds the
+// identifier. [Keyring.SubjectRef] computes it; [Keyring.OnForget] and
+// [Keyring.ForgottenRefs] deal in it. Its canonical home is package
+// keys/keystore.
+type SubjectRef = keystore.SubjectRef
 
 // KeyID names the key of one (subject, purpose) pair; versions share it.
 // Ciphertexts carry it. It is derived like [SubjectRef] and safe to log.
-type KeyID [16]byte
+// Its canonical home is package keys/keystore.
+type KeyID = keystore.KeyID
 
-// String returns the identifier in hex.
-func (id KeyID) String() string { return hex.EncodeToString(id[:]) }
-
-// KeyRecord is one stored key version. Wrapped is nil once destroyed.
-type KeyRecord struct {
-	ID          KeyID
-	Version     uint32
-	Subject     SubjectRef
-	Purpose     string
-	Wrapped     []byte
-	CreatedAt   time.Time
-	DestroyedAt time.Time // zero while the key is live
-}
-
-// Tombstone records that a subject was forgotten. It holds no key material.
-// The first Forget of a subject writes it; later ones keep its time and
-// reason.
-type Tombstone struct {
-	Subject     SubjectRef
-	ForgottenAt time.Time
-	// Reason is the caller's reference for the erasure (a ticket number, say).
-	// It is stored and logged: it must not contain personal data.
-	Reason string
-	// Destroyed is how many key versions had their material deleted, by
-	// the first Forget and every later one together.
-	Destroyed int
-	// DestroyedNow is how many of them the call that returned this value
-	// destroyed; it is not stored. A repeated Forget normally destroys
-	// nothing (0); more means key material had come back under the
-	// tombstone — a table-level restore, replication lag, a bad migration —
-	// and was destroyed again.
-	DestroyedNow int
-}
-
-// Store keeps wrapped keys and tombstones. Implementations must be safe for
-// concurrent use, also by several processes where the backend is shared,
-// and must pass keystest.RunStoreTests and keystest.RunKeyringTests.
-//
-// A tombstone wins over every key row: a read of a key whose subject has a
-// tombstone fails with ErrKeyDestroyed and returns no material, whatever
-// the row holds, so that a key row brought back by a restore is never used.
-//
-// Most users won't implement a Store: use keys/memstore or keys/sqlstore.
-type Store interface {
-	// CreateKey stores a new key version. It fails with ErrKeyDestroyed if
-	// the subject has a tombstone and with ErrKeyExists if (ID, Version)
-	// exists; the tombstone check and the insert are one atomic step.
-	CreateKey(ctx context.Context, rec KeyRecord) error
-	// LatestKey returns the highest version of id. It fails with
-	// ErrKeyNotFound when there is none and ErrKeyDestroyed, with Wrapped
-	// nil, when that version's material is gone or the subject has a
-	// tombstone.
-	LatestKey(ctx context.Context, id KeyID) (KeyRecord, error)
-	// GetKey returns one version, failing like LatestKey.
-	GetKey(ctx context.Context, id KeyID, version uint32) (KeyRecord, error)
-	// Forget deletes the material of every key of t.Subject and records t,
-	// atomically, and returns t with Destroyed and DestroyedNow set. If the
-	// subject was already forgotten it keeps the first tombstone's time and
-	// reason, still deletes any material found under it (adding the count
-	// to the stored Destroyed) and returns that tombstone with DestroyedNow
-	// set.
-	Forget(ctx context.Context, t Tombstone) (Tombstone, error)
-	// Tombstone returns the subject's tombstone, or ErrKeyNotFound.
-	Tombstone(ctx context.Context, subject SubjectRef) (Tombstone, error)
-	// InitMeta returns the value stored under name. If there is none and
-	// the keystore is empty — no key, no tombstone — it stores value first,
-	// in one atomic step with the emptiness check, so that of several
-	// processes initialising one keystore all get the same value. If there
-	// is none and the keystore is not empty, it stores nothing and fails
-	// with ErrCheckValueMissing. Keyrings keep the root key check value
-	// here.
-	InitMeta(ctx context.Context, name string, value []byte) ([]byte, error)
-}
+// Tombstone records that a subject was forgotten: [Keyring.Forget] returns
+// it and [Status] holds it. It holds the subject's reference, when it was
+// first forgotten (ForgottenAt), the caller's reason (Reason), how many key
+// versions were destroyed (Destroyed) and how many of them by the call that
+// returned it (DestroyedNow), and no key material. Its canonical home is
+// package keys/keystore, where its fields are documented.
+type Tombstone = keystore.Tombstone
 
 const (
 	// DefaultPurpose is the purpose used when none is given.

@@ -1,104 +1,25 @@
 package keys
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 )
 
-// ErrRewrapConflict is returned by RotatableStore.RewrapKey and RewrapMeta
-// when the stored wrapped value is no longer the one the caller read: another
-// rotation got there first. RotateRoot treats it as done by the other run.
-var ErrRewrapConflict = errors.New("keys: wrapped value changed concurrently")
-
 // KeyCursor is a position in the keystore's order of key versions: by key
-// identifier (bytewise), then version. The zero cursor is before every key.
-type KeyCursor struct {
-	ID      KeyID
-	Version uint32
-}
-
-// Less reports whether c comes before d.
-func (c KeyCursor) Less(d KeyCursor) bool {
-	if x := bytes.Compare(c.ID[:], d.ID[:]); x != 0 {
-		return x < 0
-	}
-	return c.Version < d.Version
-}
-
-// RotatableStore is the optional Store capability RotateRoot needs: listing
-// the live keys in a stable order and replacing a wrapped value by
-// compare-and-swap, so that a rotation never loses a key to a race with
-// another rotation, a Forget or a crash. keys/memstore and keys/sqlstore
-// implement it.
-//
-// Most users won't implement it.
-type RotatableStore interface {
-	Store
-	// LiveKeys returns up to limit records that still hold key material,
-	// in KeyCursor order, strictly after after.
-	LiveKeys(ctx context.Context, after KeyCursor, limit int) ([]KeyRecord, error)
-	// CountLiveKeys returns how many records still hold key material.
-	CountLiveKeys(ctx context.Context) (int, error)
-	// RewrapKey replaces the wrapped material of (id, version) with
-	// newWrapped if and only if it is currently oldWrapped. It fails with
-	// ErrKeyDestroyed if the key was destroyed meanwhile (a destroyed key
-	// is never brought back), ErrKeyNotFound if there is no such key and
-	// ErrRewrapConflict if the material is neither oldWrapped nor gone.
-	RewrapKey(ctx context.Context, id KeyID, version uint32, oldWrapped, newWrapped []byte) error
-	// Meta returns the value stored under name, or ErrKeyNotFound.
-	Meta(ctx context.Context, name string) ([]byte, error)
-	// RewrapMeta replaces the value of name with newValue if and only if it
-	// is currently oldValue, failing with ErrRewrapConflict otherwise.
-	RewrapMeta(ctx context.Context, name string, oldValue, newValue []byte) error
-}
-
-// RewrapRequest is one wrapped value for KMSRewrapper.Rewrap, with the
-// associated data it was wrapped with.
-type RewrapRequest struct {
-	Wrapped        []byte
-	AssociatedData []byte
-}
-
-// RewrapResult is the outcome for one RewrapRequest: the value wrapped under
-// the KMS's newest root key version, or an error (wrapping ErrUnwrap when
-// the value does not authenticate).
-type RewrapResult struct {
-	Wrapped []byte
-	Err     error
-}
-
-// KMSRewrapper is an optional KMS capability: re-encrypting wrapped values
-// under the newest version of the root key inside the KMS, so that the
-// subject keys never leave it (Vault Transit's rewrap endpoint).
-// RotateRoot uses it when the source and destination KMS are the same.
-type KMSRewrapper interface {
-	// Rewrap returns one result per request, in order. A non-nil error
-	// means the whole call failed (network, permission) and nothing may be
-	// assumed about any item.
-	Rewrap(ctx context.Context, reqs []RewrapRequest) ([]RewrapResult, error)
-}
-
-// RootVersioner is an optional KMS capability: telling, from a wrapped
-// value alone, which version of a rotating root key wrapped it (Vault
-// Transit's "vault:vN:" prefix). RotateRoot uses it to report
-// RotateStats.MinRootVersion, the lowest version a keystore still needs.
-// keys/vaultkms implements it; a KMS whose root key has a single version
-// (keys/localkms) has nothing to report.
-//
-// Most users won't implement it.
-type RootVersioner interface {
-	// WrappedVersion returns the root key version (1 or more) that
-	// wrapped w, or an error if w is not a value this KMS wraps.
-	WrappedVersion(wrapped []byte) (int, error)
-}
+// identifier (bytewise), then version; the zero cursor is before every
+// key. [RotateOptions.Progress] reports one and [RotateOptions.After]
+// resumes from it. Its canonical home is package keys/keystore.
+type KeyCursor = keystore.KeyCursor
 
 // wrapAssociatedData returns the associated data a Keyring binds the wrapped
-// material of key (id, version) to: "fieldcrypt/key/v1\x00" || id ||
-// uint32 big-endian version. RotateRoot hands it to the KMS with every key
-// (RewrapRequest.AssociatedData), so KMS implementations never build it.
+// material of key (id, version) to: "fieldcrypt/key/v1\x00" || id || uint32
+// big-endian version. RotateRoot hands it to the KMS with every key
+// (keystore.RewrapRequest.AssociatedData), so KMS implementations never build
+// it.
 func wrapAssociatedData(id KeyID, version uint32) []byte {
 	ad := make([]byte, 0, 18+len(id)+4)
 	ad = append(ad, "fieldcrypt/key/v1\x00"...)
@@ -122,7 +43,8 @@ var errAlreadyRotated = errors.New("keys: already re-wrapped")
 // RotateOptions tunes RotateRoot. The zero value is usable.
 type RotateOptions struct {
 	// BatchSize is how many keys are read, and sent to the KMS, per round
-	// trip. 0 means 100. With 1, a KMSRewrapper gets one key per request.
+	// trip. 0 means 100. With 1, a [keystore.KMSRewrapper] gets one key per
+	// request.
 	BatchSize int
 	// After resumes an interrupted rotation after this cursor, as last
 	// reported by Progress. Starting again from the zero cursor is also
@@ -157,15 +79,15 @@ type RotateStats struct {
 	// It is lower than the newest version when the root key was rotated
 	// again while RotateRoot ran; run RotateRoot again to catch up.
 	//
-	// It is 0 when the destination KMS is not a RootVersioner, and when
-	// RotateRoot stopped before handling every key (an error other than
+	// It is 0 when the destination KMS is not a [keystore.RootVersioner], and
+	// when RotateRoot stopped before handling every key (an error other than
 	// the one for Failed keys).
 	MinRootVersion int
 }
 
 // minVersion tracks the lowest root key version among wrapped values.
 type minVersion struct {
-	vr  RootVersioner // nil: nothing to track
+	vr  keystore.RootVersioner // nil: nothing to track
 	min int
 }
 
@@ -193,10 +115,11 @@ func (m *minVersion) note(w []byte) {
 // the start) completes the rotation. A key forgotten meanwhile stays
 // forgotten. Keys that do not unwrap under from are left as they are and
 // counted in RotateStats.Failed; RotateRoot then returns an error wrapping
-// ErrUnwrap after handling every other key.
+// [keystore.ErrUnwrap] after handling every other key.
 //
-// When from is a KMSRewrapper (Vault Transit) and to is nil or from, the
-// keys are re-wrapped inside the KMS, in batches, and never leave it.
+// When from is a [keystore.KMSRewrapper] (Vault Transit) and to is nil or
+// from, the keys are re-wrapped inside the KMS, in batches, and never leave
+// it.
 //
 // A rotation reaches keystore backups only once the old root key (version)
 // can no longer decrypt: destroy the old local root key after RotateRoot
@@ -210,7 +133,7 @@ func (m *minVersion) note(w []byte) {
 //
 // Keys created while RotateRoot runs are wrapped under the version newest
 // at their creation and are not read back, unless RotateRoot comes to them.
-func RotateRoot(ctx context.Context, store RotatableStore, from, to KMS, opts RotateOptions) (RotateStats, error) {
+func RotateRoot(ctx context.Context, store keystore.RotatableStore, from, to keystore.KMS, opts RotateOptions) (RotateStats, error) {
 	if store == nil || from == nil {
 		return RotateStats{}, errors.New("keys: rotate root: store and KMS are required")
 	}
@@ -221,13 +144,13 @@ func RotateRoot(ctx context.Context, store RotatableStore, from, to KMS, opts Ro
 	if batch <= 0 {
 		batch = 100
 	}
-	var rw KMSRewrapper
-	if r, ok := from.(KMSRewrapper); ok && !opts.UnwrapAndWrap && sameKMS(from, to) {
+	var rw keystore.KMSRewrapper
+	if r, ok := from.(keystore.KMSRewrapper); ok && !opts.UnwrapAndWrap && sameKMS(from, to) {
 		rw = r
 	}
 	st := RotateStats{Resume: opts.After}
 	mv := minVersion{}
-	mv.vr, _ = to.(RootVersioner)
+	mv.vr, _ = to.(keystore.RootVersioner)
 
 	// The check value first: a keystore whose keys are under the new root
 	// key but whose check value is not would refuse to open.
@@ -258,7 +181,7 @@ func RotateRoot(ctx context.Context, store RotatableStore, from, to KMS, opts Ro
 			case fresh[i].Err == errAlreadyRotated:
 				st.Skipped++
 				mv.note(rec.Wrapped)
-			case fresh[i].Err != nil && errors.Is(fresh[i].Err, ErrUnwrap):
+			case fresh[i].Err != nil && errors.Is(fresh[i].Err, keystore.ErrUnwrap):
 				st.Failed++
 				mv.note(rec.Wrapped)
 			case fresh[i].Err != nil:
@@ -269,7 +192,7 @@ func RotateRoot(ctx context.Context, store RotatableStore, from, to KMS, opts Ro
 				case err == nil:
 					st.Rewrapped++
 					mv.note(fresh[i].Wrapped)
-				case errors.Is(err, ErrRewrapConflict):
+				case errors.Is(err, keystore.ErrRewrapConflict):
 					// Another run re-wrapped it first: what did it store?
 					st.Skipped++
 					if err := noteStored(ctx, store, rec, &mv); err != nil {
@@ -281,7 +204,7 @@ func RotateRoot(ctx context.Context, store RotatableStore, from, to KMS, opts Ro
 					return st, fmt.Errorf("keys: rotate root: storing key %s v%d: %w", rec.ID, rec.Version, err)
 				}
 			}
-			st.Resume = KeyCursor{rec.ID, rec.Version}
+			st.Resume = KeyCursor{ID: rec.ID, Version: rec.Version}
 			cursor = st.Resume
 		}
 		if opts.Progress != nil && len(fresh) > 0 {
@@ -303,12 +226,12 @@ func RotateRoot(ctx context.Context, store RotatableStore, from, to KMS, opts Ro
 	}
 	st.MinRootVersion = mv.min
 	if st.Failed > 0 {
-		return st, fmt.Errorf("keys: rotate root: %d keys do not unwrap under the old root key and were left as they were: %w", st.Failed, ErrUnwrap)
+		return st, fmt.Errorf("keys: rotate root: %d keys do not unwrap under the old root key and were left as they were: %w", st.Failed, keystore.ErrUnwrap)
 	}
 	return st, nil
 }
 
-func sameKMS(a, b KMS) (same bool) {
+func sameKMS(a, b keystore.KMS) (same bool) {
 	defer func() {
 		if recover() != nil { // uncomparable dynamic types
 			same = false
@@ -318,7 +241,7 @@ func sameKMS(a, b KMS) (same bool) {
 }
 
 // noteStored records the version of what store holds for rec now.
-func noteStored(ctx context.Context, store RotatableStore, rec KeyRecord, mv *minVersion) error {
+func noteStored(ctx context.Context, store keystore.RotatableStore, rec keystore.KeyRecord, mv *minVersion) error {
 	if mv.vr == nil {
 		return nil
 	}
@@ -335,7 +258,7 @@ func noteStored(ctx context.Context, store RotatableStore, rec KeyRecord, mv *mi
 
 // notePrefix records the versions of the live keys up to and including
 // cursor end.
-func notePrefix(ctx context.Context, store RotatableStore, end KeyCursor, batch int, mv *minVersion) error {
+func notePrefix(ctx context.Context, store keystore.RotatableStore, end KeyCursor, batch int, mv *minVersion) error {
 	var cursor KeyCursor
 	for {
 		recs, err := store.LiveKeys(ctx, cursor, batch)
@@ -343,7 +266,7 @@ func notePrefix(ctx context.Context, store RotatableStore, end KeyCursor, batch 
 			return fmt.Errorf("keys: rotate root: listing keys: %w", err)
 		}
 		for _, r := range recs {
-			c := KeyCursor{r.ID, r.Version}
+			c := KeyCursor{ID: r.ID, Version: r.Version}
 			if end.Less(c) {
 				return nil
 			}
@@ -358,7 +281,7 @@ func notePrefix(ctx context.Context, store RotatableStore, end KeyCursor, batch 
 
 // rotateMeta re-wraps the check value and returns what is stored
 // afterwards (nil if there is no check value).
-func rotateMeta(ctx context.Context, store RotatableStore, from, to KMS, rw KMSRewrapper) ([]byte, error) {
+func rotateMeta(ctx context.Context, store keystore.RotatableStore, from, to keystore.KMS, rw keystore.KMSRewrapper) ([]byte, error) {
 	old, err := store.Meta(ctx, idKeyMetaName)
 	if errors.Is(err, ErrKeyNotFound) {
 		return nil, nil // no Keyring has opened this keystore yet
@@ -366,7 +289,7 @@ func rotateMeta(ctx context.Context, store RotatableStore, from, to KMS, rw KMSR
 	if err != nil {
 		return nil, fmt.Errorf("keys: rotate root: reading check value: %w", err)
 	}
-	res, err := rewrapBatch(ctx, []KeyRecord{{Wrapped: old}}, from, to, rw, []byte(idKeyAssociatedData))
+	res, err := rewrapBatch(ctx, []keystore.KeyRecord{{Wrapped: old}}, from, to, rw, []byte(idKeyAssociatedData))
 	if err != nil {
 		return nil, err
 	}
@@ -377,7 +300,7 @@ func rotateMeta(ctx context.Context, store RotatableStore, from, to KMS, rw KMSR
 		return old, nil
 	}
 	if res[0].Err != nil {
-		if errors.Is(res[0].Err, ErrUnwrap) {
+		if errors.Is(res[0].Err, keystore.ErrUnwrap) {
 			return nil, fmt.Errorf("keys: rotate root: %w: the check value does not unwrap under the old root key", ErrRootKeyMismatch)
 		}
 		return nil, fmt.Errorf("keys: rotate root: check value: %w", res[0].Err)
@@ -386,7 +309,7 @@ func rotateMeta(ctx context.Context, store RotatableStore, from, to KMS, rw KMSR
 	switch {
 	case err == nil:
 		return res[0].Wrapped, nil
-	case errors.Is(err, ErrRewrapConflict):
+	case errors.Is(err, keystore.ErrRewrapConflict):
 		// Another run re-wrapped it first: what did it store?
 		cur, err := store.Meta(ctx, idKeyMetaName)
 		if err != nil {
@@ -400,17 +323,17 @@ func rotateMeta(ctx context.Context, store RotatableStore, from, to KMS, rw KMSR
 // rewrapBatch re-wraps recs' material; ad overrides the per-key associated
 // data (for the check value). On a KMS failure it returns the results
 // before the failing key together with the error.
-func rewrapBatch(ctx context.Context, recs []KeyRecord, from, to KMS, rw KMSRewrapper, ad ...[]byte) ([]RewrapResult, error) {
-	adOf := func(r KeyRecord) []byte {
+func rewrapBatch(ctx context.Context, recs []keystore.KeyRecord, from, to keystore.KMS, rw keystore.KMSRewrapper, ad ...[]byte) ([]keystore.RewrapResult, error) {
+	adOf := func(r keystore.KeyRecord) []byte {
 		if len(ad) > 0 {
 			return ad[0]
 		}
 		return wrapAssociatedData(r.ID, r.Version)
 	}
 	if rw != nil {
-		reqs := make([]RewrapRequest, len(recs))
+		reqs := make([]keystore.RewrapRequest, len(recs))
 		for i, r := range recs {
-			reqs[i] = RewrapRequest{Wrapped: r.Wrapped, AssociatedData: adOf(r)}
+			reqs[i] = keystore.RewrapRequest{Wrapped: r.Wrapped, AssociatedData: adOf(r)}
 		}
 		res, err := rw.Rewrap(ctx, reqs)
 		if err != nil {
@@ -421,11 +344,11 @@ func rewrapBatch(ctx context.Context, recs []KeyRecord, from, to KMS, rw KMSRewr
 		}
 		return res, nil
 	}
-	res := make([]RewrapResult, len(recs))
+	res := make([]keystore.RewrapResult, len(recs))
 	for i, r := range recs {
 		a := adOf(r)
 		secret, err := from.Unwrap(ctx, r.Wrapped, a)
-		if errors.Is(err, ErrUnwrap) && !sameKMS(from, to) {
+		if errors.Is(err, keystore.ErrUnwrap) && !sameKMS(from, to) {
 			// Re-wrapped by an earlier, interrupted run?
 			if s, terr := to.Unwrap(ctx, r.Wrapped, a); terr == nil {
 				clear(s)
@@ -434,7 +357,7 @@ func rewrapBatch(ctx context.Context, recs []KeyRecord, from, to KMS, rw KMSRewr
 			}
 		}
 		if err != nil {
-			if !errors.Is(err, ErrUnwrap) {
+			if !errors.Is(err, keystore.ErrUnwrap) {
 				return res[:i], fmt.Errorf("keys: rotate root: unwrapping key %s v%d: %w", r.ID, r.Version, err)
 			}
 			res[i].Err = err

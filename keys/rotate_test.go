@@ -11,6 +11,7 @@ import (
 
 	"github.com/fieldcrypt/fieldcrypt/envelope"
 	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 	"github.com/fieldcrypt/fieldcrypt/keys/localkms"
 	"github.com/fieldcrypt/fieldcrypt/keys/memstore"
 )
@@ -26,7 +27,7 @@ func rotLocalKMS(t testing.TB) *localkms.KMS {
 
 // rotFaultyKMS fails Wrap after the first n calls.
 type rotFaultyKMS struct {
-	keys.KMS
+	keystore.KMS
 	left atomic.Int64
 }
 
@@ -151,7 +152,7 @@ func TestRotateRoot10000(t *testing.T) {
 	}
 	old, _ := backup.LiveKeys(c, keys.KeyCursor{}, 10)
 	for _, r := range old {
-		if _, err := newRoot.Unwrap(c, r.Wrapped, keys.WrapAssociatedData(r.ID, r.Version)); !errors.Is(err, keys.ErrUnwrap) {
+		if _, err := newRoot.Unwrap(c, r.Wrapped, keys.WrapAssociatedData(r.ID, r.Version)); !errors.Is(err, keystore.ErrUnwrap) {
 			t.Fatalf("backup key under the new root: %v", err)
 		}
 	}
@@ -198,13 +199,13 @@ func TestRotateRootRaces(t *testing.T) {
 		}
 	}
 	// A key that does not unwrap under the old root key is left alone.
-	junk := keys.KeyRecord{Version: 1, Purpose: "default", Wrapped: []byte("not a wrapped key")}
+	junk := keystore.KeyRecord{Version: 1, Purpose: "default", Wrapped: []byte("not a wrapped key")}
 	junk.ID[0], junk.Subject[0] = 0xff, 0xff
 	if err := mem.CreateKey(c, junk); err != nil {
 		t.Fatal(err)
 	}
 	st, err := keys.RotateRoot(c, &forgetDuringRotation{Store: mem}, oldRoot, newRoot, keys.RotateOptions{BatchSize: 7})
-	if !errors.Is(err, keys.ErrUnwrap) {
+	if !errors.Is(err, keystore.ErrUnwrap) {
 		t.Fatalf("RotateRoot = %v, want ErrUnwrap for the junk key", err)
 	}
 	if st.Total != 21 || st.Skipped != 1 || st.Failed != 1 || st.Rewrapped != 19 {
@@ -283,8 +284,8 @@ type versionedKMS struct {
 }
 
 var (
-	_ keys.KMS           = (*versionedKMS)(nil)
-	_ keys.RootVersioner = (*versionedKMS)(nil)
+	_ keystore.KMS           = (*versionedKMS)(nil)
+	_ keystore.RootVersioner = (*versionedKMS)(nil)
 )
 
 func newVersionedKMS(t testing.TB) *versionedKMS {
@@ -333,14 +334,14 @@ func (k *versionedKMS) Unwrap(c context.Context, w, ad []byte) ([]byte, error) {
 
 func (k *versionedKMS) WrappedVersion(w []byte) (int, error) {
 	if len(w) == 0 || int(w[0]) < 1 || int(w[0]) > k.latest() {
-		return 0, fmt.Errorf("test KMS: %w: not a wrapped value", keys.ErrUnwrap)
+		return 0, fmt.Errorf("test KMS: %w: not a wrapped value", keystore.ErrUnwrap)
 	}
 	return int(w[0]), nil
 }
 
 // storedMinVersion reads the lowest version among the check value and the
 // live keys of store.
-func storedMinVersion(t *testing.T, store keys.RotatableStore, k *versionedKMS) int {
+func storedMinVersion(t *testing.T, store keystore.RotatableStore, k *versionedKMS) int {
 	t.Helper()
 	c := context.Background()
 	meta, err := store.Meta(c, keys.IDKeyMetaName)
@@ -368,7 +369,7 @@ func must[T any](v T, err error) T {
 }
 
 // versionedKeystore opens a keystore under k with n subject keys.
-func versionedKeystore(t *testing.T, k keys.KMS, n int) *memstore.Store {
+func versionedKeystore(t *testing.T, k keystore.KMS, n int) *memstore.Store {
 	t.Helper()
 	c := context.Background()
 	mem := memstore.New()
@@ -513,14 +514,14 @@ func TestRotateRootMinRootVersionFailed(t *testing.T) {
 	}
 	// Another key's material under this record's identity: it does not
 	// authenticate, and it is under version 1.
-	bad := keys.KeyRecord{Version: 1, Purpose: "default", Wrapped: recs[0].Wrapped}
+	bad := keystore.KeyRecord{Version: 1, Purpose: "default", Wrapped: recs[0].Wrapped}
 	bad.ID[0], bad.Subject[0] = 0xff, 0xff
 	if err := mem.CreateKey(c, bad); err != nil {
 		t.Fatal(err)
 	}
 	k.rotate(t)
 	st, err := keys.RotateRoot(c, mem, k, nil, keys.RotateOptions{})
-	if !errors.Is(err, keys.ErrUnwrap) || st.Failed != 1 || st.MinRootVersion != 1 {
+	if !errors.Is(err, keystore.ErrUnwrap) || st.Failed != 1 || st.MinRootVersion != 1 {
 		t.Fatalf("RotateRoot: %+v, %v; want 1 failed and MinRootVersion 1", st, err)
 	}
 }

@@ -5,44 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 )
 
-// Watcher is an optional capability of a [Store] shared by several
-// processes: it tells each process which subjects were forgotten, by any
-// process, so that their keys leave every cache long before the cache's
-// MaxAge runs out.
-//
-// [Open] starts watching when cfg.Store implements Watcher (unless
-// Config.DisableWatch is set) and calls [Keyring.Evict] for every reported
-// subject; [Keyring.Close] stops it. Most users won't call Watch
-// themselves: keys/sqlstore implements it (PostgreSQL: LISTEN/NOTIFY;
-// MySQL/MariaDB and SQLite: polling the tombstones).
-//
-// # The bound
-//
-// A Forget in one process stops every other watching process from using
-// the subject's keys within the Watcher's latency (PostgreSQL: the time to
-// deliver a notification, typically a few milliseconds; polling stores: the
-// poll interval plus one query). When a report is lost — the connection
-// drops, the process is paused, the database is unreachable — the cache's
-// age limit still applies: a key is never served from memory for longer
-// than Config.CacheMaxAge + [MaxAgeSlack] after it was read from the
-// keystore (1 minute + 1 ms by default). Lower CacheMaxAge to tighten that
-// hard bound.
-type Watcher interface {
-	// Watch calls forgotten with the reference of every subject forgotten
-	// in the keystore from about when Watch is called until ctx is done,
-	// by this or any other process. A subject may be reported more than
-	// once. Watch recovers from lost connections by itself and, where it
-	// can, reports the subjects forgotten while it was disconnected; it
-	// returns only when ctx is done or it can no longer watch at all (the
-	// Store was closed), and the Keyring then stops watching. forgotten
-	// must not block for long; it is called from one goroutine at a time.
-	Watch(ctx context.Context, forgotten func(SubjectRef)) error
-}
-
 // watch runs w until Close, evicting every subject it reports.
-func (kr *Keyring) watch(w Watcher) {
+func (kr *Keyring) watch(w keystore.Watcher) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	kr.stopWatch, kr.watchDone = cancel, done
@@ -58,13 +26,13 @@ func (kr *Keyring) forgottenElsewhere(ref SubjectRef) {
 	kr.hooks.notify(ref)
 }
 
-// OnForget calls f with the reference of every subject forgotten from now
-// on, until stop is called: those forgotten through any Keyring of this
-// process open on the same keystore (as [Keyring.Forget] evicts them, see
-// there), and those this Keyring's [Watcher] reports from other processes.
+// OnForget calls f with the reference of every subject forgotten from now on,
+// until stop is called: those forgotten through any Keyring of this process
+// open on the same keystore (as [Keyring.Forget] evicts them, see there), and
+// those this Keyring's [keystore.Watcher] reports from other processes.
 // Libraries that keep data derived from a subject outside the keystore — a
-// blind index, a search index, a cache of decrypted values — use it to
-// erase that data too. Most users won't call it: gormcrypt does.
+// blind index, a search index, a cache of decrypted values — use it to erase
+// that data too. Most users won't call it: gormcrypt does.
 //
 // Reports are queued, one queue per call of OnForget, so a slow f never
 // delays the watcher, Forget or another f. f runs on a goroutine of its
@@ -212,8 +180,8 @@ func (kr *Keyring) Close() error {
 }
 
 // Watching reports whether the Keyring runs an invalidation watcher: its
-// Store implements [Watcher], Config.DisableWatch was not set, and neither
-// Close nor the Store's end stopped it.
+// Store implements [keystore.Watcher], Config.DisableWatch was not set, and
+// neither Close nor the Store's end stopped it.
 func (kr *Keyring) Watching() bool {
 	if kr.stopWatch == nil {
 		return false
@@ -226,29 +194,15 @@ func (kr *Keyring) Watching() bool {
 	}
 }
 
-// ForgottenLister is an optional capability of a [Store]: it tells which
-// of many subjects have a tombstone in one round trip, for
-// [Keyring.ForgottenRefs]. keys/sqlstore and keys/memstore implement it;
-// most users won't.
-type ForgottenLister interface {
-	// ForgottenAmong returns those of refs that have a tombstone, in any
-	// order, each once. Keyrings pass at most [ForgottenBatch] refs.
-	ForgottenAmong(ctx context.Context, refs []SubjectRef) ([]SubjectRef, error)
-}
-
-// ForgottenBatch is the most references [Keyring.ForgottenRefs] hands to
-// one ForgottenLister call.
-const ForgottenBatch = 500
-
-// ForgottenRefs reports which of refs name forgotten subjects, for a
-// library that holds data of many subjects and checks now and then for
-// Forgets it was not told about (see [Keyring.OnForget]): it returns the
-// forgotten ones, in the order given. It reads the keystore, not the
-// cache: one query per [ForgottenBatch] references when the Store
-// implements [ForgottenLister], else one tombstone lookup per reference. A
+// ForgottenRefs reports which of refs name forgotten subjects, for a library
+// that holds data of many subjects and checks now and then for Forgets it was
+// not told about (see [Keyring.OnForget]): it returns the forgotten ones, in
+// the order given. It reads the keystore, not the cache: one query per
+// [keystore.ForgottenBatch] references when the Store implements
+// [keystore.ForgottenLister], else one tombstone lookup per reference. A
 // reference the keystore has never seen is not forgotten.
 func (kr *Keyring) ForgottenRefs(ctx context.Context, refs []SubjectRef) ([]SubjectRef, error) {
-	l, ok := kr.store.(ForgottenLister)
+	l, ok := kr.store.(keystore.ForgottenLister)
 	if !ok {
 		var out []SubjectRef
 		for _, ref := range refs {
@@ -264,8 +218,8 @@ func (kr *Keyring) ForgottenRefs(ctx context.Context, refs []SubjectRef) ([]Subj
 		return out, nil
 	}
 	forgotten := map[SubjectRef]bool{}
-	for start := 0; start < len(refs); start += ForgottenBatch {
-		got, err := l.ForgottenAmong(ctx, refs[start:min(start+ForgottenBatch, len(refs))])
+	for start := 0; start < len(refs); start += keystore.ForgottenBatch {
+		got, err := l.ForgottenAmong(ctx, refs[start:min(start+keystore.ForgottenBatch, len(refs))])
 		if err != nil {
 			return nil, fmt.Errorf("keys: forgotten refs: %w", err)
 		}

@@ -9,12 +9,13 @@ import (
 	"time"
 
 	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 	"github.com/fieldcrypt/fieldcrypt/keys/memstore"
 )
 
 // watchingStore is a memstore whose Watch reports what the test sends.
 type watchingStore struct {
-	keys.Store
+	keystore.Store
 	refs    chan keys.SubjectRef
 	mu      sync.Mutex
 	running int
@@ -101,11 +102,11 @@ func TestDisableWatch(t *testing.T) {
 // slowStore blocks LatestKey until released, so a load can be caught
 // between reading the keystore and filling the cache.
 type slowStore struct {
-	keys.Store
+	keystore.Store
 	entered, release chan struct{}
 }
 
-func (s *slowStore) LatestKey(ctx context.Context, id keys.KeyID) (keys.KeyRecord, error) {
+func (s *slowStore) LatestKey(ctx context.Context, id keys.KeyID) (keystore.KeyRecord, error) {
 	rec, err := s.Store.LatestKey(ctx, id)
 	if s.entered != nil {
 		s.entered <- struct{}{}
@@ -150,7 +151,7 @@ func TestEvictStopsRacingLoad(t *testing.T) {
 
 // endingStore's Watch ends at once, as sqlstore's does when its Store is
 // closed: the keyring stops watching instead of spinning.
-type endingStore struct{ keys.Store }
+type endingStore struct{ keystore.Store }
 
 func (endingStore) Watch(context.Context, func(keys.SubjectRef)) error {
 	return errors.New("store closed")
@@ -296,14 +297,14 @@ func TestOnForgetStopWaits(t *testing.T) {
 
 // plainStore hides memstore's ForgottenLister, for ForgottenRefs'
 // one-lookup-per-reference path.
-type plainStore struct{ keys.Store }
+type plainStore struct{ keystore.Store }
 
 func TestForgottenRefs(t *testing.T) {
 	t.Run("Batched", func(t *testing.T) { testForgottenRefs(t, memstore.New()) })
 	t.Run("OneByOne", func(t *testing.T) { testForgottenRefs(t, plainStore{memstore.New()}) })
 }
 
-func testForgottenRefs(t *testing.T, store keys.Store) {
+func testForgottenRefs(t *testing.T, store keystore.Store) {
 	kr := open(t, keys.Config{Store: store})
 	var refs []keys.SubjectRef
 	for _, s := range []string{"customer-1", "customer-2", "customer-3", "never-seen"} {
@@ -329,7 +330,7 @@ func testForgottenRefs(t *testing.T, store keys.Store) {
 		t.Fatalf("ForgottenRefs(nil) = %v, %v", got, err)
 	}
 	// More than one batch, the forgotten ones at both ends.
-	many := make([]keys.SubjectRef, 2*keys.ForgottenBatch+1)
+	many := make([]keys.SubjectRef, 2*keystore.ForgottenBatch+1)
 	for i := range many {
 		many[i], _ = kr.SubjectRef(fmt.Sprintf("other-%d", i))
 	}

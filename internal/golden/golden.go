@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 	"github.com/fieldcrypt/fieldcrypt/keys/localkms"
 	"github.com/fieldcrypt/fieldcrypt/keys/memstore"
 )
@@ -100,8 +101,8 @@ func decode16(s string) ([16]byte, error) {
 
 // Records returns the snapshot's key rows as KeyRecords (Wrapped nil for a
 // destroyed version) and its tombstones.
-func (s Snapshot) Records() ([]keys.KeyRecord, []keys.Tombstone, error) {
-	var recs []keys.KeyRecord
+func (s Snapshot) Records() ([]keystore.KeyRecord, []keystore.Tombstone, error) {
+	var recs []keystore.KeyRecord
 	for _, k := range s.Keys {
 		id, err := decode16(k.ID)
 		if err != nil {
@@ -111,7 +112,7 @@ func (s Snapshot) Records() ([]keys.KeyRecord, []keys.Tombstone, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		r := keys.KeyRecord{ID: id, Version: k.Version, Subject: subj, Purpose: k.Purpose,
+		r := keystore.KeyRecord{ID: id, Version: k.Version, Subject: subj, Purpose: k.Purpose,
 			CreatedAt: time.UnixMicro(k.CreatedAt).UTC()}
 		if k.Wrapped != "" {
 			if r.Wrapped, err = base64.StdEncoding.DecodeString(k.Wrapped); err != nil {
@@ -123,13 +124,13 @@ func (s Snapshot) Records() ([]keys.KeyRecord, []keys.Tombstone, error) {
 		}
 		recs = append(recs, r)
 	}
-	var ts []keys.Tombstone
+	var ts []keystore.Tombstone
 	for _, t := range s.Tombstones {
 		subj, err := decode16(t.Subject)
 		if err != nil {
 			return nil, nil, err
 		}
-		ts = append(ts, keys.Tombstone{Subject: subj, ForgottenAt: time.UnixMicro(t.ForgottenAt).UTC(),
+		ts = append(ts, keystore.Tombstone{Subject: subj, ForgottenAt: time.UnixMicro(t.ForgottenAt).UTC(),
 			Reason: t.Reason, Destroyed: t.Destroyed})
 	}
 	return recs, ts, nil
@@ -138,7 +139,7 @@ func (s Snapshot) Records() ([]keys.KeyRecord, []keys.Tombstone, error) {
 // Load writes the snapshot into an empty store: the check value, every key
 // version, then the tombstones (whose Forget destroys nothing more: the
 // snapshot's destroyed versions are stored without material).
-func (s Snapshot) Load(ctx context.Context, st keys.Store) error {
+func (s Snapshot) Load(ctx context.Context, st keystore.Store) error {
 	recs, ts, err := s.Records()
 	if err != nil {
 		return err
@@ -193,23 +194,23 @@ func Open(ctx context.Context) (*keys.Keyring, *Recorder, error) {
 	return kr, rec, nil
 }
 
-// Recorder is a keys.Store that remembers every record, meta value and
+// Recorder is a keystore.Store that remembers every record, meta value and
 // tombstone written through it, so that the generator can dump the store
 // (memstore lists only live keys).
 type Recorder struct {
-	keys.Store
+	keystore.Store
 	mu    sync.Mutex
 	snap  Snapshot
 	index map[string]int // id/version → position in snap.Keys
 }
 
 // NewRecorder wraps st.
-func NewRecorder(st keys.Store) *Recorder {
+func NewRecorder(st keystore.Store) *Recorder {
 	return &Recorder{Store: st, snap: Snapshot{Meta: map[string]string{}}, index: map[string]int{}}
 }
 
-// CreateKey implements keys.Store.
-func (r *Recorder) CreateKey(ctx context.Context, rec keys.KeyRecord) error {
+// CreateKey implements keystore.Store.
+func (r *Recorder) CreateKey(ctx context.Context, rec keystore.KeyRecord) error {
 	if err := r.Store.CreateKey(ctx, rec); err != nil {
 		return err
 	}
@@ -228,8 +229,8 @@ func (r *Recorder) CreateKey(ctx context.Context, rec keys.KeyRecord) error {
 	return nil
 }
 
-// Forget implements keys.Store.
-func (r *Recorder) Forget(ctx context.Context, t keys.Tombstone) (keys.Tombstone, error) {
+// Forget implements keystore.Store.
+func (r *Recorder) Forget(ctx context.Context, t keystore.Tombstone) (keystore.Tombstone, error) {
 	out, err := r.Store.Forget(ctx, t)
 	if err != nil {
 		return out, err
@@ -286,7 +287,7 @@ func ReadJSON(name string, v any) error {
 	return json.Unmarshal(b, v)
 }
 
-// InitMeta implements keys.Store.
+// InitMeta implements keystore.Store.
 func (r *Recorder) InitMeta(ctx context.Context, name string, value []byte) ([]byte, error) {
 	v, err := r.Store.InitMeta(ctx, name, value)
 	if err == nil {
@@ -295,6 +296,6 @@ func (r *Recorder) InitMeta(ctx context.Context, name string, value []byte) ([]b
 	return v, err
 }
 
-func initMeta(ctx context.Context, st keys.Store, name string, v []byte) ([]byte, error) {
+func initMeta(ctx context.Context, st keystore.Store, name string, v []byte) ([]byte, error) {
 	return st.InitMeta(ctx, name, v)
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 	"github.com/fieldcrypt/fieldcrypt/keys/localkms"
 )
 
@@ -13,27 +14,27 @@ import (
 // restores, replication lag and cleanup scripts do beneath the Store API.
 type Harness struct {
 	// New returns a fresh, empty store. Required.
-	New func(t *testing.T) keys.Store
+	New func(t *testing.T) keystore.Store
 	// Reopen returns a second Store on the same keystore as s, as a second
 	// open of the same database in one process gives. nil means the
 	// backend has no such thing (an in-memory store).
-	Reopen func(t *testing.T, s keys.Store) keys.Store
+	Reopen func(t *testing.T, s keystore.Store) keystore.Store
 	// DeleteMeta removes the metadata entry name, as a partial restore or
 	// a cleanup script would. Required.
-	DeleteMeta func(t *testing.T, s keys.Store, name string)
+	DeleteMeta func(t *testing.T, s keystore.Store, name string)
 	// RestoreMeta writes the metadata entry name, as restoring that one
 	// row from a backup would. Required.
-	RestoreMeta func(t *testing.T, s keys.Store, name string, value []byte)
+	RestoreMeta func(t *testing.T, s keystore.Store, name string, value []byte)
 	// RestoreKey writes rec, material included, as a table-level restore
 	// would: replacing the row of (rec.ID, rec.Version) if there is one,
 	// tombstone or not. Required.
-	RestoreKey func(t *testing.T, s keys.Store, rec keys.KeyRecord)
+	RestoreKey func(t *testing.T, s keystore.Store, rec keystore.KeyRecord)
 	// Material returns the wrapped material stored for (id, version),
 	// bypassing every check, and whether the row exists. Required.
-	Material func(t *testing.T, s keys.Store, id keys.KeyID, version uint32) ([]byte, bool)
+	Material func(t *testing.T, s keystore.Store, id keystore.KeyID, version uint32) ([]byte, bool)
 }
 
-func newRoot(t *testing.T) keys.KMS {
+func newRoot(t *testing.T) keystore.KMS {
 	t.Helper()
 	k, err := localkms.Parse([]byte(localkms.GenerateKey()))
 	if err != nil {
@@ -42,7 +43,7 @@ func newRoot(t *testing.T) keys.KMS {
 	return k
 }
 
-func openKeyring(t *testing.T, kms keys.KMS, s keys.Store) *keys.Keyring {
+func openKeyring(t *testing.T, kms keystore.KMS, s keystore.Store) *keys.Keyring {
 	t.Helper()
 	kr, err := keys.Open(context.Background(), keys.Config{KMS: kms, Store: s, DisableWatch: true})
 	if err != nil {
@@ -79,9 +80,9 @@ func RunKeyringTests(t *testing.T, h Harness) {
 		// Neither another root key nor the right one may start afresh:
 		// a new identifier key would make every existing key unreachable
 		// and Forget a silent no-op.
-		for name, kms := range map[string]keys.KMS{"another root key": newRoot(t), "the right root key": root} {
+		for name, kms := range map[string]keystore.KMS{"another root key": newRoot(t), "the right root key": root} {
 			_, err := keys.Open(ctx, keys.Config{KMS: kms, Store: s, DisableWatch: true})
-			if !errors.Is(err, keys.ErrCheckValueMissing) {
+			if !errors.Is(err, keystore.ErrCheckValueMissing) {
 				t.Fatalf("Open with %s on a keystore with keys but no check value: %v, want ErrCheckValueMissing", name, err)
 			}
 		}
@@ -98,7 +99,7 @@ func RunKeyringTests(t *testing.T, h Harness) {
 			t.Fatal(err)
 		}
 		h.DeleteMeta(t, s, checkValueMeta)
-		if _, err := keys.Open(ctx, keys.Config{KMS: root, Store: s, DisableWatch: true}); !errors.Is(err, keys.ErrCheckValueMissing) {
+		if _, err := keys.Open(ctx, keys.Config{KMS: root, Store: s, DisableWatch: true}); !errors.Is(err, keystore.ErrCheckValueMissing) {
 			t.Fatalf("Open on a keystore with tombstones but no check value: %v, want ErrCheckValueMissing", err)
 		}
 	})
@@ -110,16 +111,16 @@ func RunKeyringTests(t *testing.T, h Harness) {
 		if _, err := kr.Current(ctx, "cust-1", "default"); err != nil {
 			t.Fatal(err)
 		}
-		rs, ok := s.(keys.RotatableStore)
+		rs, ok := s.(keystore.RotatableStore)
 		if !ok {
-			t.Skip("the store cannot read its metadata back (not a keys.RotatableStore)")
+			t.Skip("the store cannot read its metadata back (not a keystore.RotatableStore)")
 		}
 		check, err := rs.Meta(ctx, checkValueMeta)
 		if err != nil {
 			t.Fatal(err)
 		}
 		h.DeleteMeta(t, s, checkValueMeta)
-		if _, err := keys.Open(ctx, keys.Config{KMS: root, Store: s, DisableWatch: true}); !errors.Is(err, keys.ErrCheckValueMissing) {
+		if _, err := keys.Open(ctx, keys.Config{KMS: root, Store: s, DisableWatch: true}); !errors.Is(err, keystore.ErrCheckValueMissing) {
 			t.Fatalf("Open: %v, want ErrCheckValueMissing", err)
 		}
 		// The documented recovery: restore the row from a backup.
@@ -150,14 +151,14 @@ func RunKeyringTests(t *testing.T, h Harness) {
 			t.Fatalf("Forget = %+v, %v; want 1 destroyed", first, err)
 		}
 		h.RestoreKey(t, s, rec) // the row comes back, material and all
-		if got, err := s.GetKey(ctx, rec.ID, rec.Version); !errors.Is(err, keys.ErrKeyDestroyed) || got.Wrapped != nil {
+		if got, err := s.GetKey(ctx, rec.ID, rec.Version); !errors.Is(err, keystore.ErrKeyDestroyed) || got.Wrapped != nil {
 			t.Fatalf("GetKey of a key restored under a tombstone = %d bytes, %v; want ErrKeyDestroyed and no material", len(got.Wrapped), err)
 		}
-		if got, err := s.LatestKey(ctx, rec.ID); !errors.Is(err, keys.ErrKeyDestroyed) || got.Wrapped != nil {
+		if got, err := s.LatestKey(ctx, rec.ID); !errors.Is(err, keystore.ErrKeyDestroyed) || got.Wrapped != nil {
 			t.Fatalf("LatestKey of a key restored under a tombstone = %d bytes, %v; want ErrKeyDestroyed and no material", len(got.Wrapped), err)
 		}
-		if rs, ok := s.(keys.RotatableStore); ok {
-			live, err := rs.LiveKeys(ctx, keys.KeyCursor{}, 100)
+		if rs, ok := s.(keystore.RotatableStore); ok {
+			live, err := rs.LiveKeys(ctx, keystore.KeyCursor{}, 100)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -169,14 +170,14 @@ func RunKeyringTests(t *testing.T, h Harness) {
 			if n, err := rs.CountLiveKeys(ctx); err != nil || n != 0 {
 				t.Fatalf("CountLiveKeys = %d, %v; want 0", n, err)
 			}
-			if err := rs.RewrapKey(ctx, rec.ID, rec.Version, rec.Wrapped, []byte("new")); !errors.Is(err, keys.ErrKeyDestroyed) {
+			if err := rs.RewrapKey(ctx, rec.ID, rec.Version, rec.Wrapped, []byte("new")); !errors.Is(err, keystore.ErrKeyDestroyed) {
 				t.Fatalf("RewrapKey of a key restored under a tombstone = %v, want ErrKeyDestroyed", err)
 			}
 		}
-		if _, err := kr.KeyVersion(ctx, rec.ID, rec.Version); !errors.Is(err, keys.ErrKeyDestroyed) {
+		if _, err := kr.KeyVersion(ctx, rec.ID, rec.Version); !errors.Is(err, keystore.ErrKeyDestroyed) {
 			t.Fatalf("KeyVersion of a key restored under a tombstone = %v, want ErrKeyDestroyed", err)
 		}
-		if _, err := kr.Current(ctx, "cust-1", "default"); !errors.Is(err, keys.ErrKeyDestroyed) {
+		if _, err := kr.Current(ctx, "cust-1", "default"); !errors.Is(err, keystore.ErrKeyDestroyed) {
 			t.Fatalf("Current of a subject whose key was restored under its tombstone = %v, want ErrKeyDestroyed", err)
 		}
 		// A repeated Forget destroys what it finds and says so.
@@ -205,7 +206,7 @@ func RunKeyringTests(t *testing.T, h Harness) {
 		s := h.New(t)
 		root := newRoot(t)
 		a := openKeyring(t, root, s)
-		stores := map[string]keys.Store{"same Store": s}
+		stores := map[string]keystore.Store{"same Store": s}
 		if h.Reopen != nil {
 			stores["second Store on the keystore"] = h.Reopen(t, s)
 		}
@@ -223,10 +224,10 @@ func RunKeyringTests(t *testing.T, h Harness) {
 				if _, err := a.Forget(ctx, subject, "ticket-1"); err != nil {
 					t.Fatal(err)
 				}
-				if _, err := b.KeyVersion(ctx, k.ID(), k.Version()); !errors.Is(err, keys.ErrKeyDestroyed) {
+				if _, err := b.KeyVersion(ctx, k.ID(), k.Version()); !errors.Is(err, keystore.ErrKeyDestroyed) {
 					t.Fatalf("another Keyring of the process served the key right after Forget returned: %v", err)
 				}
-				if _, err := b.Current(ctx, subject, "default"); !errors.Is(err, keys.ErrKeyDestroyed) {
+				if _, err := b.Current(ctx, subject, "default"); !errors.Is(err, keystore.ErrKeyDestroyed) {
 					t.Fatalf("another Keyring of the process: Current after Forget = %v, want ErrKeyDestroyed", err)
 				}
 			})

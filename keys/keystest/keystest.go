@@ -1,11 +1,11 @@
-// Package keystest is the conformance suite every keys.Store and keys.KMS
-// implementation must pass. A backend's tests call RunStoreTests,
-// RunKMSTests or, for stores that support root rotation,
+// Package keystest is the conformance suite every keystore.Store and
+// keystore.KMS implementation must pass. A backend's tests call
+// RunStoreTests, RunKMSTests or, for stores that support root rotation,
 // RunRotatableStoreTests with a function that returns a fresh, empty
 // instance:
 //
 //	func TestConformance(t *testing.T) {
-//		keystest.RunStoreTests(t, func(t *testing.T) keys.Store { return memstore.New() })
+//		keystest.RunStoreTests(t, func(t *testing.T) keystore.Store { return memstore.New() })
 //	}
 package keystest
 
@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 )
 
 func randomID[T ~[16]byte](t *testing.T) T {
@@ -32,16 +32,16 @@ func randomID[T ~[16]byte](t *testing.T) T {
 	return v
 }
 
-func record(t *testing.T, subject keys.SubjectRef, id keys.KeyID, version uint32) keys.KeyRecord {
+func record(t *testing.T, subject keystore.SubjectRef, id keystore.KeyID, version uint32) keystore.KeyRecord {
 	w := make([]byte, 60)
 	rand.Read(w)
-	return keys.KeyRecord{
+	return keystore.KeyRecord{
 		ID: id, Version: version, Subject: subject, Purpose: "default",
 		Wrapped: w, CreatedAt: time.Now().UTC().Truncate(time.Microsecond),
 	}
 }
 
-func sameRecord(t *testing.T, got, want keys.KeyRecord) {
+func sameRecord(t *testing.T, got, want keystore.KeyRecord) {
 	t.Helper()
 	if got.ID != want.ID || got.Version != want.Version || got.Subject != want.Subject ||
 		got.Purpose != want.Purpose || !bytes.Equal(got.Wrapped, want.Wrapped) ||
@@ -53,16 +53,16 @@ func sameRecord(t *testing.T, got, want keys.KeyRecord) {
 }
 
 // RunStoreTests checks that the Stores newStore returns behave as
-// keys.Store documents. newStore must return an empty store each call.
-func RunStoreTests(t *testing.T, newStore func(t *testing.T) keys.Store) {
+// keystore.Store documents. newStore must return an empty store each call.
+func RunStoreTests(t *testing.T, newStore func(t *testing.T) keystore.Store) {
 	ctx := context.Background()
 
 	t.Run("CreateGetLatest", func(t *testing.T) {
 		s := newStore(t)
-		subj, id := randomID[keys.SubjectRef](t), randomID[keys.KeyID](t)
+		subj, id := randomID[keystore.SubjectRef](t), randomID[keystore.KeyID](t)
 		r1, r3, r2 := record(t, subj, id, 1), record(t, subj, id, 3), record(t, subj, id, 2)
 		r2.Purpose = "tokens.card-v2"
-		for _, r := range []keys.KeyRecord{r1, r3, r2} {
+		for _, r := range []keystore.KeyRecord{r1, r3, r2} {
 			if err := s.CreateKey(ctx, r); err != nil {
 				t.Fatalf("CreateKey v%d: %v", r.Version, err)
 			}
@@ -72,7 +72,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) keys.Store) {
 			t.Fatal(err)
 		}
 		sameRecord(t, got, r3)
-		for _, want := range []keys.KeyRecord{r1, r2, r3} {
+		for _, want := range []keystore.KeyRecord{r1, r2, r3} {
 			got, err := s.GetKey(ctx, id, want.Version)
 			if err != nil {
 				t.Fatalf("GetKey v%d: %v", want.Version, err)
@@ -83,33 +83,33 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) keys.Store) {
 
 	t.Run("NotFound", func(t *testing.T) {
 		s := newStore(t)
-		id := randomID[keys.KeyID](t)
-		if _, err := s.LatestKey(ctx, id); !errors.Is(err, keys.ErrKeyNotFound) {
+		id := randomID[keystore.KeyID](t)
+		if _, err := s.LatestKey(ctx, id); !errors.Is(err, keystore.ErrKeyNotFound) {
 			t.Fatalf("LatestKey of unknown key: got %v, want ErrKeyNotFound", err)
 		}
-		if _, err := s.GetKey(ctx, id, 1); !errors.Is(err, keys.ErrKeyNotFound) {
+		if _, err := s.GetKey(ctx, id, 1); !errors.Is(err, keystore.ErrKeyNotFound) {
 			t.Fatalf("GetKey of unknown key: got %v, want ErrKeyNotFound", err)
 		}
-		subj := randomID[keys.SubjectRef](t)
+		subj := randomID[keystore.SubjectRef](t)
 		if err := s.CreateKey(ctx, record(t, subj, id, 1)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.GetKey(ctx, id, 2); !errors.Is(err, keys.ErrKeyNotFound) {
+		if _, err := s.GetKey(ctx, id, 2); !errors.Is(err, keystore.ErrKeyNotFound) {
 			t.Fatalf("GetKey of unknown version: got %v, want ErrKeyNotFound", err)
 		}
-		if _, err := s.Tombstone(ctx, subj); !errors.Is(err, keys.ErrKeyNotFound) {
+		if _, err := s.Tombstone(ctx, subj); !errors.Is(err, keystore.ErrKeyNotFound) {
 			t.Fatalf("Tombstone of live subject: got %v, want ErrKeyNotFound", err)
 		}
 	})
 
 	t.Run("DuplicateVersion", func(t *testing.T) {
 		s := newStore(t)
-		subj, id := randomID[keys.SubjectRef](t), randomID[keys.KeyID](t)
+		subj, id := randomID[keystore.SubjectRef](t), randomID[keystore.KeyID](t)
 		first := record(t, subj, id, 1)
 		if err := s.CreateKey(ctx, first); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.CreateKey(ctx, record(t, subj, id, 1)); !errors.Is(err, keys.ErrKeyExists) {
+		if err := s.CreateKey(ctx, record(t, subj, id, 1)); !errors.Is(err, keystore.ErrKeyExists) {
 			t.Fatalf("second CreateKey of v1: got %v, want ErrKeyExists", err)
 		}
 		got, err := s.GetKey(ctx, id, 1)
@@ -121,7 +121,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) keys.Store) {
 
 	t.Run("CallerBuffersNotAliased", func(t *testing.T) {
 		s := newStore(t)
-		subj, id := randomID[keys.SubjectRef](t), randomID[keys.KeyID](t)
+		subj, id := randomID[keystore.SubjectRef](t), randomID[keystore.KeyID](t)
 		r := record(t, subj, id, 1)
 		want := bytes.Clone(r.Wrapped)
 		if err := s.CreateKey(ctx, r); err != nil {
@@ -144,9 +144,9 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) keys.Store) {
 
 	t.Run("Forget", func(t *testing.T) {
 		s := newStore(t)
-		subj, other := randomID[keys.SubjectRef](t), randomID[keys.SubjectRef](t)
-		idA, idB, idOther := randomID[keys.KeyID](t), randomID[keys.KeyID](t), randomID[keys.KeyID](t)
-		for _, r := range []keys.KeyRecord{record(t, subj, idA, 1), record(t, subj, idA, 2), record(t, subj, idB, 1)} {
+		subj, other := randomID[keystore.SubjectRef](t), randomID[keystore.SubjectRef](t)
+		idA, idB, idOther := randomID[keystore.KeyID](t), randomID[keystore.KeyID](t), randomID[keystore.KeyID](t)
+		for _, r := range []keystore.KeyRecord{record(t, subj, idA, 1), record(t, subj, idA, 2), record(t, subj, idB, 1)} {
 			if err := s.CreateKey(ctx, r); err != nil {
 				t.Fatal(err)
 			}
@@ -156,7 +156,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) keys.Store) {
 			t.Fatal(err)
 		}
 		when := time.Now().UTC().Truncate(time.Microsecond)
-		ts, err := s.Forget(ctx, keys.Tombstone{Subject: subj, ForgottenAt: when, Reason: "ticket-1"})
+		ts, err := s.Forget(ctx, keystore.Tombstone{Subject: subj, ForgottenAt: when, Reason: "ticket-1"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -164,23 +164,23 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) keys.Store) {
 			t.Fatalf("tombstone = %+v, want 3 destroyed, reason ticket-1, time %v", ts, when)
 		}
 		for _, c := range []struct {
-			id keys.KeyID
+			id keystore.KeyID
 			v  uint32
 		}{{idA, 1}, {idA, 2}, {idB, 1}} {
 			rec, err := s.GetKey(ctx, c.id, c.v)
-			if !errors.Is(err, keys.ErrKeyDestroyed) {
+			if !errors.Is(err, keystore.ErrKeyDestroyed) {
 				t.Fatalf("GetKey after Forget: got %v, want ErrKeyDestroyed", err)
 			}
 			if rec.Wrapped != nil {
 				t.Fatal("GetKey after Forget returned key material")
 			}
 		}
-		if _, err := s.LatestKey(ctx, idA); !errors.Is(err, keys.ErrKeyDestroyed) {
+		if _, err := s.LatestKey(ctx, idA); !errors.Is(err, keystore.ErrKeyDestroyed) {
 			t.Fatalf("LatestKey after Forget: got %v, want ErrKeyDestroyed", err)
 		}
 		// Never re-created, for a known key and for a purpose not used before.
-		for _, r := range []keys.KeyRecord{record(t, subj, idA, 3), record(t, subj, randomID[keys.KeyID](t), 1)} {
-			if err := s.CreateKey(ctx, r); !errors.Is(err, keys.ErrKeyDestroyed) {
+		for _, r := range []keystore.KeyRecord{record(t, subj, idA, 3), record(t, subj, randomID[keystore.KeyID](t), 1)} {
+			if err := s.CreateKey(ctx, r); !errors.Is(err, keystore.ErrKeyDestroyed) {
 				t.Fatalf("CreateKey after Forget: got %v, want ErrKeyDestroyed", err)
 			}
 		}
@@ -191,7 +191,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) keys.Store) {
 		}
 		sameRecord(t, got, otherRec)
 		// Idempotent: the first tombstone stays.
-		again, err := s.Forget(ctx, keys.Tombstone{Subject: subj, ForgottenAt: when.Add(time.Hour), Reason: "ticket-2"})
+		again, err := s.Forget(ctx, keystore.Tombstone{Subject: subj, ForgottenAt: when.Add(time.Hour), Reason: "ticket-2"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -209,39 +209,39 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) keys.Store) {
 
 	t.Run("ForgetUnknownSubject", func(t *testing.T) {
 		s := newStore(t)
-		subj := randomID[keys.SubjectRef](t)
-		ts, err := s.Forget(ctx, keys.Tombstone{Subject: subj, ForgottenAt: time.Now().UTC().Truncate(time.Microsecond)})
+		subj := randomID[keystore.SubjectRef](t)
+		ts, err := s.Forget(ctx, keystore.Tombstone{Subject: subj, ForgottenAt: time.Now().UTC().Truncate(time.Microsecond)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if ts.Destroyed != 0 {
 			t.Fatalf("Destroyed = %d, want 0", ts.Destroyed)
 		}
-		if err := s.CreateKey(ctx, record(t, subj, randomID[keys.KeyID](t), 1)); !errors.Is(err, keys.ErrKeyDestroyed) {
+		if err := s.CreateKey(ctx, record(t, subj, randomID[keystore.KeyID](t), 1)); !errors.Is(err, keystore.ErrKeyDestroyed) {
 			t.Fatalf("CreateKey for a subject forgotten before it had keys: got %v, want ErrKeyDestroyed", err)
 		}
 	})
 
 	t.Run("ForgottenAmong", func(t *testing.T) {
 		s := newStore(t)
-		l, ok := s.(keys.ForgottenLister)
+		l, ok := s.(keystore.ForgottenLister)
 		if !ok {
-			t.Skip("the Store does not implement keys.ForgottenLister")
+			t.Skip("the Store does not implement keystore.ForgottenLister")
 		}
-		gone1, gone2 := randomID[keys.SubjectRef](t), randomID[keys.SubjectRef](t)
-		live, unknown := randomID[keys.SubjectRef](t), randomID[keys.SubjectRef](t)
-		if err := s.CreateKey(ctx, record(t, live, randomID[keys.KeyID](t), 1)); err != nil {
+		gone1, gone2 := randomID[keystore.SubjectRef](t), randomID[keystore.SubjectRef](t)
+		live, unknown := randomID[keystore.SubjectRef](t), randomID[keystore.SubjectRef](t)
+		if err := s.CreateKey(ctx, record(t, live, randomID[keystore.KeyID](t), 1)); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.CreateKey(ctx, record(t, gone1, randomID[keys.KeyID](t), 1)); err != nil {
+		if err := s.CreateKey(ctx, record(t, gone1, randomID[keystore.KeyID](t), 1)); err != nil {
 			t.Fatal(err)
 		}
-		for _, r := range []keys.SubjectRef{gone1, gone2} {
-			if _, err := s.Forget(ctx, keys.Tombstone{Subject: r, ForgottenAt: time.Now().UTC().Truncate(time.Microsecond)}); err != nil {
+		for _, r := range []keystore.SubjectRef{gone1, gone2} {
+			if _, err := s.Forget(ctx, keystore.Tombstone{Subject: r, ForgottenAt: time.Now().UTC().Truncate(time.Microsecond)}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		got, err := l.ForgottenAmong(ctx, []keys.SubjectRef{live, gone2, unknown, gone1})
+		got, err := l.ForgottenAmong(ctx, []keystore.SubjectRef{live, gone2, unknown, gone1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -251,9 +251,9 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) keys.Store) {
 		if got, err := l.ForgottenAmong(ctx, nil); err != nil || len(got) != 0 {
 			t.Fatalf("ForgottenAmong(nil) = %v, %v", got, err)
 		}
-		many := make([]keys.SubjectRef, keys.ForgottenBatch)
+		many := make([]keystore.SubjectRef, keystore.ForgottenBatch)
 		for i := range many {
-			many[i] = randomID[keys.SubjectRef](t)
+			many[i] = randomID[keystore.SubjectRef](t)
 		}
 		many[len(many)-1] = gone2
 		if got, err := l.ForgottenAmong(ctx, many); err != nil || len(got) != 1 || got[0] != gone2 {
@@ -276,10 +276,10 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) keys.Store) {
 			t.Fatalf("InitMeta of binary value = %x, %v", got, err)
 		}
 		// Once the keystore holds a key, a missing value is never created.
-		if err := s.CreateKey(ctx, record(t, randomID[keys.SubjectRef](t), randomID[keys.KeyID](t), 1)); err != nil {
+		if err := s.CreateKey(ctx, record(t, randomID[keystore.SubjectRef](t), randomID[keystore.KeyID](t), 1)); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := s.InitMeta(ctx, "late", []byte("x")); !errors.Is(err, keys.ErrCheckValueMissing) {
+		if got, err := s.InitMeta(ctx, "late", []byte("x")); !errors.Is(err, keystore.ErrCheckValueMissing) {
 			t.Fatalf("InitMeta on a keystore with keys = %q, %v; want ErrCheckValueMissing", got, err)
 		}
 		if got, err := s.InitMeta(ctx, "check", []byte("third")); err != nil || string(got) != "first" {
@@ -289,10 +289,10 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) keys.Store) {
 
 	t.Run("InitMetaOnTombstonesOnly", func(t *testing.T) {
 		s := newStore(t)
-		if _, err := s.Forget(ctx, keys.Tombstone{Subject: randomID[keys.SubjectRef](t), ForgottenAt: time.Now().UTC().Truncate(time.Microsecond)}); err != nil {
+		if _, err := s.Forget(ctx, keystore.Tombstone{Subject: randomID[keystore.SubjectRef](t), ForgottenAt: time.Now().UTC().Truncate(time.Microsecond)}); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := s.InitMeta(ctx, "check", []byte("x")); !errors.Is(err, keys.ErrCheckValueMissing) {
+		if got, err := s.InitMeta(ctx, "check", []byte("x")); !errors.Is(err, keystore.ErrCheckValueMissing) {
 			t.Fatalf("InitMeta on a keystore with a tombstone = %q, %v; want ErrCheckValueMissing", got, err)
 		}
 	})
@@ -319,7 +319,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) keys.Store) {
 
 	t.Run("ConcurrentCreate", func(t *testing.T) {
 		s := newStore(t)
-		subj, id := randomID[keys.SubjectRef](t), randomID[keys.KeyID](t)
+		subj, id := randomID[keystore.SubjectRef](t), randomID[keystore.KeyID](t)
 		const n = 16
 		errs := make([]error, n)
 		var wg sync.WaitGroup
@@ -332,7 +332,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) keys.Store) {
 			switch {
 			case err == nil:
 				ok++
-			case !errors.Is(err, keys.ErrKeyExists):
+			case !errors.Is(err, keystore.ErrKeyExists):
 				t.Fatalf("concurrent CreateKey: %v", err)
 			}
 		}
@@ -345,21 +345,21 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) keys.Store) {
 		s := newStore(t)
 		const rounds, creators = 20, 4
 		for round := range rounds {
-			subj := randomID[keys.SubjectRef](t)
-			ids := make([]keys.KeyID, creators)
+			subj := randomID[keystore.SubjectRef](t)
+			ids := make([]keystore.KeyID, creators)
 			var wg sync.WaitGroup
 			errs := make(chan error, creators+1)
 			for i := range creators {
-				ids[i] = randomID[keys.KeyID](t)
+				ids[i] = randomID[keystore.KeyID](t)
 				wg.Go(func() {
 					err := s.CreateKey(ctx, record(t, subj, ids[i], 1))
-					if err != nil && !errors.Is(err, keys.ErrKeyDestroyed) {
+					if err != nil && !errors.Is(err, keystore.ErrKeyDestroyed) {
 						errs <- fmt.Errorf("create: %w", err)
 					}
 				})
 			}
 			wg.Go(func() {
-				if _, err := s.Forget(ctx, keys.Tombstone{Subject: subj, ForgottenAt: time.Now().UTC().Truncate(time.Microsecond)}); err != nil {
+				if _, err := s.Forget(ctx, keystore.Tombstone{Subject: subj, ForgottenAt: time.Now().UTC().Truncate(time.Microsecond)}); err != nil {
 					errs <- fmt.Errorf("forget: %w", err)
 				}
 			})
@@ -380,15 +380,15 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) keys.Store) {
 		s := newStore(t)
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
-		if _, err := s.LatestKey(cctx, randomID[keys.KeyID](t)); err == nil || errors.Is(err, keys.ErrKeyNotFound) {
+		if _, err := s.LatestKey(cctx, randomID[keystore.KeyID](t)); err == nil || errors.Is(err, keystore.ErrKeyNotFound) {
 			t.Fatalf("LatestKey with canceled context: got %v, want a context error", err)
 		}
 	})
 }
 
-// RunKMSTests checks that the KMSs newKMS returns behave as keys.KMS
+// RunKMSTests checks that the KMSs newKMS returns behave as keystore.KMS
 // documents. Two calls to newKMS may return the same root key.
-func RunKMSTests(t *testing.T, newKMS func(t *testing.T) keys.KMS) {
+func RunKMSTests(t *testing.T, newKMS func(t *testing.T) keystore.KMS) {
 	ctx := context.Background()
 	key := make([]byte, 32)
 	rand.Read(key)
@@ -448,7 +448,7 @@ func RunKMSTests(t *testing.T, newKMS func(t *testing.T) keys.KMS) {
 			t.Fatal(err)
 		}
 		for _, bad := range [][]byte{[]byte("fieldcrypt/keystest/ae"), nil, append(bytes.Clone(ad), 0)} {
-			if _, err := k.Unwrap(ctx, w, bad); !errors.Is(err, keys.ErrUnwrap) {
+			if _, err := k.Unwrap(ctx, w, bad); !errors.Is(err, keystore.ErrUnwrap) {
 				t.Fatalf("Unwrap with wrong associated data %q: got %v, want ErrUnwrap", bad, err)
 			}
 		}
@@ -463,12 +463,12 @@ func RunKMSTests(t *testing.T, newKMS func(t *testing.T) keys.KMS) {
 		for i := range w {
 			bad := bytes.Clone(w)
 			bad[i] ^= 0x01
-			if _, err := k.Unwrap(ctx, bad, ad); !errors.Is(err, keys.ErrUnwrap) {
+			if _, err := k.Unwrap(ctx, bad, ad); !errors.Is(err, keystore.ErrUnwrap) {
 				t.Fatalf("Unwrap with byte %d flipped: got %v, want ErrUnwrap", i, err)
 			}
 		}
 		for _, n := range []int{0, 1, len(w) / 2, len(w) - 1} {
-			if _, err := k.Unwrap(ctx, w[:n], ad); !errors.Is(err, keys.ErrUnwrap) {
+			if _, err := k.Unwrap(ctx, w[:n], ad); !errors.Is(err, keystore.ErrUnwrap) {
 				t.Fatalf("Unwrap of %d-byte truncation: got %v, want ErrUnwrap", n, err)
 			}
 		}
@@ -502,16 +502,16 @@ func RunKMSTests(t *testing.T, newKMS func(t *testing.T) keys.KMS) {
 	})
 }
 
-// RunRotatableStoreTests checks that the stores newStore returns (empty,
-// one per call) implement keys.RotatableStore as documented: LiveKeys pages
-// in (ID, version) order and skips destroyed keys, RewrapKey and
-// RewrapMeta are compare-and-swap (exactly one of several concurrent
-// rewraps wins), and a destroyed key is never brought back.
-func RunRotatableStoreTests(t *testing.T, newStore func(t *testing.T) keys.RotatableStore) {
+// RunRotatableStoreTests checks that the stores newStore returns (empty, one
+// per call) implement keystore.RotatableStore as documented: LiveKeys pages
+// in (ID, version) order and skips destroyed keys, RewrapKey and RewrapMeta
+// are compare-and-swap (exactly one of several concurrent rewraps wins), and
+// a destroyed key is never brought back.
+func RunRotatableStoreTests(t *testing.T, newStore func(t *testing.T) keystore.RotatableStore) {
 	ctx := context.Background()
 	s := newStore(t)
-	rec := func(subject byte, id byte, version uint32) keys.KeyRecord {
-		r := keys.KeyRecord{Version: version, Purpose: "default", CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
+	rec := func(subject byte, id byte, version uint32) keystore.KeyRecord {
+		r := keystore.KeyRecord{Version: version, Purpose: "default", CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
 		r.ID[0], r.ID[15], r.Subject[0] = id, id, subject
 		r.Wrapped = []byte{id, byte(version), 1, 2, 3}
 		return r
@@ -519,7 +519,7 @@ func RunRotatableStoreTests(t *testing.T, newStore func(t *testing.T) keys.Rotat
 	if n, err := s.CountLiveKeys(ctx); err != nil || n != 0 {
 		t.Fatalf("CountLiveKeys of an empty store = %d, %v", n, err)
 	}
-	if _, err := s.Meta(ctx, "id-key.v1"); !errors.Is(err, keys.ErrKeyNotFound) {
+	if _, err := s.Meta(ctx, "id-key.v1"); !errors.Is(err, keystore.ErrKeyNotFound) {
 		t.Fatalf("Meta of an absent name = %v, want ErrKeyNotFound", err)
 	}
 	if _, err := s.InitMeta(ctx, "id-key.v1", []byte("check-1")); err != nil {
@@ -527,17 +527,17 @@ func RunRotatableStoreTests(t *testing.T, newStore func(t *testing.T) keys.Rotat
 	}
 	// Inserted out of order; 0xff sorts after 0x01 bytewise (a signed
 	// comparison would put it first).
-	all := []keys.KeyRecord{rec(1, 0xff, 1), rec(1, 0x01, 2), rec(2, 0x80, 1), rec(1, 0x01, 1), rec(3, 0x02, 1)}
+	all := []keystore.KeyRecord{rec(1, 0xff, 1), rec(1, 0x01, 2), rec(2, 0x80, 1), rec(1, 0x01, 1), rec(3, 0x02, 1)}
 	for _, r := range all {
 		if err := s.CreateKey(ctx, r); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.Forget(ctx, keys.Tombstone{Subject: all[4].Subject, ForgottenAt: time.Now().UTC()}); err != nil {
+	if _, err := s.Forget(ctx, keystore.Tombstone{Subject: all[4].Subject, ForgottenAt: time.Now().UTC()}); err != nil {
 		t.Fatal(err)
 	}
-	var got []keys.KeyRecord
-	var cur keys.KeyCursor
+	var got []keystore.KeyRecord
+	var cur keystore.KeyCursor
 	for {
 		page, err := s.LiveKeys(ctx, cur, 2)
 		if err != nil {
@@ -547,9 +547,9 @@ func RunRotatableStoreTests(t *testing.T, newStore func(t *testing.T) keys.Rotat
 		if len(page) < 2 {
 			break
 		}
-		cur = keys.KeyCursor{ID: page[len(page)-1].ID, Version: page[len(page)-1].Version}
+		cur = keystore.KeyCursor{ID: page[len(page)-1].ID, Version: page[len(page)-1].Version}
 	}
-	want := []keys.KeyRecord{all[3], all[1], all[2], all[0]}
+	want := []keystore.KeyRecord{all[3], all[1], all[2], all[0]}
 	if len(got) != len(want) {
 		t.Fatalf("LiveKeys returned %d records, want %d", len(got), len(want))
 	}
@@ -564,7 +564,7 @@ func RunRotatableStoreTests(t *testing.T, newStore func(t *testing.T) keys.Rotat
 	}
 
 	r := all[0]
-	if err := s.RewrapKey(ctx, r.ID, r.Version, []byte("stale"), []byte("new")); !errors.Is(err, keys.ErrRewrapConflict) {
+	if err := s.RewrapKey(ctx, r.ID, r.Version, []byte("stale"), []byte("new")); !errors.Is(err, keystore.ErrRewrapConflict) {
 		t.Fatalf("RewrapKey with stale material = %v, want ErrRewrapConflict", err)
 	}
 	if err := s.RewrapKey(ctx, r.ID, r.Version, r.Wrapped, []byte("new")); err != nil {
@@ -573,21 +573,21 @@ func RunRotatableStoreTests(t *testing.T, newStore func(t *testing.T) keys.Rotat
 	if g, err := s.GetKey(ctx, r.ID, r.Version); err != nil || string(g.Wrapped) != "new" || !g.CreatedAt.Equal(r.CreatedAt) {
 		t.Fatalf("after RewrapKey: %q, %v", g.Wrapped, err)
 	}
-	if err := s.RewrapKey(ctx, r.ID, r.Version, r.Wrapped, []byte("newer")); !errors.Is(err, keys.ErrRewrapConflict) {
+	if err := s.RewrapKey(ctx, r.ID, r.Version, r.Wrapped, []byte("newer")); !errors.Is(err, keystore.ErrRewrapConflict) {
 		t.Fatalf("second RewrapKey with the old material = %v, want ErrRewrapConflict", err)
 	}
-	if err := s.RewrapKey(ctx, r.ID, 9, r.Wrapped, []byte("x")); !errors.Is(err, keys.ErrKeyNotFound) {
+	if err := s.RewrapKey(ctx, r.ID, 9, r.Wrapped, []byte("x")); !errors.Is(err, keystore.ErrKeyNotFound) {
 		t.Fatalf("RewrapKey of an absent version = %v, want ErrKeyNotFound", err)
 	}
 	gone := all[4]
-	if err := s.RewrapKey(ctx, gone.ID, gone.Version, gone.Wrapped, []byte("x")); !errors.Is(err, keys.ErrKeyDestroyed) {
+	if err := s.RewrapKey(ctx, gone.ID, gone.Version, gone.Wrapped, []byte("x")); !errors.Is(err, keystore.ErrKeyDestroyed) {
 		t.Fatalf("RewrapKey of a destroyed key = %v, want ErrKeyDestroyed", err)
 	}
-	if _, err := s.GetKey(ctx, gone.ID, gone.Version); !errors.Is(err, keys.ErrKeyDestroyed) {
+	if _, err := s.GetKey(ctx, gone.ID, gone.Version); !errors.Is(err, keystore.ErrKeyDestroyed) {
 		t.Fatalf("a destroyed key came back: %v", err)
 	}
 
-	if err := s.RewrapMeta(ctx, "id-key.v1", []byte("other"), []byte("check-2")); !errors.Is(err, keys.ErrRewrapConflict) {
+	if err := s.RewrapMeta(ctx, "id-key.v1", []byte("other"), []byte("check-2")); !errors.Is(err, keystore.ErrRewrapConflict) {
 		t.Fatalf("RewrapMeta with a stale value = %v, want ErrRewrapConflict", err)
 	}
 	if err := s.RewrapMeta(ctx, "id-key.v1", []byte("check-1"), []byte("check-2")); err != nil {
@@ -596,7 +596,7 @@ func RunRotatableStoreTests(t *testing.T, newStore func(t *testing.T) keys.Rotat
 	if v, err := s.Meta(ctx, "id-key.v1"); err != nil || string(v) != "check-2" {
 		t.Fatalf("Meta after RewrapMeta = %q, %v", v, err)
 	}
-	if err := s.RewrapMeta(ctx, "absent", nil, []byte("x")); !errors.Is(err, keys.ErrKeyNotFound) {
+	if err := s.RewrapMeta(ctx, "absent", nil, []byte("x")); !errors.Is(err, keystore.ErrKeyNotFound) {
 		t.Fatalf("RewrapMeta of an absent name = %v, want ErrKeyNotFound", err)
 	}
 
@@ -610,7 +610,7 @@ func RunRotatableStoreTests(t *testing.T, newStore func(t *testing.T) keys.Rotat
 			switch {
 			case err == nil:
 				wins.Add(1)
-			case !errors.Is(err, keys.ErrRewrapConflict):
+			case !errors.Is(err, keystore.ErrRewrapConflict):
 				t.Errorf("concurrent RewrapKey: %v", err)
 			}
 		})

@@ -33,6 +33,7 @@ import (
 	"runtime"
 
 	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 )
 
 // KeySize is the root key size in bytes.
@@ -45,7 +46,7 @@ type KMS struct {
 	aead cipher.AEAD
 }
 
-var _ keys.KMS = (*KMS)(nil)
+var _ keystore.KMS = (*KMS)(nil)
 
 // New returns a KMS for the 32-byte root key. The key is copied.
 func New(rootKey []byte) (*KMS, error) {
@@ -216,17 +217,17 @@ func (k *KMS) Wrap(ctx context.Context, plaintext, associatedData []byte) ([]byt
 }
 
 // Unwrap decrypts a value Wrap returned. Any failure — wrong root key,
-// wrong associated data, tampering, truncation — is keys.ErrUnwrap.
+// wrong associated data, tampering, truncation — is keystore.ErrUnwrap.
 func (k *KMS) Unwrap(ctx context.Context, wrapped, associatedData []byte) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if len(wrapped) < 1+k.aead.Overhead() || wrapped[0] != formatV1 {
-		return nil, keys.ErrUnwrap
+		return nil, keystore.ErrUnwrap
 	}
 	pt, err := k.aead.Open(nil, nil, wrapped[1:], associatedData)
 	if err != nil {
-		return nil, keys.ErrUnwrap
+		return nil, keystore.ErrUnwrap
 	}
 	return pt, nil
 }

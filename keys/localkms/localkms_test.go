@@ -12,11 +12,12 @@ import (
 
 	"github.com/fieldcrypt/fieldcrypt/keys"
 	"github.com/fieldcrypt/fieldcrypt/keys/keystest"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 	"github.com/fieldcrypt/fieldcrypt/keys/localkms"
 )
 
 func TestConformance(t *testing.T) {
-	keystest.RunKMSTests(t, func(t *testing.T) keys.KMS {
+	keystest.RunKMSTests(t, func(t *testing.T) keystore.KMS {
 		k, err := localkms.OpenFile(filepath.Join(t.TempDir(), "root.key"))
 		if err != nil {
 			t.Fatal(err)
@@ -147,7 +148,7 @@ func TestDifferentRootKeysDoNotUnwrap(t *testing.T) {
 	b, _ := localkms.Parse([]byte(localkms.GenerateKey()))
 	ctx := context.Background()
 	w, _ := a.Wrap(ctx, []byte("0123456789abcdef0123456789abcdef"), nil)
-	if _, err := b.Unwrap(ctx, w, nil); !errors.Is(err, keys.ErrUnwrap) {
+	if _, err := b.Unwrap(ctx, w, nil); !errors.Is(err, keystore.ErrUnwrap) {
 		t.Fatalf("unwrap under another root key: got %v, want ErrUnwrap", err)
 	}
 }

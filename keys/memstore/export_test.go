@@ -3,7 +3,7 @@ package memstore
 import (
 	"slices"
 
-	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 )
 
 // Beneath-the-API access for keystest.Harness: what a restore or a cleanup
@@ -21,7 +21,7 @@ func RestoreMeta(s *Store, name string, value []byte) {
 	s.meta[name] = slices.Clone(value)
 }
 
-func RestoreKey(s *Store, rec keys.KeyRecord) {
+func RestoreKey(s *Store, rec keystore.KeyRecord) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	vs := s.keys[rec.ID]
@@ -32,10 +32,10 @@ func RestoreKey(s *Store, rec keys.KeyRecord) {
 		}
 	}
 	s.keys[rec.ID] = append(vs, clone(rec))
-	slices.SortFunc(s.keys[rec.ID], func(a, b keys.KeyRecord) int { return int(int64(a.Version) - int64(b.Version)) })
+	slices.SortFunc(s.keys[rec.ID], func(a, b keystore.KeyRecord) int { return int(int64(a.Version) - int64(b.Version)) })
 }
 
-func Material(s *Store, id keys.KeyID, version uint32) ([]byte, bool) {
+func Material(s *Store, id keystore.KeyID, version uint32) ([]byte, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, r := range s.keys[id] {

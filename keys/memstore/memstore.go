@@ -1,4 +1,4 @@
-// Package memstore is an in-memory keys.Store for tests and short-lived
+// Package memstore is an in-memory keystore.Store for tests and short-lived
 // programs. Everything it holds is lost when the process exits, so data
 // encrypted under its keys becomes unreadable then: do not use it for data
 // you keep.
@@ -9,49 +9,49 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 )
 
-// Store is an in-memory keys.Store. It is safe for concurrent use.
+// Store is an in-memory keystore.Store. It is safe for concurrent use.
 type Store struct {
 	mu         sync.Mutex
-	keys       map[keys.KeyID][]keys.KeyRecord // versions in ascending order
-	tombstones map[keys.SubjectRef]keys.Tombstone
+	keys       map[keystore.KeyID][]keystore.KeyRecord // versions in ascending order
+	tombstones map[keystore.SubjectRef]keystore.Tombstone
 	meta       map[string][]byte
 }
 
-var _ keys.Store = (*Store)(nil)
+var _ keystore.Store = (*Store)(nil)
 
 // New returns an empty Store.
 func New() *Store {
 	return &Store{
-		keys:       make(map[keys.KeyID][]keys.KeyRecord),
-		tombstones: make(map[keys.SubjectRef]keys.Tombstone),
+		keys:       make(map[keystore.KeyID][]keystore.KeyRecord),
+		tombstones: make(map[keystore.SubjectRef]keystore.Tombstone),
 		meta:       make(map[string][]byte),
 	}
 }
 
-func clone(r keys.KeyRecord) keys.KeyRecord {
+func clone(r keystore.KeyRecord) keystore.KeyRecord {
 	r.Wrapped = slices.Clone(r.Wrapped)
 	return r
 }
 
-// CreateKey implements keys.Store.
-func (s *Store) CreateKey(ctx context.Context, rec keys.KeyRecord) error {
+// CreateKey implements keystore.Store.
+func (s *Store) CreateKey(ctx context.Context, rec keystore.KeyRecord) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, gone := s.tombstones[rec.Subject]; gone {
-		return keys.ErrKeyDestroyed
+		return keystore.ErrKeyDestroyed
 	}
 	vs := s.keys[rec.ID]
-	i, found := slices.BinarySearchFunc(vs, rec.Version, func(r keys.KeyRecord, v uint32) int {
+	i, found := slices.BinarySearchFunc(vs, rec.Version, func(r keystore.KeyRecord, v uint32) int {
 		return int(int64(r.Version) - int64(v))
 	})
 	if found {
-		return keys.ErrKeyExists
+		return keystore.ErrKeyExists
 	}
 	s.keys[rec.ID] = slices.Insert(vs, i, clone(rec))
 	return nil
@@ -59,38 +59,38 @@ func (s *Store) CreateKey(ctx context.Context, rec keys.KeyRecord) error {
 
 // result returns a copy of r, without material when it is destroyed or its
 // subject has a tombstone (a tombstone wins over any key row). s.mu is held.
-func (s *Store) result(r keys.KeyRecord) (keys.KeyRecord, error) {
+func (s *Store) result(r keystore.KeyRecord) (keystore.KeyRecord, error) {
 	if _, gone := s.tombstones[r.Subject]; gone || r.Wrapped == nil {
 		r.Wrapped = nil
-		return r, keys.ErrKeyDestroyed
+		return r, keystore.ErrKeyDestroyed
 	}
 	return clone(r), nil
 }
 
 // live reports whether r holds material a reader may use. s.mu is held.
-func (s *Store) live(r keys.KeyRecord) bool {
+func (s *Store) live(r keystore.KeyRecord) bool {
 	_, gone := s.tombstones[r.Subject]
 	return r.Wrapped != nil && !gone
 }
 
-// LatestKey implements keys.Store.
-func (s *Store) LatestKey(ctx context.Context, id keys.KeyID) (keys.KeyRecord, error) {
+// LatestKey implements keystore.Store.
+func (s *Store) LatestKey(ctx context.Context, id keystore.KeyID) (keystore.KeyRecord, error) {
 	if err := ctx.Err(); err != nil {
-		return keys.KeyRecord{}, err
+		return keystore.KeyRecord{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	vs := s.keys[id]
 	if len(vs) == 0 {
-		return keys.KeyRecord{}, keys.ErrKeyNotFound
+		return keystore.KeyRecord{}, keystore.ErrKeyNotFound
 	}
 	return s.result(vs[len(vs)-1])
 }
 
-// GetKey implements keys.Store.
-func (s *Store) GetKey(ctx context.Context, id keys.KeyID, version uint32) (keys.KeyRecord, error) {
+// GetKey implements keystore.Store.
+func (s *Store) GetKey(ctx context.Context, id keystore.KeyID, version uint32) (keystore.KeyRecord, error) {
 	if err := ctx.Err(); err != nil {
-		return keys.KeyRecord{}, err
+		return keystore.KeyRecord{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -99,13 +99,13 @@ func (s *Store) GetKey(ctx context.Context, id keys.KeyID, version uint32) (keys
 			return s.result(r)
 		}
 	}
-	return keys.KeyRecord{}, keys.ErrKeyNotFound
+	return keystore.KeyRecord{}, keystore.ErrKeyNotFound
 }
 
-// Forget implements keys.Store.
-func (s *Store) Forget(ctx context.Context, t keys.Tombstone) (keys.Tombstone, error) {
+// Forget implements keystore.Store.
+func (s *Store) Forget(ctx context.Context, t keystore.Tombstone) (keystore.Tombstone, error) {
 	if err := ctx.Err(); err != nil {
-		return keys.Tombstone{}, err
+		return keystore.Tombstone{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -133,32 +133,32 @@ func (s *Store) Forget(ctx context.Context, t keys.Tombstone) (keys.Tombstone, e
 	return t, nil
 }
 
-// Tombstone implements keys.Store.
-func (s *Store) Tombstone(ctx context.Context, subject keys.SubjectRef) (keys.Tombstone, error) {
+// Tombstone implements keystore.Store.
+func (s *Store) Tombstone(ctx context.Context, subject keystore.SubjectRef) (keystore.Tombstone, error) {
 	if err := ctx.Err(); err != nil {
-		return keys.Tombstone{}, err
+		return keystore.Tombstone{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, ok := s.tombstones[subject]
 	if !ok {
-		return keys.Tombstone{}, keys.ErrKeyNotFound
+		return keystore.Tombstone{}, keystore.ErrKeyNotFound
 	}
 	t.DestroyedNow = 0
 	return t, nil
 }
 
-var _ keys.ForgottenLister = (*Store)(nil)
+var _ keystore.ForgottenLister = (*Store)(nil)
 
-// ForgottenAmong implements keys.ForgottenLister.
-func (s *Store) ForgottenAmong(ctx context.Context, refs []keys.SubjectRef) ([]keys.SubjectRef, error) {
+// ForgottenAmong implements keystore.ForgottenLister.
+func (s *Store) ForgottenAmong(ctx context.Context, refs []keystore.SubjectRef) ([]keystore.SubjectRef, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []keys.SubjectRef
-	seen := map[keys.SubjectRef]bool{}
+	var out []keystore.SubjectRef
+	seen := map[keystore.SubjectRef]bool{}
 	for _, r := range refs {
 		if _, ok := s.tombstones[r]; ok && !seen[r] {
 			seen[r] = true
@@ -168,7 +168,7 @@ func (s *Store) ForgottenAmong(ctx context.Context, refs []keys.SubjectRef) ([]k
 	return out, nil
 }
 
-// InitMeta implements keys.Store.
+// InitMeta implements keystore.Store.
 func (s *Store) InitMeta(ctx context.Context, name string, value []byte) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -179,7 +179,7 @@ func (s *Store) InitMeta(ctx context.Context, name string, value []byte) ([]byte
 		return slices.Clone(old), nil
 	}
 	if len(s.keys) > 0 || len(s.tombstones) > 0 {
-		return nil, keys.ErrCheckValueMissing
+		return nil, keystore.ErrCheckValueMissing
 	}
 	s.meta[name] = slices.Clone(value)
 	return slices.Clone(value), nil

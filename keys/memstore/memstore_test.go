@@ -3,24 +3,26 @@ package memstore_test
 import (
 	"testing"
 
-	"github.com/fieldcrypt/fieldcrypt/keys"
 	"github.com/fieldcrypt/fieldcrypt/keys/keystest"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 	"github.com/fieldcrypt/fieldcrypt/keys/memstore"
 )
 
 func TestConformance(t *testing.T) {
-	keystest.RunStoreTests(t, func(t *testing.T) keys.Store { return memstore.New() })
+	keystest.RunStoreTests(t, func(t *testing.T) keystore.Store { return memstore.New() })
 }
 
 func TestKeyring(t *testing.T) {
 	keystest.RunKeyringTests(t, keystest.Harness{
-		New:        func(t *testing.T) keys.Store { return memstore.New() },
-		DeleteMeta: func(t *testing.T, s keys.Store, name string) { memstore.DeleteMeta(s.(*memstore.Store), name) },
-		RestoreMeta: func(t *testing.T, s keys.Store, name string, v []byte) {
+		New:        func(t *testing.T) keystore.Store { return memstore.New() },
+		DeleteMeta: func(t *testing.T, s keystore.Store, name string) { memstore.DeleteMeta(s.(*memstore.Store), name) },
+		RestoreMeta: func(t *testing.T, s keystore.Store, name string, v []byte) {
 			memstore.RestoreMeta(s.(*memstore.Store), name, v)
 		},
-		RestoreKey: func(t *testing.T, s keys.Store, rec keys.KeyRecord) { memstore.RestoreKey(s.(*memstore.Store), rec) },
-		Material: func(t *testing.T, s keys.Store, id keys.KeyID, v uint32) ([]byte, bool) {
+		RestoreKey: func(t *testing.T, s keystore.Store, rec keystore.KeyRecord) {
+			memstore.RestoreKey(s.(*memstore.Store), rec)
+		},
+		Material: func(t *testing.T, s keystore.Store, id keystore.KeyID, v uint32) ([]byte, bool) {
 			return memstore.Material(s.(*memstore.Store), id, v)
 		},
 	})

@@ -5,14 +5,14 @@ import (
 	"context"
 	"slices"
 
-	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 )
 
-var _ keys.RotatableStore = (*Store)(nil)
+var _ keystore.RotatableStore = (*Store)(nil)
 
-// LiveKeys implements keys.RotatableStore. It sorts every key on each call:
+// LiveKeys implements keystore.RotatableStore. It sorts every key on each call:
 // fine for the sizes an in-memory store holds.
-func (s *Store) LiveKeys(ctx context.Context, after keys.KeyCursor, limit int) ([]keys.KeyRecord, error) {
+func (s *Store) LiveKeys(ctx context.Context, after keystore.KeyCursor, limit int) ([]keystore.KeyRecord, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -21,15 +21,15 @@ func (s *Store) LiveKeys(ctx context.Context, after keys.KeyCursor, limit int) (
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []keys.KeyRecord
+	var out []keystore.KeyRecord
 	for _, vs := range s.keys {
 		for _, r := range vs {
-			if s.live(r) && after.Less(keys.KeyCursor{ID: r.ID, Version: r.Version}) {
+			if s.live(r) && after.Less(keystore.KeyCursor{ID: r.ID, Version: r.Version}) {
 				out = append(out, r)
 			}
 		}
 	}
-	slices.SortFunc(out, func(a, b keys.KeyRecord) int {
+	slices.SortFunc(out, func(a, b keystore.KeyRecord) int {
 		if c := bytes.Compare(a.ID[:], b.ID[:]); c != 0 {
 			return c
 		}
@@ -44,7 +44,7 @@ func (s *Store) LiveKeys(ctx context.Context, after keys.KeyCursor, limit int) (
 	return out, nil
 }
 
-// CountLiveKeys implements keys.RotatableStore.
+// CountLiveKeys implements keystore.RotatableStore.
 func (s *Store) CountLiveKeys(ctx context.Context) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -62,8 +62,8 @@ func (s *Store) CountLiveKeys(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// RewrapKey implements keys.RotatableStore.
-func (s *Store) RewrapKey(ctx context.Context, id keys.KeyID, version uint32, oldWrapped, newWrapped []byte) error {
+// RewrapKey implements keystore.RotatableStore.
+func (s *Store) RewrapKey(ctx context.Context, id keystore.KeyID, version uint32, oldWrapped, newWrapped []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -76,17 +76,17 @@ func (s *Store) RewrapKey(ctx context.Context, id keys.KeyID, version uint32, ol
 		}
 		switch {
 		case !s.live(vs[i]):
-			return keys.ErrKeyDestroyed
+			return keystore.ErrKeyDestroyed
 		case !bytes.Equal(vs[i].Wrapped, oldWrapped):
-			return keys.ErrRewrapConflict
+			return keystore.ErrRewrapConflict
 		}
 		vs[i].Wrapped = slices.Clone(newWrapped)
 		return nil
 	}
-	return keys.ErrKeyNotFound
+	return keystore.ErrKeyNotFound
 }
 
-// Meta implements keys.RotatableStore.
+// Meta implements keystore.RotatableStore.
 func (s *Store) Meta(ctx context.Context, name string) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -95,12 +95,12 @@ func (s *Store) Meta(ctx context.Context, name string) ([]byte, error) {
 	defer s.mu.Unlock()
 	v, ok := s.meta[name]
 	if !ok {
-		return nil, keys.ErrKeyNotFound
+		return nil, keystore.ErrKeyNotFound
 	}
 	return slices.Clone(v), nil
 }
 
-// RewrapMeta implements keys.RotatableStore.
+// RewrapMeta implements keystore.RotatableStore.
 func (s *Store) RewrapMeta(ctx context.Context, name string, oldValue, newValue []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -110,9 +110,9 @@ func (s *Store) RewrapMeta(ctx context.Context, name string, oldValue, newValue 
 	v, ok := s.meta[name]
 	switch {
 	case !ok:
-		return keys.ErrKeyNotFound
+		return keystore.ErrKeyNotFound
 	case !bytes.Equal(v, oldValue):
-		return keys.ErrRewrapConflict
+		return keystore.ErrRewrapConflict
 	}
 	s.meta[name] = slices.Clone(newValue)
 	return nil

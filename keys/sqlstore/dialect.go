@@ -84,7 +84,7 @@ const (
 	// OtherError is any error the Store has no special use for.
 	OtherError ErrorKind = iota
 	// UniqueViolation is a unique or primary-key violation: CreateKey
-	// reports it as keys.ErrKeyExists.
+	// reports it as keystore.ErrKeyExists.
 	UniqueViolation
 	// Retryable means the transaction lost a race with another one
 	// (deadlock, serialization failure, database busy) and may simply run

@@ -1,4 +1,4 @@
-// Package sqlstore is a keys.Store kept in a SQL database through
+// Package sqlstore is a keystore.Store kept in a SQL database through
 // database/sql: SQLite, PostgreSQL or MySQL/MariaDB. It imports no database
 // driver; one small package per database does, so that a program links only
 // the driver it uses:
@@ -17,7 +17,7 @@
 // Each driver package also has New, which puts a Store on a *sql.DB the
 // caller opened. What this package holds is what the databases share: the
 // [Store], the tables and their migrations, root key rotation
-// (keys.RotatableStore) and the polling watcher. A driver package tells it
+// (keystore.RotatableStore) and the polling watcher. A driver package tells it
 // which SQL its database speaks and what the driver's errors mean through a
 // [Dialect], and may push Forgets to watchers through a [Listener]; most
 // users won't need either.
@@ -57,7 +57,7 @@
 //
 // # Invalidation across processes
 //
-// A Store implements keys.Watcher, so keys.Open starts watching it: when
+// A Store implements keystore.Watcher, so keys.Open starts watching it: when
 // any process forgets a subject, every other process's Keyring evicts the
 // subject's keys from its cache (keys.Keyring.Evict, which also stops a load
 // racing with the eviction from re-inserting the key).

@@ -18,6 +18,7 @@ import (
 
 	"github.com/fieldcrypt/fieldcrypt/envelope"
 	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 	"github.com/fieldcrypt/fieldcrypt/keys/localkms"
 	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore/sqlite"
 )
@@ -59,7 +60,7 @@ func TestHelperDecryptProcess(t *testing.T) {
 	switch {
 	case err == nil:
 		fmt.Printf("RESULT decrypted %d bytes\n", len(pt))
-	case errors.Is(err, keys.ErrKeyDestroyed):
+	case errors.Is(err, keystore.ErrKeyDestroyed):
 		fmt.Println("RESULT destroyed")
 	default:
 		fmt.Println("RESULT error", err)

@@ -8,6 +8,7 @@ import (
 	"github.com/fieldcrypt/fieldcrypt/envelope"
 	"github.com/fieldcrypt/fieldcrypt/internal/golden"
 	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 )
 
 // TestGoldenKeystore loads the golden keystore snapshot into each database
@@ -50,7 +51,7 @@ func TestGoldenKeystore(t *testing.T) {
 				want, _ := base64.StdEncoding.DecodeString(v.Plaintext)
 				got, err := c.DecryptString(t.Context(), v.Ciphertext, ad)
 				switch {
-				case v.Forgotten && !errors.Is(err, keys.ErrKeyDestroyed):
+				case v.Forgotten && !errors.Is(err, keystore.ErrKeyDestroyed):
 					t.Errorf("%s: %v, want ErrKeyDestroyed", v.Name, err)
 				case !v.Forgotten && (err != nil || got != string(want)):
 					t.Errorf("%s: DecryptString = %q, %v; want %q", v.Name, got, err, want)

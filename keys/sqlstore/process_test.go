@@ -26,6 +26,7 @@ import (
 
 	"github.com/fieldcrypt/fieldcrypt/envelope"
 	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 	"github.com/fieldcrypt/fieldcrypt/keys/localkms"
 	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore"
 	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore/mysql"
@@ -262,7 +263,7 @@ func TestHelperProcess(t *testing.T) {
 				switch {
 				case err == nil:
 					resurrected++
-				case !errors.Is(err, keys.ErrKeyDestroyed):
+				case !errors.Is(err, keystore.ErrKeyDestroyed):
 					other++
 				}
 			}
@@ -287,7 +288,7 @@ func outcome(err error) string {
 	switch {
 	case err == nil:
 		return "ok"
-	case errors.Is(err, keys.ErrKeyDestroyed):
+	case errors.Is(err, keystore.ErrKeyDestroyed):
 		return "destroyed"
 	}
 	return "error:" + strings.ReplaceAll(err.Error(), " ", "_")
@@ -306,7 +307,7 @@ func waitDestroyed(c *envelope.Cipher, cts []string, timeout time.Duration) stri
 			}
 			err := decrypt(c, ct)
 			switch {
-			case errors.Is(err, keys.ErrKeyDestroyed):
+			case errors.Is(err, keystore.ErrKeyDestroyed):
 				at[i] = time.Now().UnixNano()
 				left--
 			case err != nil:
@@ -370,9 +371,9 @@ func raceOne(ctx context.Context, kr *keys.Keyring, s int, forget bool) byte {
 		switch {
 		case err == nil && letter == 'd':
 			letter = 'R'
-		case errors.Is(err, keys.ErrKeyDestroyed) && letter == 'k':
+		case errors.Is(err, keystore.ErrKeyDestroyed) && letter == 'k':
 			letter = 'd'
-		case err != nil && !errors.Is(err, keys.ErrKeyDestroyed):
+		case err != nil && !errors.Is(err, keystore.ErrKeyDestroyed):
 			letter = 'e'
 		}
 	}
@@ -631,7 +632,7 @@ func TestForgetRacesCreateAcrossProcesses(t *testing.T) {
 					t.Fatalf("race %d: Status = %+v, %v; want forgotten", s, st, err)
 				}
 				destroyedKeys += st.Tombstone.Destroyed
-				if _, err := kr.Current(t.Context(), raceSubject(s), keys.DefaultPurpose); !errors.Is(err, keys.ErrKeyDestroyed) {
+				if _, err := kr.Current(t.Context(), raceSubject(s), keys.DefaultPurpose); !errors.Is(err, keystore.ErrKeyDestroyed) {
 					t.Fatalf("race %d: a new process's Current: %v, want ErrKeyDestroyed", s, err)
 				}
 			}

@@ -6,8 +6,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/fieldcrypt/fieldcrypt/keys"
 	"github.com/fieldcrypt/fieldcrypt/keys/keystest"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore"
 )
 
@@ -15,8 +15,8 @@ import (
 // restore, a partial restore or a cleanup script would.
 func sqlHarness(b backend) keystest.Harness {
 	var mu sync.Mutex
-	openers := map[keys.Store]opener{}
-	exec := func(t *testing.T, s keys.Store, q string, args ...any) {
+	openers := map[keystore.Store]opener{}
+	exec := func(t *testing.T, s keystore.Store, q string, args ...any) {
 		t.Helper()
 		st := s.(*sqlstore.Store)
 		if _, err := sqlstore.DB(st).ExecContext(t.Context(), sqlstore.Rebind(st, q), args...); err != nil {
@@ -24,7 +24,7 @@ func sqlHarness(b backend) keystest.Harness {
 		}
 	}
 	return keystest.Harness{
-		New: func(t *testing.T) keys.Store {
+		New: func(t *testing.T) keystore.Store {
 			open := b.fresh(t)
 			s := mustOpen(t, open)
 			mu.Lock()
@@ -32,24 +32,24 @@ func sqlHarness(b backend) keystest.Harness {
 			mu.Unlock()
 			return s
 		},
-		Reopen: func(t *testing.T, s keys.Store) keys.Store {
+		Reopen: func(t *testing.T, s keystore.Store) keystore.Store {
 			mu.Lock()
 			open := openers[s]
 			mu.Unlock()
 			return mustOpen(t, open)
 		},
-		DeleteMeta: func(t *testing.T, s keys.Store, name string) {
+		DeleteMeta: func(t *testing.T, s keystore.Store, name string) {
 			exec(t, s, `DELETE FROM fieldcrypt_meta WHERE name = ?`, name)
 		},
-		RestoreMeta: func(t *testing.T, s keys.Store, name string, v []byte) {
+		RestoreMeta: func(t *testing.T, s keystore.Store, name string, v []byte) {
 			exec(t, s, `INSERT INTO fieldcrypt_meta (name, value) VALUES (?, ?)`, name, v)
 		},
-		RestoreKey: func(t *testing.T, s keys.Store, rec keys.KeyRecord) {
+		RestoreKey: func(t *testing.T, s keystore.Store, rec keystore.KeyRecord) {
 			exec(t, s, `DELETE FROM fieldcrypt_keys WHERE key_id = ? AND version = ?`, rec.ID[:], int64(rec.Version))
 			exec(t, s, `INSERT INTO fieldcrypt_keys (key_id, version, subject_ref, purpose, wrapped, created_at, destroyed_at)
 VALUES (?, ?, ?, ?, ?, ?, NULL)`, rec.ID[:], int64(rec.Version), rec.Subject[:], rec.Purpose, rec.Wrapped, rec.CreatedAt.UnixMicro())
 		},
-		Material: func(t *testing.T, s keys.Store, id keys.KeyID, v uint32) ([]byte, bool) {
+		Material: func(t *testing.T, s keystore.Store, id keystore.KeyID, v uint32) ([]byte, bool) {
 			t.Helper()
 			st := s.(*sqlstore.Store)
 			var w []byte

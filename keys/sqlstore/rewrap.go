@@ -6,14 +6,14 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 )
 
-var _ keys.RotatableStore = (*Store)(nil)
+var _ keystore.RotatableStore = (*Store)(nil)
 
-// Statements for keys.RotatableStore. Key identifiers are BLOB, BYTEA and
+// Statements for keystore.RotatableStore. Key identifiers are BLOB, BYTEA and
 // BINARY(16) columns, which all three databases order bytewise, as
-// keys.KeyCursor does.
+// keystore.KeyCursor does.
 const (
 	// Keys of subjects with a tombstone are never live, whatever their row
 	// holds (see keyColumns).
@@ -28,8 +28,8 @@ ORDER BY k.key_id, k.version LIMIT ?`
 	rewrapMetaQuery = `UPDATE fieldcrypt_meta SET value = ? WHERE name = ? AND value = ?`
 )
 
-// LiveKeys implements keys.RotatableStore.
-func (s *Store) LiveKeys(ctx context.Context, after keys.KeyCursor, limit int) ([]keys.KeyRecord, error) {
+// LiveKeys implements keystore.RotatableStore.
+func (s *Store) LiveKeys(ctx context.Context, after keystore.KeyCursor, limit int) ([]keystore.KeyRecord, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -38,7 +38,7 @@ func (s *Store) LiveKeys(ctx context.Context, after keys.KeyCursor, limit int) (
 		return nil, fmt.Errorf("sqlstore: live keys: %w", err)
 	}
 	defer rows.Close()
-	var out []keys.KeyRecord
+	var out []keystore.KeyRecord
 	for rows.Next() {
 		var (
 			id, subject, wrapped []byte
@@ -48,14 +48,14 @@ func (s *Store) LiveKeys(ctx context.Context, after keys.KeyCursor, limit int) (
 		if err := rows.Scan(&id, &version, &subject, &purpose, &wrapped, &created); err != nil {
 			return nil, fmt.Errorf("sqlstore: live keys: %w", err)
 		}
-		if len(id) != len(keys.KeyID{}) || len(subject) != len(keys.SubjectRef{}) || version < 0 || version > 1<<32-1 {
+		if len(id) != len(keystore.KeyID{}) || len(subject) != len(keystore.SubjectRef{}) || version < 0 || version > 1<<32-1 {
 			return nil, errors.New("sqlstore: live keys: malformed key row")
 		}
 		if wrapped == nil {
 			wrapped = []byte{}
 		}
-		out = append(out, keys.KeyRecord{
-			ID: keys.KeyID(id), Version: uint32(version), Subject: keys.SubjectRef(subject),
+		out = append(out, keystore.KeyRecord{
+			ID: keystore.KeyID(id), Version: uint32(version), Subject: keystore.SubjectRef(subject),
 			Purpose: purpose, Wrapped: wrapped, CreatedAt: fromMicros(created),
 		})
 	}
@@ -65,7 +65,7 @@ func (s *Store) LiveKeys(ctx context.Context, after keys.KeyCursor, limit int) (
 	return out, nil
 }
 
-// CountLiveKeys implements keys.RotatableStore.
+// CountLiveKeys implements keystore.RotatableStore.
 func (s *Store) CountLiveKeys(ctx context.Context) (int, error) {
 	var n int64
 	if err := s.db.QueryRowContext(ctx, countLiveKeysQuery).Scan(&n); err != nil {
@@ -74,10 +74,10 @@ func (s *Store) CountLiveKeys(ctx context.Context) (int, error) {
 	return int(n), nil
 }
 
-// RewrapKey implements keys.RotatableStore: one UPDATE whose WHERE clause
+// RewrapKey implements keystore.RotatableStore: one UPDATE whose WHERE clause
 // names the old material, so that a concurrent Forget (which sets it to
 // NULL) or another rotation always wins cleanly.
-func (s *Store) RewrapKey(ctx context.Context, id keys.KeyID, version uint32, oldWrapped, newWrapped []byte) error {
+func (s *Store) RewrapKey(ctx context.Context, id keystore.KeyID, version uint32, oldWrapped, newWrapped []byte) error {
 	if len(newWrapped) > MaxWrappedLen {
 		return fmt.Errorf("sqlstore: rewrap key: wrapped key longer than %d bytes", MaxWrappedLen)
 	}
@@ -101,13 +101,13 @@ func (s *Store) RewrapKey(ctx context.Context, id keys.KeyID, version uint32, ol
 		err = tx.QueryRowContext(ctx, s.sql.rebind(keyStateQuery), id[:], int64(version)).Scan(&destroyed)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
-			return keys.ErrKeyNotFound
+			return keystore.ErrKeyNotFound
 		case err != nil:
 			return err
 		case destroyed:
-			return keys.ErrKeyDestroyed
+			return keystore.ErrKeyDestroyed
 		}
-		return keys.ErrRewrapConflict
+		return keystore.ErrRewrapConflict
 	})
 	if err != nil {
 		return fmt.Errorf("sqlstore: rewrap key: %w", err)
@@ -115,12 +115,12 @@ func (s *Store) RewrapKey(ctx context.Context, id keys.KeyID, version uint32, ol
 	return nil
 }
 
-// Meta implements keys.RotatableStore.
+// Meta implements keystore.RotatableStore.
 func (s *Store) Meta(ctx context.Context, name string) ([]byte, error) {
 	var v []byte
 	err := s.db.QueryRowContext(ctx, s.sql.rebind(metaQuery), name).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
-		err = keys.ErrKeyNotFound
+		err = keystore.ErrKeyNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: meta: %w", err)
@@ -131,7 +131,7 @@ func (s *Store) Meta(ctx context.Context, name string) ([]byte, error) {
 	return v, nil
 }
 
-// RewrapMeta implements keys.RotatableStore.
+// RewrapMeta implements keystore.RotatableStore.
 func (s *Store) RewrapMeta(ctx context.Context, name string, oldValue, newValue []byte) error {
 	if oldValue == nil {
 		oldValue = []byte{}
@@ -150,12 +150,12 @@ func (s *Store) RewrapMeta(ctx context.Context, name string, oldValue, newValue 
 		var v []byte
 		err = tx.QueryRowContext(ctx, s.sql.rebind(metaQuery), name).Scan(&v)
 		if errors.Is(err, sql.ErrNoRows) {
-			return keys.ErrKeyNotFound
+			return keystore.ErrKeyNotFound
 		}
 		if err != nil {
 			return err
 		}
-		return keys.ErrRewrapConflict
+		return keystore.ErrRewrapConflict
 	})
 	if err != nil {
 		return fmt.Errorf("sqlstore: rewrap meta: %w", err)

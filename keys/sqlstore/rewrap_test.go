@@ -6,13 +6,14 @@ import (
 
 	"github.com/fieldcrypt/fieldcrypt/keys"
 	"github.com/fieldcrypt/fieldcrypt/keys/keystest"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 	"github.com/fieldcrypt/fieldcrypt/keys/localkms"
 )
 
 func TestRotatableStore(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
-			keystest.RunRotatableStoreTests(t, func(t *testing.T) keys.RotatableStore { return mustOpen(t, b.fresh(t)) })
+			keystest.RunRotatableStoreTests(t, func(t *testing.T) keystore.RotatableStore { return mustOpen(t, b.fresh(t)) })
 		})
 	}
 }
@@ -30,7 +31,7 @@ func TestRotateRootSQL(t *testing.T) {
 				t.Fatal(err)
 			}
 			const n = 60
-			ids := make([]keys.KeyID, n)
+			ids := make([]keystore.KeyID, n)
 			for i := range n {
 				k, err := kr.Current(ctx, "customer-"+string(rune('A'+i)), keys.DefaultPurpose)
 				if err != nil {

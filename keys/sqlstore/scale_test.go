@@ -21,6 +21,7 @@ import (
 
 	"github.com/fieldcrypt/fieldcrypt/envelope"
 	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 	"github.com/fieldcrypt/fieldcrypt/keys/localkms"
 	"github.com/fieldcrypt/fieldcrypt/keys/memstore"
 )
@@ -37,7 +38,7 @@ func TestScalePostgres(t *testing.T) {
 	kr, store := c.openKeyring(t, keys.Config{DisableWatch: true})
 	defer store.Close()
 	const realKeys = 5_000
-	ids := make([]keys.KeyID, realKeys)
+	ids := make([]keystore.KeyID, realKeys)
 	var wg sync.WaitGroup
 	for w := range 8 {
 		wg.Go(func() {

@@ -12,10 +12,11 @@ import (
 	"time"
 
 	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 )
 
-// Store is a keys.Store kept in SQL tables. It is safe for concurrent use by
-// many goroutines, and by many processes sharing one database.
+// Store is a keystore.Store kept in SQL tables. It is safe for concurrent use
+// by many goroutines, and by many processes sharing one database.
 type Store struct {
 	db      *sql.DB
 	dialect Dialect
@@ -29,8 +30,8 @@ type Store struct {
 }
 
 var (
-	_ keys.Store   = (*Store)(nil)
-	_ keys.Watcher = (*Store)(nil)
+	_ keystore.Store   = (*Store)(nil)
+	_ keystore.Watcher = (*Store)(nil)
 )
 
 // Limits enforced before anything reaches the database, so that no backend
@@ -160,10 +161,10 @@ func nullMicros(t time.Time) sql.NullInt64 {
 	return sql.NullInt64{Int64: micros(t), Valid: true}
 }
 
-// CreateKey implements keys.Store. The tombstone check and the insert run in
-// one transaction holding the subject's row lock, which Forget takes too.
+// CreateKey implements keystore.Store. The tombstone check and the insert run
+// in one transaction holding the subject's row lock, which Forget takes too.
 // Times are stored with microsecond precision.
-func (s *Store) CreateKey(ctx context.Context, rec keys.KeyRecord) error {
+func (s *Store) CreateKey(ctx context.Context, rec keystore.KeyRecord) error {
 	if len(rec.Purpose) > keys.MaxPurposeLen {
 		return fmt.Errorf("sqlstore: create key: %w", keys.ErrInvalidPurpose)
 	}
@@ -181,12 +182,12 @@ func (s *Store) CreateKey(ctx context.Context, rec keys.KeyRecord) error {
 			return err
 		}
 		if forgotten.Valid {
-			return keys.ErrKeyDestroyed
+			return keystore.ErrKeyDestroyed
 		}
 		_, err := tx.ExecContext(ctx, s.q.insertKey, rec.ID[:], int64(rec.Version), rec.Subject[:],
 			rec.Purpose, rec.Wrapped, micros(rec.CreatedAt), nullMicros(rec.DestroyedAt))
 		if err != nil && s.dialect.Classify(err) == UniqueViolation {
-			return keys.ErrKeyExists
+			return keystore.ErrKeyExists
 		}
 		return err
 	})
@@ -198,7 +199,7 @@ func (s *Store) CreateKey(ctx context.Context, rec keys.KeyRecord) error {
 
 type scanner interface{ Scan(dest ...any) error }
 
-func scanKey(row scanner, id keys.KeyID) (keys.KeyRecord, error) {
+func scanKey(row scanner, id keystore.KeyID) (keystore.KeyRecord, error) {
 	var (
 		version, created int64
 		subject, wrapped []byte
@@ -208,17 +209,17 @@ func scanKey(row scanner, id keys.KeyID) (keys.KeyRecord, error) {
 	)
 	if err := row.Scan(&version, &subject, &purpose, &wrapped, &isNull, &created, &destroyedAt); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
-			return keys.KeyRecord{}, keys.ErrKeyNotFound
+			return keystore.KeyRecord{}, keystore.ErrKeyNotFound
 		}
-		return keys.KeyRecord{}, err
+		return keystore.KeyRecord{}, err
 	}
-	if len(subject) != len(keys.SubjectRef{}) || version < 0 || version > 1<<32-1 {
-		return keys.KeyRecord{}, errors.New("malformed key row")
+	if len(subject) != len(keystore.SubjectRef{}) || version < 0 || version > 1<<32-1 {
+		return keystore.KeyRecord{}, errors.New("malformed key row")
 	}
-	rec := keys.KeyRecord{
+	rec := keystore.KeyRecord{
 		ID:        id,
 		Version:   uint32(version),
-		Subject:   keys.SubjectRef(subject),
+		Subject:   keystore.SubjectRef(subject),
 		Purpose:   purpose,
 		CreatedAt: fromMicros(created),
 	}
@@ -226,7 +227,7 @@ func scanKey(row scanner, id keys.KeyID) (keys.KeyRecord, error) {
 		rec.DestroyedAt = fromMicros(destroyedAt.Int64)
 	}
 	if isNull {
-		return rec, keys.ErrKeyDestroyed
+		return rec, keystore.ErrKeyDestroyed
 	}
 	// Some drivers return nil for an empty BLOB; only NULL means destroyed.
 	if wrapped == nil {
@@ -236,8 +237,8 @@ func scanKey(row scanner, id keys.KeyID) (keys.KeyRecord, error) {
 	return rec, nil
 }
 
-// LatestKey implements keys.Store.
-func (s *Store) LatestKey(ctx context.Context, id keys.KeyID) (keys.KeyRecord, error) {
+// LatestKey implements keystore.Store.
+func (s *Store) LatestKey(ctx context.Context, id keystore.KeyID) (keystore.KeyRecord, error) {
 	rec, err := scanKey(s.db.QueryRowContext(ctx, s.q.latestKey, id[:]), id)
 	if err != nil {
 		return rec, fmt.Errorf("sqlstore: latest key: %w", err)
@@ -245,8 +246,8 @@ func (s *Store) LatestKey(ctx context.Context, id keys.KeyID) (keys.KeyRecord, e
 	return rec, nil
 }
 
-// GetKey implements keys.Store.
-func (s *Store) GetKey(ctx context.Context, id keys.KeyID, version uint32) (keys.KeyRecord, error) {
+// GetKey implements keystore.Store.
+func (s *Store) GetKey(ctx context.Context, id keystore.KeyID, version uint32) (keystore.KeyRecord, error) {
 	rec, err := scanKey(s.db.QueryRowContext(ctx, s.q.getKey, id[:], int64(version)), id)
 	if err != nil {
 		return rec, fmt.Errorf("sqlstore: get key: %w", err)
@@ -254,14 +255,14 @@ func (s *Store) GetKey(ctx context.Context, id keys.KeyID, version uint32) (keys
 	return rec, nil
 }
 
-// Forget implements keys.Store. Key material is deleted by setting the
+// Forget implements keystore.Store. Key material is deleted by setting the
 // wrapped column to NULL in place; see the package documentation for the
 // copies a database may keep until vacuum or checkpoint.
-func (s *Store) Forget(ctx context.Context, t keys.Tombstone) (keys.Tombstone, error) {
+func (s *Store) Forget(ctx context.Context, t keystore.Tombstone) (keystore.Tombstone, error) {
 	if len(t.Reason) > MaxReasonLen {
-		return keys.Tombstone{}, fmt.Errorf("sqlstore: forget: reason longer than %d bytes", MaxReasonLen)
+		return keystore.Tombstone{}, fmt.Errorf("sqlstore: forget: reason longer than %d bytes", MaxReasonLen)
 	}
-	var out keys.Tombstone
+	var out keystore.Tombstone
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, s.q.lockSubject, t.Subject[:]); err != nil {
 			return err
@@ -283,7 +284,7 @@ func (s *Store) Forget(ctx context.Context, t keys.Tombstone) (keys.Tombstone, e
 		if forgotten.Valid {
 			// Already forgotten: keep the first tombstone, but destroy
 			// whatever material came back under it.
-			out = keys.Tombstone{Subject: t.Subject, ForgottenAt: fromMicros(forgotten.Int64),
+			out = keystore.Tombstone{Subject: t.Subject, ForgottenAt: fromMicros(forgotten.Int64),
 				Reason: string(reason), Destroyed: int(destroyed + n), DestroyedNow: int(n)}
 			if n > 0 {
 				if _, err := tx.ExecContext(ctx, s.q.addDestroyed, n, t.Subject[:]); err != nil {
@@ -309,7 +310,7 @@ func (s *Store) Forget(ctx context.Context, t keys.Tombstone) (keys.Tombstone, e
 		return nil
 	})
 	if err != nil {
-		return keys.Tombstone{}, fmt.Errorf("sqlstore: forget: %w", err)
+		return keystore.Tombstone{}, fmt.Errorf("sqlstore: forget: %w", err)
 	}
 	if s.sql == SQLite && out.DestroyedNow > 0 {
 		// Copy the zeroed pages back into the database file and empty the
@@ -321,25 +322,25 @@ func (s *Store) Forget(ctx context.Context, t keys.Tombstone) (keys.Tombstone, e
 	return out, nil
 }
 
-// Tombstone implements keys.Store.
-func (s *Store) Tombstone(ctx context.Context, subject keys.SubjectRef) (keys.Tombstone, error) {
+// Tombstone implements keystore.Store.
+func (s *Store) Tombstone(ctx context.Context, subject keystore.SubjectRef) (keystore.Tombstone, error) {
 	var forgotten, destroyed int64
 	var reason []byte
 	err := s.db.QueryRowContext(ctx, s.q.tombstone, subject[:]).Scan(&forgotten, &reason, &destroyed)
 	if errors.Is(err, sql.ErrNoRows) {
-		err = keys.ErrKeyNotFound
+		err = keystore.ErrKeyNotFound
 	}
 	if err != nil {
-		return keys.Tombstone{}, fmt.Errorf("sqlstore: tombstone: %w", err)
+		return keystore.Tombstone{}, fmt.Errorf("sqlstore: tombstone: %w", err)
 	}
-	return keys.Tombstone{Subject: subject, ForgottenAt: fromMicros(forgotten),
+	return keystore.Tombstone{Subject: subject, ForgottenAt: fromMicros(forgotten),
 		Reason: string(reason), Destroyed: int(destroyed)}, nil
 }
 
-var _ keys.ForgottenLister = (*Store)(nil)
+var _ keystore.ForgottenLister = (*Store)(nil)
 
-// ForgottenAmong implements keys.ForgottenLister in one query.
-func (s *Store) ForgottenAmong(ctx context.Context, refs []keys.SubjectRef) ([]keys.SubjectRef, error) {
+// ForgottenAmong implements keystore.ForgottenLister in one query.
+func (s *Store) ForgottenAmong(ctx context.Context, refs []keystore.SubjectRef) ([]keystore.SubjectRef, error) {
 	if len(refs) == 0 {
 		return nil, nil
 	}
@@ -354,13 +355,13 @@ func (s *Store) ForgottenAmong(ctx context.Context, refs []keys.SubjectRef) ([]k
 		return nil, fmt.Errorf("sqlstore: forgotten among: %w", err)
 	}
 	defer rows.Close()
-	var out []keys.SubjectRef
+	var out []keystore.SubjectRef
 	for rows.Next() {
 		var b []byte
 		if err := rows.Scan(&b); err != nil {
 			return nil, fmt.Errorf("sqlstore: forgotten among: %w", err)
 		}
-		var r keys.SubjectRef
+		var r keystore.SubjectRef
 		if len(b) != len(r) {
 			return nil, fmt.Errorf("sqlstore: forgotten among: stored subject reference has %d bytes", len(b))
 		}
@@ -373,7 +374,7 @@ func (s *Store) ForgottenAmong(ctx context.Context, refs []keys.SubjectRef) ([]k
 	return out, nil
 }
 
-// InitMeta implements keys.Store. Names are at most [MaxMetaNameLen] bytes.
+// InitMeta implements keystore.Store. Names are at most [MaxMetaNameLen] bytes.
 // The emptiness check and the insert are one statement.
 func (s *Store) InitMeta(ctx context.Context, name string, value []byte) ([]byte, error) {
 	if len(name) > MaxMetaNameLen {
@@ -398,7 +399,7 @@ func (s *Store) InitMeta(ctx context.Context, name string, value []byte) ([]byte
 		if nonEmpty == 0 { // emptied meanwhile: let the retry insert
 			return errors.New("keystore emptied during initialisation; try again")
 		}
-		return keys.ErrCheckValueMissing
+		return keystore.ErrCheckValueMissing
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: init meta: %w", err)

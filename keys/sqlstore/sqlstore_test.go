@@ -18,6 +18,7 @@ import (
 
 	"github.com/fieldcrypt/fieldcrypt/keys"
 	"github.com/fieldcrypt/fieldcrypt/keys/keystest"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore"
 	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore/mysql"
 	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore/postgres"
@@ -83,7 +84,7 @@ func mustOpen(t *testing.T, open opener) *sqlstore.Store {
 func TestConformance(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
-			keystest.RunStoreTests(t, func(t *testing.T) keys.Store { return mustOpen(t, b.fresh(t)) })
+			keystest.RunStoreTests(t, func(t *testing.T) keystore.Store { return mustOpen(t, b.fresh(t)) })
 		})
 	}
 }
@@ -123,9 +124,9 @@ func TestConcurrentMigrate(t *testing.T) {
 				}
 				t.Cleanup(func() { stores[i].Close() })
 			}
-			var subj keys.SubjectRef
+			var subj keystore.SubjectRef
 			rand.Read(subj[:])
-			if _, err := stores[0].Forget(t.Context(), keys.Tombstone{Subject: subj, ForgottenAt: time.Now()}); err != nil {
+			if _, err := stores[0].Forget(t.Context(), keystore.Tombstone{Subject: subj, ForgottenAt: time.Now()}); err != nil {
 				t.Fatal(err)
 			}
 			for i, s := range stores {
@@ -145,31 +146,31 @@ func TestSharedDatabase(t *testing.T) {
 			ctx := t.Context()
 			open := b.fresh(t)
 			a, other := mustOpen(t, open), mustOpen(t, open)
-			var subj keys.SubjectRef
-			var id keys.KeyID
+			var subj keystore.SubjectRef
+			var id keystore.KeyID
 			rand.Read(subj[:])
 			rand.Read(id[:])
 			now := time.Now().UTC().Truncate(time.Microsecond)
-			rec := keys.KeyRecord{ID: id, Version: 1, Subject: subj, Purpose: "default", Wrapped: []byte("wrapped"), CreatedAt: now}
+			rec := keystore.KeyRecord{ID: id, Version: 1, Subject: subj, Purpose: "default", Wrapped: []byte("wrapped"), CreatedAt: now}
 			if err := a.CreateKey(ctx, rec); err != nil {
 				t.Fatal(err)
 			}
 			if got, err := other.LatestKey(ctx, id); err != nil || string(got.Wrapped) != "wrapped" {
 				t.Fatalf("other LatestKey = %q, %v", got.Wrapped, err)
 			}
-			ts, err := other.Forget(ctx, keys.Tombstone{Subject: subj, ForgottenAt: now, Reason: "ticket"})
+			ts, err := other.Forget(ctx, keystore.Tombstone{Subject: subj, ForgottenAt: now, Reason: "ticket"})
 			if err != nil || ts.Destroyed != 1 {
 				t.Fatalf("other Forget = %+v, %v; want 1 destroyed", ts, err)
 			}
 			got, err := a.GetKey(ctx, id, 1)
-			if !errors.Is(err, keys.ErrKeyDestroyed) || got.Wrapped != nil {
+			if !errors.Is(err, keystore.ErrKeyDestroyed) || got.Wrapped != nil {
 				t.Fatalf("GetKey after other's Forget = %q, %v; want ErrKeyDestroyed", got.Wrapped, err)
 			}
 			if !got.DestroyedAt.Equal(now) {
 				t.Fatalf("DestroyedAt = %v, want %v", got.DestroyedAt, now)
 			}
 			rec.Version = 2
-			if err := a.CreateKey(ctx, rec); !errors.Is(err, keys.ErrKeyDestroyed) {
+			if err := a.CreateKey(ctx, rec); !errors.Is(err, keystore.ErrKeyDestroyed) {
 				t.Fatalf("CreateKey after other's Forget: %v, want ErrKeyDestroyed", err)
 			}
 			if ts, err := a.Tombstone(ctx, subj); err != nil || ts.Reason != "ticket" || ts.Destroyed != 1 {
@@ -299,7 +300,7 @@ func TestWithOwnedDB(t *testing.T) {
 func TestLimits(t *testing.T) {
 	s := mustOpen(t, freshSQLite(t))
 	ctx := t.Context()
-	rec := keys.KeyRecord{Version: 1, Purpose: strings.Repeat("p", keys.MaxPurposeLen+1), Wrapped: []byte{1}}
+	rec := keystore.KeyRecord{Version: 1, Purpose: strings.Repeat("p", keys.MaxPurposeLen+1), Wrapped: []byte{1}}
 	if err := s.CreateKey(ctx, rec); !errors.Is(err, keys.ErrInvalidPurpose) {
 		t.Errorf("CreateKey with a long purpose: %v, want ErrInvalidPurpose", err)
 	}
@@ -310,7 +311,7 @@ func TestLimits(t *testing.T) {
 	if _, err := s.InitMeta(ctx, strings.Repeat("n", sqlstore.MaxMetaNameLen+1), nil); err == nil {
 		t.Error("InitMeta with a long name succeeded")
 	}
-	if _, err := s.Forget(ctx, keys.Tombstone{Reason: strings.Repeat("r", sqlstore.MaxReasonLen+1)}); err == nil {
+	if _, err := s.Forget(ctx, keystore.Tombstone{Reason: strings.Repeat("r", sqlstore.MaxReasonLen+1)}); err == nil {
 		t.Error("Forget with a long reason succeeded")
 	}
 }
@@ -326,13 +327,13 @@ func TestSQLiteForgetLeavesNoMaterialOnDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	var subject keys.SubjectRef
-	var id keys.KeyID
+	var subject keystore.SubjectRef
+	var id keystore.KeyID
 	rand.Read(subject[:])
 	rand.Read(id[:])
 	wrapped := make([]byte, 61)
 	rand.Read(wrapped)
-	rec := keys.KeyRecord{ID: id, Version: 1, Subject: subject, Purpose: "default", Wrapped: wrapped,
+	rec := keystore.KeyRecord{ID: id, Version: 1, Subject: subject, Purpose: "default", Wrapped: wrapped,
 		CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
 	if err := s.CreateKey(ctx, rec); err != nil {
 		t.Fatal(err)
@@ -351,7 +352,7 @@ func TestSQLiteForgetLeavesNoMaterialOnDisk(t *testing.T) {
 	if !onDisk() {
 		t.Fatal("wrapped key not found on disk before Forget: the test would prove nothing")
 	}
-	if _, err := s.Forget(ctx, keys.Tombstone{Subject: subject, ForgottenAt: time.Now()}); err != nil {
+	if _, err := s.Forget(ctx, keystore.Tombstone{Subject: subject, ForgottenAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	if onDisk() {

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 )
 
 // DefaultPollInterval is how often Watch reads the tombstones of a keystore
@@ -65,7 +65,7 @@ func notifyChannel(schema string) string {
 	return c
 }
 
-// Watch implements keys.Watcher: it calls forgotten with the reference of
+// Watch implements keystore.Watcher: it calls forgotten with the reference of
 // every subject forgotten in the keystore, by any process, until ctx is done
 // (then it returns nil) or the Store is closed (then it returns an error).
 // keys.Open calls it; most users won't.
@@ -88,7 +88,7 @@ func notifyChannel(schema string) string {
 //
 // Either way, the hard bound when reports are lost for longer is the
 // reading process's cache MaxAge plus keys.MaxAgeSlack.
-func (s *Store) Watch(ctx context.Context, forgotten func(keys.SubjectRef)) error {
+func (s *Store) Watch(ctx context.Context, forgotten func(keystore.SubjectRef)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
@@ -98,7 +98,7 @@ func (s *Store) Watch(ctx context.Context, forgotten func(keys.SubjectRef)) erro
 		case <-ctx.Done():
 		}
 	}()
-	c := &cursor{seen: make(map[keys.SubjectRef]int64), report: forgotten}
+	c := &cursor{seen: make(map[keystore.SubjectRef]int64), report: forgotten}
 	l, ok := s.dialect.(Listener)
 	if !ok || s.sql != Postgres || !s.listen(ctx, l, c) {
 		s.poll(ctx, c)
@@ -114,9 +114,9 @@ func (s *Store) Watch(ctx context.Context, forgotten func(keys.SubjectRef)) erro
 // cursor tracks which tombstones Watch has reported.
 type cursor struct {
 	started bool
-	newest  int64                     // newest forgotten_at seen, microseconds
-	seen    map[keys.SubjectRef]int64 // reported within lookback of newest
-	report  func(keys.SubjectRef)
+	newest  int64                         // newest forgotten_at seen, microseconds
+	seen    map[keystore.SubjectRef]int64 // reported within lookback of newest
+	report  func(keystore.SubjectRef)
 }
 
 // queryFunc runs a query returning (subject_ref, forgotten_at) rows.
@@ -143,7 +143,7 @@ func (s *Store) catchUp(ctx context.Context, c *cursor, query queryFunc) error {
 		return err
 	}
 	for _, r := range rows {
-		ref, at := r[0].(keys.SubjectRef), r[1].(int64)
+		ref, at := r[0].(keystore.SubjectRef), r[1].(int64)
 		c.saw(ref, at)
 	}
 	for ref, at := range c.seen {
@@ -155,7 +155,7 @@ func (s *Store) catchUp(ctx context.Context, c *cursor, query queryFunc) error {
 }
 
 // saw reports ref unless it was reported already and advances the cursor.
-func (c *cursor) saw(ref keys.SubjectRef, at int64) {
+func (c *cursor) saw(ref keystore.SubjectRef, at int64) {
 	if _, dup := c.seen[ref]; !dup {
 		c.seen[ref] = at
 		c.report(ref)
@@ -189,10 +189,10 @@ func scanTombstoneRow(scan func(dest ...any) error, maxOnly bool) ([2]any, error
 	if err := scan(&ref, &at); err != nil {
 		return [2]any{}, err
 	}
-	if len(ref) != len(keys.SubjectRef{}) {
+	if len(ref) != len(keystore.SubjectRef{}) {
 		return [2]any{}, errors.New("malformed subject row")
 	}
-	return [2]any{keys.SubjectRef(ref), at}, nil
+	return [2]any{keystore.SubjectRef(ref), at}, nil
 }
 
 // sqlQuery returns a queryFunc for catchUp that runs on db: the Store's
@@ -294,8 +294,8 @@ func (s *Store) listenOnce(ctx context.Context, l Listener, c *cursor) error {
 
 // parseNotification reads the payload Forget sends: the subject reference
 // in hex, a space, and the tombstone's time in microseconds since the epoch.
-func parseNotification(p string) (keys.SubjectRef, int64, error) {
-	var ref keys.SubjectRef
+func parseNotification(p string) (keystore.SubjectRef, int64, error) {
+	var ref keystore.SubjectRef
 	hexRef, micros, ok := strings.Cut(p, " ")
 	b, err := hex.DecodeString(hexRef)
 	if !ok || err != nil || len(b) != len(ref) {

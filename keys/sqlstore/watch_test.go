@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore"
 	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore/mysql"
 	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore/postgres"
@@ -33,9 +33,9 @@ func TestWatch(t *testing.T) {
 				t.Fatal(err)
 			}
 			other := mustOpen(t, open)
-			reports := make(chan keys.SubjectRef, 16)
+			reports := make(chan keystore.SubjectRef, 16)
 			returned := make(chan error)
-			go func() { returned <- watched.Watch(t.Context(), func(r keys.SubjectRef) { reports <- r }) }()
+			go func() { returned <- watched.Watch(t.Context(), func(r keystore.SubjectRef) { reports <- r }) }()
 			if pgDSN != "" {
 				// Junk on the channel is ignored, not fatal.
 				db, err := sql.Open("pgx", pgDSN)
@@ -44,12 +44,12 @@ func TestWatch(t *testing.T) {
 					db.Close()
 				}
 			}
-			var subj keys.SubjectRef
+			var subj keystore.SubjectRef
 			rand.Read(subj[:])
 			deadline := time.After(10 * time.Second)
 			// Forget until reported: Watch may not be listening yet when
 			// the first Forget commits (the catch-up query finds it anyway).
-			if _, err := other.Forget(t.Context(), keys.Tombstone{Subject: subj, ForgottenAt: time.Now()}); err != nil {
+			if _, err := other.Forget(t.Context(), keystore.Tombstone{Subject: subj, ForgottenAt: time.Now()}); err != nil {
 				t.Fatal(err)
 			}
 			for got := false; !got; {
@@ -119,9 +119,9 @@ func TestWatchClockAhead(t *testing.T) {
 		return sqlite.Open(ctx, path, sqlstore.WithPollInterval(20*time.Millisecond))
 	}
 	watched, other := mustOpen(t, open), mustOpen(t, open)
-	reports := make(chan keys.SubjectRef, 16)
-	go watched.Watch(t.Context(), func(r keys.SubjectRef) { reports <- r })
-	expect := func(subj keys.SubjectRef) {
+	reports := make(chan keystore.SubjectRef, 16)
+	go watched.Watch(t.Context(), func(r keystore.SubjectRef) { reports <- r })
+	expect := func(subj keystore.SubjectRef) {
 		t.Helper()
 		for deadline := time.After(5 * time.Second); ; {
 			select {
@@ -134,14 +134,14 @@ func TestWatchClockAhead(t *testing.T) {
 			}
 		}
 	}
-	var ahead, normal keys.SubjectRef
+	var ahead, normal keystore.SubjectRef
 	rand.Read(ahead[:])
 	rand.Read(normal[:])
-	if _, err := other.Forget(t.Context(), keys.Tombstone{Subject: ahead, ForgottenAt: time.Now().Add(time.Hour)}); err != nil {
+	if _, err := other.Forget(t.Context(), keystore.Tombstone{Subject: ahead, ForgottenAt: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	expect(ahead)
-	if _, err := other.Forget(t.Context(), keys.Tombstone{Subject: normal, ForgottenAt: time.Now()}); err != nil {
+	if _, err := other.Forget(t.Context(), keystore.Tombstone{Subject: normal, ForgottenAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	expect(normal)

@@ -18,7 +18,7 @@
 // or expired context, a network error (net.Error, *url.Error) and a Vault
 // HTTP answer other than 400 (Vault's *api.ResponseError, from hcvault, found
 // by its type name so that this package does not link Vault's client) are
-// operational errors; every other Decrypt error wraps keys.ErrUnwrap. A
+// operational errors; every other Decrypt error wraps keystore.ErrUnwrap. A
 // cloud KMS client whose errors are classified differently can be given
 // WithOperationalErrors. Operational errors matter: a Keyring reports an
 // ErrUnwrap of its check value as a wrong root key.
@@ -52,10 +52,10 @@ import (
 	"github.com/tink-crypto/tink-go/v2/core/registry"
 	"github.com/tink-crypto/tink-go/v2/tink"
 
-	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 )
 
-// KMS is a keys.KMS backed by a Tink AEAD. It is safe for concurrent use
+// KMS is a keystore.KMS backed by a Tink AEAD. It is safe for concurrent use
 // when the AEAD is.
 type KMS struct {
 	aead        tink.AEAD
@@ -64,19 +64,19 @@ type KMS struct {
 	operational func(error) bool
 }
 
-var _ keys.KMS = (*KMS)(nil)
+var _ keystore.KMS = (*KMS)(nil)
 
 // Option configures a KMS.
 type Option func(*KMS)
 
 // WithOperationalErrors adds a classifier: Decrypt errors for which
 // isOperational returns true are returned as they are, not as
-// keys.ErrUnwrap. Most users won't need it.
+// keystore.ErrUnwrap. Most users won't need it.
 func WithOperationalErrors(isOperational func(error) bool) Option {
 	return func(k *KMS) { k.operational = isOperational }
 }
 
-// WithCiphertextCheck makes Unwrap refuse, as keys.ErrUnwrap and without
+// WithCiphertextCheck makes Unwrap refuse, as keystore.ErrUnwrap and without
 // calling the AEAD, wrapped keys for which valid returns false.
 func WithCiphertextCheck(valid func(wrapped []byte) bool) Option {
 	return func(k *KMS) { k.check = valid }
@@ -210,14 +210,14 @@ func (k *KMS) Wrap(ctx context.Context, plaintext, associatedData []byte) ([]byt
 	return w, nil
 }
 
-// Unwrap decrypts a value Wrap returned. Failures are keys.ErrUnwrap unless
+// Unwrap decrypts a value Wrap returned. Failures are keystore.ErrUnwrap unless
 // they are operational; see the package documentation.
 func (k *KMS) Unwrap(ctx context.Context, wrapped, associatedData []byte) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if k.check != nil && !k.check(wrapped) {
-		return nil, fmt.Errorf("tinkkms: unwrap: %w: malformed ciphertext", keys.ErrUnwrap)
+		return nil, fmt.Errorf("tinkkms: unwrap: %w: malformed ciphertext", keystore.ErrUnwrap)
 	}
 	var (
 		pt  []byte
@@ -239,7 +239,7 @@ func (k *KMS) Unwrap(ctx context.Context, wrapped, associatedData []byte) ([]byt
 	}
 	// The AEAD's message may quote the ciphertext; it adds nothing a caller
 	// can act on.
-	return nil, fmt.Errorf("tinkkms: unwrap: %w", keys.ErrUnwrap)
+	return nil, fmt.Errorf("tinkkms: unwrap: %w", keystore.ErrUnwrap)
 }
 
 func (k *KMS) isOperational(err error) bool {

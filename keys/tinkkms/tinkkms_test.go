@@ -21,6 +21,7 @@ import (
 	"github.com/fieldcrypt/fieldcrypt/envelope"
 	"github.com/fieldcrypt/fieldcrypt/keys"
 	"github.com/fieldcrypt/fieldcrypt/keys/keystest"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 	"github.com/fieldcrypt/fieldcrypt/keys/memstore"
 	"github.com/fieldcrypt/fieldcrypt/keys/tinkkms"
 )
@@ -220,7 +221,7 @@ func TestHCVaultOperationalErrors(t *testing.T) {
 
 	bad, _ := c.Clone()
 	bad.SetToken("not-the-token")
-	if _, err := hcvaultKMS(t, bad, uri).Unwrap(ctx, w, []byte("ad")); err == nil || errors.Is(err, keys.ErrUnwrap) {
+	if _, err := hcvaultKMS(t, bad, uri).Unwrap(ctx, w, []byte("ad")); err == nil || errors.Is(err, keystore.ErrUnwrap) {
 		t.Fatalf("Unwrap with a wrong token = %v, want an operational error", err)
 	}
 
@@ -238,15 +239,15 @@ func TestHCVaultOperationalErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	down.SetToken(os.Getenv("VAULT_TOKEN"))
-	if _, err := hcvaultKMS(t, down, uri).Unwrap(ctx, w, []byte("ad")); err == nil || errors.Is(err, keys.ErrUnwrap) {
+	if _, err := hcvaultKMS(t, down, uri).Unwrap(ctx, w, []byte("ad")); err == nil || errors.Is(err, keystore.ErrUnwrap) {
 		t.Fatalf("Unwrap with Vault down = %v, want an operational error", err)
 	}
 }
 
 // runKMSTests runs the KMS conformance suite on k.
-func runKMSTests(t *testing.T, k keys.KMS) {
+func runKMSTests(t *testing.T, k keystore.KMS) {
 	t.Helper()
-	keystest.RunKMSTests(t, func(*testing.T) keys.KMS { return k })
+	keystest.RunKMSTests(t, func(*testing.T) keystore.KMS { return k })
 }
 
 // fips140OnlyMode reports whether the tests run under GODEBUG=fips140=only
@@ -288,7 +289,7 @@ func TestVaultStatusClassified(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = k.Unwrap(context.Background(), []byte("w:x"), []byte("ad"))
-		if got := err != nil && !errors.Is(err, keys.ErrUnwrap); got != tc.operational {
+		if got := err != nil && !errors.Is(err, keystore.ErrUnwrap); got != tc.operational {
 			t.Errorf("%s: err = %v, operational = %v, want %v", tc.name, err, got, tc.operational)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 	"github.com/fieldcrypt/fieldcrypt/keys/memstore"
 	"github.com/fieldcrypt/fieldcrypt/keys/vaultkms"
 )
@@ -41,7 +42,7 @@ func ExampleKMS_RotateKey() {
 	ctx := context.Background()
 	client, _ := api.NewClient(api.DefaultConfig())
 	root, _ := vaultkms.New(vaultkms.Config{Client: client, Key: "fieldcrypt-root", Binding: vaultkms.BindContext})
-	var store keys.RotatableStore = memstore.New() // or a *sqlstore.Store
+	var store keystore.RotatableStore = memstore.New() // or a *sqlstore.Store
 
 	if err := root.RotateKey(ctx); err != nil {
 		panic(err) // not retried: check root.LatestVersion before trying again

@@ -10,13 +10,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 	"github.com/fieldcrypt/fieldcrypt/keys/vaultkms"
 )
 
 // These tests put a faulty server in front of a Transit fake of their own
 // and check, for each kind of failure, whether it is retried, how often,
-// and whether it is reported as keys.ErrUnwrap (only a refusal of the
+// and whether it is reported as keystore.ErrUnwrap (only a refusal of the
 // ciphertext) or as an operational error.
 
 // faultyKMS returns a KMS on a fresh key of a fresh fake, reached through a
@@ -84,7 +84,7 @@ func TestFaultsClassified(t *testing.T) {
 		name     string
 		plan     []fault
 		attempts int64 // requests the plan was applied to
-		unwrap   bool  // the error wraps keys.ErrUnwrap
+		unwrap   bool  // the error wraps keystore.ErrUnwrap
 		want     string
 	}{
 		{"503Forever", []fault{{status: 503}, {status: 503}, {status: 503}, {status: 503}, {status: 503}}, 4, false, "giving up after 4 attempts"},
@@ -103,7 +103,7 @@ func TestFaultsClassified(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err = k.Unwrap(ctx, fakeCiphertext, []byte("ad"))
-			if err == nil || errors.Is(err, keys.ErrUnwrap) != c.unwrap || !strings.Contains(err.Error(), c.want) {
+			if err == nil || errors.Is(err, keystore.ErrUnwrap) != c.unwrap || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("Unwrap = %v; want ErrUnwrap %v, mentioning %q", err, c.unwrap, c.want)
 			}
 			if got := n.Load(); got != c.attempts {
@@ -119,7 +119,7 @@ func TestFaultsRefusedCiphertexts(t *testing.T) {
 	ctx := context.Background()
 	k, w, f := faultyKMS(t, vaultkms.BindAssociatedData, vaultkms.Config{}, nil)
 	before := f.requests.Load()
-	if _, err := k.Unwrap(ctx, w, []byte("other ad")); !errors.Is(err, keys.ErrUnwrap) {
+	if _, err := k.Unwrap(ctx, w, []byte("other ad")); !errors.Is(err, keystore.ErrUnwrap) {
 		t.Fatalf("wrong associated data: %v", err)
 	}
 	if n := f.requests.Load() - before; n != 1 {
@@ -129,7 +129,7 @@ func TestFaultsRefusedCiphertexts(t *testing.T) {
 	f.keys["root"].deletionAllowed = true
 	delete(f.keys, "root")
 	f.mu.Unlock()
-	if _, err := k.Unwrap(ctx, w, []byte("ad")); !errors.Is(err, keys.ErrUnwrap) || !errors.Is(err, vaultkms.ErrKeyNotFound) {
+	if _, err := k.Unwrap(ctx, w, []byte("ad")); !errors.Is(err, keystore.ErrUnwrap) || !errors.Is(err, vaultkms.ErrKeyNotFound) {
 		t.Fatalf("deleted key: %v", err)
 	}
 }
@@ -142,7 +142,7 @@ func TestFaultsDeadline(t *testing.T) {
 		defer cancel()
 		start := time.Now()
 		_, err := k.Unwrap(dctx, w, []byte("ad"))
-		if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, keys.ErrUnwrap) {
+		if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, keystore.ErrUnwrap) {
 			t.Fatalf("Unwrap past the deadline = %v; want DeadlineExceeded, not ErrUnwrap", err)
 		}
 		if d := time.Since(start); d > 2*time.Second {
@@ -153,7 +153,7 @@ func TestFaultsDeadline(t *testing.T) {
 		k, w, _ := faultyKMS(t, vaultkms.BindAssociatedData, vaultkms.Config{Timeout: 100 * time.Millisecond},
 			onPath("decrypt"), fault{delay: time.Minute})
 		_, err := k.Unwrap(ctx, w, []byte("ad"))
-		if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, keys.ErrUnwrap) || !strings.Contains(err.Error(), "Config.Timeout") {
+		if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, keystore.ErrUnwrap) || !strings.Contains(err.Error(), "Config.Timeout") {
 			t.Fatalf("Unwrap past Config.Timeout = %v", err)
 		}
 	})
@@ -166,11 +166,11 @@ func TestFaultsWrap(t *testing.T) {
 		t.Fatalf("Wrap through a 503 and a reset: %v", err)
 	}
 	k, _, _ = faultyKMS(t, vaultkms.BindAssociatedData, vaultkms.Config{MaxRetries: -1}, onPath("encrypt"), fault{status: 429})
-	if _, err := k.Wrap(ctx, make([]byte, 32), []byte("ad")); err == nil || errors.Is(err, keys.ErrUnwrap) {
+	if _, err := k.Wrap(ctx, make([]byte, 32), []byte("ad")); err == nil || errors.Is(err, keystore.ErrUnwrap) {
 		t.Fatalf("Wrap with retries off through a 429 = %v; want an operational error", err)
 	}
 	k, _, _ = faultyKMS(t, vaultkms.BindAssociatedData, vaultkms.Config{}, onPath("encrypt"), fault{badOK: true})
-	if _, err := k.Wrap(ctx, make([]byte, 32), []byte("ad")); err == nil || errors.Is(err, keys.ErrUnwrap) {
+	if _, err := k.Wrap(ctx, make([]byte, 32), []byte("ad")); err == nil || errors.Is(err, keystore.ErrUnwrap) {
 		t.Fatalf("Wrap with a non-JSON answer = %v", err)
 	}
 }
@@ -216,7 +216,7 @@ func TestFaultsBatch(t *testing.T) {
 	ctx := context.Background()
 	for _, b := range []vaultkms.Binding{vaultkms.BindContext, vaultkms.BindAssociatedData} {
 		k, w, _ := faultyKMS(t, b, vaultkms.Config{MaxBatch: 2}, nil)
-		reqs := []keys.RewrapRequest{
+		reqs := []keystore.RewrapRequest{
 			{Wrapped: w, AssociatedData: []byte("ad")},
 			{Wrapped: w, AssociatedData: []byte("wrong")},
 			{Wrapped: []byte("not transit"), AssociatedData: []byte("ad")},
@@ -225,7 +225,7 @@ func TestFaultsBatch(t *testing.T) {
 		if err != nil || len(res) != 3 {
 			t.Fatalf("binding %d: Rewrap = %v, %v", b, res, err)
 		}
-		if res[0].Err != nil || !errors.Is(res[1].Err, keys.ErrUnwrap) || !errors.Is(res[2].Err, keys.ErrUnwrap) {
+		if res[0].Err != nil || !errors.Is(res[1].Err, keystore.ErrUnwrap) || !errors.Is(res[2].Err, keystore.ErrUnwrap) {
 			t.Fatalf("binding %d: results %+v", b, res)
 		}
 		if v, err := vaultkms.WrappedVersion(res[0].Wrapped); err != nil || v != 1 {
@@ -233,13 +233,13 @@ func TestFaultsBatch(t *testing.T) {
 		}
 		// Every item failing comes as a 400 carrying the results.
 		res, err = k.Rewrap(ctx, reqs[1:2])
-		if err != nil || len(res) != 1 || !errors.Is(res[0].Err, keys.ErrUnwrap) {
+		if err != nil || len(res) != 1 || !errors.Is(res[0].Err, keystore.ErrUnwrap) {
 			t.Fatalf("binding %d: all items failing: %+v, %v", b, res, err)
 		}
 	}
 	// A batch request that fails as a whole is an operational error.
 	k, w, _ := faultyKMS(t, vaultkms.BindContext, vaultkms.Config{MaxRetries: -1}, onPath("rewrap"), fault{status: 503})
-	if _, err := k.Rewrap(ctx, []keys.RewrapRequest{{Wrapped: w, AssociatedData: []byte("ad")}}); err == nil || errors.Is(err, keys.ErrUnwrap) {
+	if _, err := k.Rewrap(ctx, []keystore.RewrapRequest{{Wrapped: w, AssociatedData: []byte("ad")}}); err == nil || errors.Is(err, keystore.ErrUnwrap) {
 		t.Fatalf("Rewrap through a 503 = %v", err)
 	}
 }

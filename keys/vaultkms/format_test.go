@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 	"github.com/fieldcrypt/fieldcrypt/keys/localkms"
 	"github.com/fieldcrypt/fieldcrypt/keys/memstore"
 	"github.com/fieldcrypt/fieldcrypt/keys/vaultkms"
@@ -14,7 +15,7 @@ import (
 // wrapAssociatedData is the associated data a keys.Keyring binds key (id,
 // version) to: "fieldcrypt/key/v1\x00" || id || uint32 big-endian version.
 // It is part of the keystore format, which never changes.
-func wrapAssociatedData(id keys.KeyID, version uint32) []byte {
+func wrapAssociatedData(id keystore.KeyID, version uint32) []byte {
 	ad := append([]byte("fieldcrypt/key/v1\x00"), id[:]...)
 	return binary.BigEndian.AppendUint32(ad, version)
 }

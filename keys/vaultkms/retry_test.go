@@ -16,7 +16,7 @@ import (
 
 	"github.com/hashicorp/vault/api"
 
-	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 	"github.com/fieldcrypt/fieldcrypt/keys/vaultkms"
 )
 
@@ -166,7 +166,7 @@ func TestDeadVaultReportsQuickly(t *testing.T) {
 	start := time.Now()
 	_, err = k.Unwrap(context.Background(), fakeCiphertext, []byte("ad"))
 	elapsed := time.Since(start)
-	if err == nil || errors.Is(err, keys.ErrUnwrap) {
+	if err == nil || errors.Is(err, keystore.ErrUnwrap) {
 		t.Fatalf("Unwrap from a dead Vault = %v, want an operational error", err)
 	}
 	t.Logf("dead Vault reported after %v: %v", elapsed, err)
@@ -262,7 +262,7 @@ func TestSlowVaultDeadline(t *testing.T) {
 	_, err := k.Unwrap(ctx, fakeCiphertext, nil)
 	elapsed := time.Since(start)
 	t.Logf("after %v: %v", elapsed, err)
-	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, keys.ErrUnwrap) {
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, keystore.ErrUnwrap) {
 		t.Fatalf("Unwrap = %v, want context.DeadlineExceeded", err)
 	}
 	if elapsed > 300*time.Millisecond+200*time.Millisecond || n.Load() != 1 {

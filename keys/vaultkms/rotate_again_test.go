@@ -12,6 +12,7 @@ import (
 	"github.com/fieldcrypt/fieldcrypt/envelope"
 	"github.com/fieldcrypt/fieldcrypt/internal/testdb"
 	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 	"github.com/fieldcrypt/fieldcrypt/keys/memstore"
 	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore"
 	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore/mysql"
@@ -24,17 +25,17 @@ import (
 // each returns a new, empty one, closed when the test ends.
 var rotationStores = []struct {
 	name string
-	open func(t *testing.T) keys.RotatableStore
+	open func(t *testing.T) keystore.RotatableStore
 }{
-	{"memstore", func(*testing.T) keys.RotatableStore { return memstore.New() }},
-	{"SQLite", func(t *testing.T) keys.RotatableStore {
+	{"memstore", func(*testing.T) keystore.RotatableStore { return memstore.New() }},
+	{"SQLite", func(t *testing.T) keystore.RotatableStore {
 		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "keys.db"))
 		return closeLater(t, s, nil, err)
 	}},
-	{"PostgreSQL", func(t *testing.T) keys.RotatableStore {
+	{"PostgreSQL", func(t *testing.T) keystore.RotatableStore {
 		return sqlStore(t, "pgx", testdb.PostgresDSN(t), postgres.New)
 	}},
-	{"MariaDB", func(t *testing.T) keys.RotatableStore {
+	{"MariaDB", func(t *testing.T) keystore.RotatableStore {
 		return sqlStore(t, "mysql", testdb.MySQLDSN(t), mysql.New)
 	}},
 }
@@ -42,7 +43,7 @@ var rotationStores = []struct {
 // sqlStore puts a keystore on a *sql.DB opened here, as an application that
 // already has a pool would.
 func sqlStore(t *testing.T, driver, dsn string,
-	newStore func(context.Context, *sql.DB, ...sqlstore.Option) (*sqlstore.Store, error)) keys.RotatableStore {
+	newStore func(context.Context, *sql.DB, ...sqlstore.Option) (*sqlstore.Store, error)) keystore.RotatableStore {
 	db, err := sql.Open(driver, dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +52,7 @@ func sqlStore(t *testing.T, driver, dsn string,
 	return closeLater(t, s, db, err)
 }
 
-func closeLater(t *testing.T, s *sqlstore.Store, db *sql.DB, err error) keys.RotatableStore {
+func closeLater(t *testing.T, s *sqlstore.Store, db *sql.DB, err error) keystore.RotatableStore {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +90,7 @@ func TestRotateAgainDuringRotateRoot(t *testing.T) {
 	}
 }
 
-func testRotateAgain(t *testing.T, k *vaultkms.KMS, store keys.RotatableStore) {
+func testRotateAgain(t *testing.T, k *vaultkms.KMS, store keystore.RotatableStore) {
 	ctx := context.Background()
 	const customers = 6
 	kr, err := keys.Open(ctx, keys.Config{KMS: k, Store: store})
@@ -112,7 +113,7 @@ func testRotateAgain(t *testing.T, k *vaultkms.KMS, store keys.RotatableStore) {
 		t.Fatal(err)
 	}
 	rotated := false
-	st, err := keys.RotateRoot(ctx, store, k, nil, keys.RotateOptions{BatchSize: 2, Progress: func(int, int, keys.KeyCursor) {
+	st, err := keys.RotateRoot(ctx, store, k, nil, keys.RotateOptions{BatchSize: 2, Progress: func(int, int, keystore.KeyCursor) {
 		if !rotated {
 			rotated = true
 			if err := k.RotateKey(ctx); err != nil { // v3, after the first batch
@@ -171,7 +172,7 @@ func checkMinDecryptionVersion(t *testing.T, k *vaultkms.KMS, want int) {
 
 // decryptAll opens a new Keyring on store, which checks the root key, and
 // decrypts every ciphertext with it.
-func decryptAll(t *testing.T, k keys.KMS, store keys.Store, cts [][]byte) {
+func decryptAll(t *testing.T, k keystore.KMS, store keystore.Store, cts [][]byte) {
 	t.Helper()
 	ctx := context.Background()
 	kr, err := keys.Open(ctx, keys.Config{KMS: k, Store: store})
@@ -205,7 +206,7 @@ func TestSetMinDecryptionVersionCounts(t *testing.T) {
 		"vault:v3:" + strings.Repeat("A", 40),
 		"not a transit ciphertext: no version unwraps it",
 	} {
-		rec := keys.KeyRecord{Version: 1, Purpose: "default", Wrapped: []byte(w)}
+		rec := keystore.KeyRecord{Version: 1, Purpose: "default", Wrapped: []byte(w)}
 		rec.ID[0], rec.Subject[0] = byte(i), byte(i)
 		if err := store.CreateKey(ctx, rec); err != nil {
 			t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/fieldcrypt/fieldcrypt/envelope"
 	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 	"github.com/fieldcrypt/fieldcrypt/keys/memstore"
 	"github.com/fieldcrypt/fieldcrypt/keys/vaultkms"
 )
@@ -24,7 +25,7 @@ type faultyStore struct {
 
 var errInjected = errors.New("injected keystore failure")
 
-func (s *faultyStore) RewrapKey(ctx context.Context, id keys.KeyID, v uint32, old, new []byte) error {
+func (s *faultyStore) RewrapKey(ctx context.Context, id keystore.KeyID, v uint32, old, new []byte) error {
 	if s.left.Add(-1) < 0 {
 		return errInjected
 	}
@@ -43,7 +44,7 @@ func snapshot(t testing.TB, s *memstore.Store) *memstore.Store {
 	if _, err := cp.InitMeta(ctx, vaultkms.CheckValueMeta, meta); err != nil {
 		t.Fatal(err)
 	}
-	var cur keys.KeyCursor
+	var cur keystore.KeyCursor
 	for {
 		recs, err := s.LiveKeys(ctx, cur, 1000)
 		if err != nil {
@@ -53,7 +54,7 @@ func snapshot(t testing.TB, s *memstore.Store) *memstore.Store {
 			if err := cp.CreateKey(ctx, r); err != nil {
 				t.Fatal(err)
 			}
-			cur = keys.KeyCursor{ID: r.ID, Version: r.Version}
+			cur = keystore.KeyCursor{ID: r.ID, Version: r.Version}
 		}
 		if len(recs) < 1000 {
 			return cp
@@ -132,7 +133,7 @@ func testRotateRoot(t *testing.T, binding vaultkms.Binding) {
 	failAfter := n/2 + 7
 	store.left.Store(int64(failAfter))
 	var reports int
-	opts := keys.RotateOptions{BatchSize: 100, Progress: func(done, total int, _ keys.KeyCursor) {
+	opts := keys.RotateOptions{BatchSize: 100, Progress: func(done, total int, _ keystore.KeyCursor) {
 		reports++
 		if total != n || done > n {
 			t.Errorf("progress %d/%d, want total %d", done, total, n)
@@ -165,11 +166,11 @@ func testRotateRoot(t *testing.T, binding vaultkms.Binding) {
 	t.Logf("%d keys re-wrapped in %v (%.0f keys/s), %d progress reports", n, elapsed, float64(n)/elapsed.Seconds(), reports)
 
 	// Every key, and the check value, is under version 2.
-	recs, err := mem.LiveKeys(ctx, keys.KeyCursor{}, n+1)
+	recs, err := mem.LiveKeys(ctx, keystore.KeyCursor{}, n+1)
 	if err != nil || len(recs) != n {
 		t.Fatalf("LiveKeys: %d, %v", len(recs), err)
 	}
-	for _, r := range append(recs, keys.KeyRecord{Wrapped: must(mem.Meta(ctx, vaultkms.CheckValueMeta))}) {
+	for _, r := range append(recs, keystore.KeyRecord{Wrapped: must(mem.Meta(ctx, vaultkms.CheckValueMeta))}) {
 		if v, err := vaultkms.WrappedVersion(r.Wrapped); err != nil || v != 2 {
 			t.Fatalf("a key is under version %d (%v) after rotation", v, err)
 		}
@@ -186,31 +187,31 @@ func testRotateRoot(t *testing.T, binding vaultkms.Binding) {
 	if _, err := keys.Open(ctx, keys.Config{KMS: k, Store: backup}); !errors.Is(err, keys.ErrRootKeyMismatch) {
 		t.Fatalf("opening the pre-rotation backup = %v, want ErrRootKeyMismatch", err)
 	}
-	old, err := backup.LiveKeys(ctx, keys.KeyCursor{}, n+1)
+	old, err := backup.LiveKeys(ctx, keystore.KeyCursor{}, n+1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	reqs := make([]keys.RewrapRequest, len(old))
+	reqs := make([]keystore.RewrapRequest, len(old))
 	for i, r := range old {
-		reqs[i] = keys.RewrapRequest{Wrapped: r.Wrapped, AssociatedData: wrapAssociatedData(r.ID, r.Version)}
+		reqs[i] = keystore.RewrapRequest{Wrapped: r.Wrapped, AssociatedData: wrapAssociatedData(r.ID, r.Version)}
 	}
 	res, err := k.Rewrap(ctx, reqs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range res {
-		if !errors.Is(r.Err, keys.ErrUnwrap) {
+		if !errors.Is(r.Err, keystore.ErrUnwrap) {
 			t.Fatalf("a pre-rotation wrapped key still unwraps (err %v)", r.Err)
 		}
 	}
-	if _, err := k.Unwrap(ctx, old[0].Wrapped, wrapAssociatedData(old[0].ID, old[0].Version)); !errors.Is(err, keys.ErrUnwrap) {
+	if _, err := k.Unwrap(ctx, old[0].Wrapped, wrapAssociatedData(old[0].ID, old[0].Version)); !errors.Is(err, keystore.ErrUnwrap) {
 		t.Fatalf("Unwrap of a pre-rotation key = %v, want ErrUnwrap", err)
 	}
 }
 
 // checkDecrypt opens a fresh Keyring on store and decrypts every step-th
 // ciphertext (every one when step is len(cts)... or 1).
-func checkDecrypt(t *testing.T, ctx context.Context, k keys.KMS, store keys.Store, cts [][]byte, count int) {
+func checkDecrypt(t *testing.T, ctx context.Context, k keystore.KMS, store keystore.Store, cts [][]byte, count int) {
 	t.Helper()
 	kr, err := keys.Open(ctx, keys.Config{KMS: k, Store: store})
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/fieldcrypt/fieldcrypt/envelope"
 	"github.com/fieldcrypt/fieldcrypt/keys"
 	"github.com/fieldcrypt/fieldcrypt/keys/keystest"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 	"github.com/fieldcrypt/fieldcrypt/keys/memstore"
 	"github.com/fieldcrypt/fieldcrypt/keys/vaultkms"
 )
@@ -107,7 +108,7 @@ func TestNewValidates(t *testing.T) {
 }
 
 // TestOperationalErrors checks that failures which say nothing about the
-// ciphertext are not keys.ErrUnwrap, and that 5xx and connection errors
+// ciphertext are not keystore.ErrUnwrap, and that 5xx and connection errors
 // are retried a bounded number of times.
 func TestOperationalErrors(t *testing.T) {
 	ctx := context.Background()
@@ -120,7 +121,7 @@ func TestOperationalErrors(t *testing.T) {
 	notUnwrap := func(t *testing.T, k *vaultkms.KMS, what string) {
 		t.Helper()
 		_, err := k.Unwrap(ctx, w, ad)
-		if err == nil || errors.Is(err, keys.ErrUnwrap) {
+		if err == nil || errors.Is(err, keystore.ErrUnwrap) {
 			t.Fatalf("%s: Unwrap = %v, want an operational error, not ErrUnwrap", what, err)
 		}
 		t.Logf("%s: %v", what, err)
@@ -168,7 +169,7 @@ func TestOperationalErrors(t *testing.T) {
 	t.Run("Canceled", func(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
-		if _, err := good.Unwrap(cctx, w, ad); !errors.Is(err, context.Canceled) || errors.Is(err, keys.ErrUnwrap) {
+		if _, err := good.Unwrap(cctx, w, ad); !errors.Is(err, context.Canceled) || errors.Is(err, keystore.ErrUnwrap) {
 			t.Fatalf("Unwrap with canceled context = %v", err)
 		}
 	})
@@ -238,7 +239,7 @@ func TestDeleteKeyShredsEverything(t *testing.T) {
 	kr.EvictAll()
 	for _, ct := range cts {
 		_, err := ec.Decrypt(ctx, ct, nil)
-		if !errors.Is(err, keys.ErrUnwrap) || !errors.Is(err, vaultkms.ErrKeyNotFound) {
+		if !errors.Is(err, keystore.ErrUnwrap) || !errors.Is(err, vaultkms.ErrKeyNotFound) {
 			t.Fatalf("Decrypt after deleting the transit key = %v, want ErrUnwrap and vaultkms.ErrKeyNotFound", err)
 		}
 	}
@@ -251,7 +252,7 @@ func TestWrappedVersion(t *testing.T) {
 		}
 	}
 	for _, in := range []string{"", "vault:v0:AAAA", "vault:v1:", "vault:v1:!!!!", "vault:x1:" + strings.Repeat("A", 40), "vault:v01:" + strings.Repeat("A", 40)} {
-		if _, err := vaultkms.WrappedVersion([]byte(in)); !errors.Is(err, keys.ErrUnwrap) {
+		if _, err := vaultkms.WrappedVersion([]byte(in)); !errors.Is(err, keystore.ErrUnwrap) {
 			t.Errorf("WrappedVersion(%q) = %v, want ErrUnwrap", in, err)
 		}
 	}
@@ -285,9 +286,9 @@ func concurrently(t testing.TB, n int, f func(i int) error) {
 }
 
 // runKMSTests runs the KMS conformance suite on k.
-func runKMSTests(t *testing.T, k keys.KMS) {
+func runKMSTests(t *testing.T, k keystore.KMS) {
 	t.Helper()
-	keystest.RunKMSTests(t, func(*testing.T) keys.KMS { return k })
+	keystest.RunKMSTests(t, func(*testing.T) keystore.KMS { return k })
 }
 
 // TestContextBindingNeedsDerivedKey: Vault ignores the context of a key that
@@ -318,11 +319,11 @@ func TestLargeBatchResponse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reqs := make([]keys.RewrapRequest, 2000)
+	reqs := make([]keystore.RewrapRequest, 2000)
 	concurrently(t, len(reqs), func(i int) error {
 		ad := []byte(fmt.Sprint("key-", i))
 		w, err := k.Wrap(ctx, make([]byte, 32), ad)
-		reqs[i] = keys.RewrapRequest{Wrapped: w, AssociatedData: ad}
+		reqs[i] = keystore.RewrapRequest{Wrapped: w, AssociatedData: ad}
 		return err
 	})
 	res, err := k.Rewrap(ctx, reqs)

@@ -1,6 +1,6 @@
-// Package vaultkms is a keys.KMS whose root key is a HashiCorp Vault Transit
-// key: subject keys are wrapped by Transit's encrypt endpoint and unwrapped
-// by its decrypt endpoint, so the root key never leaves Vault.
+// Package vaultkms is a keystore.KMS whose root key is a HashiCorp Vault
+// Transit key: subject keys are wrapped by Transit's encrypt endpoint and
+// unwrapped by its decrypt endpoint, so the root key never leaves Vault.
 //
 //	client, _ := api.NewClient(api.DefaultConfig())     // VAULT_ADDR, VAULT_TOKEN
 //	root, _ := vaultkms.New(vaultkms.Config{Client: client, Key: "fieldcrypt-root"})
@@ -27,11 +27,12 @@
 //     derived, so the first call checks (one encrypt, one decrypt that must
 //     fail) and refuses such a key.
 //
-// Either way Unwrap with the wrong associated data fails with keys.ErrUnwrap.
+// Either way Unwrap with the wrong associated data fails with
+// keystore.ErrUnwrap.
 //
 // # Errors
 //
-// Unwrap fails with an error wrapping keys.ErrUnwrap when Vault refuses the
+// Unwrap fails with an error wrapping keystore.ErrUnwrap when Vault refuses the
 // ciphertext itself: authentication failure ("cipher: message
 // authentication failed"), a malformed ciphertext, a key version below the
 // key's min_decryption_version, or a Transit key that no longer exists
@@ -40,7 +41,7 @@
 // Malformed ciphertexts are refused before any request is sent. Everything
 // else — 403 (token expired or lacking the policy), 404 (wrong mount),
 // 429, 5xx, connection errors, a cancelled context — is an operational
-// error that does not wrap keys.ErrUnwrap, so that a Keyring never mistakes
+// error that does not wrap keystore.ErrUnwrap, so that a Keyring never mistakes
 // an outage for a wrong root key. A KMS error never causes a stored key to
 // be deleted or overwritten: this package only talks to Vault.
 //
@@ -127,7 +128,7 @@ import (
 
 	"github.com/hashicorp/vault/api"
 
-	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 )
 
 // Binding selects how associated data is bound to a wrapped key.
@@ -142,7 +143,7 @@ const (
 )
 
 // ErrKeyNotFound means the Transit key does not exist (or was deleted).
-// Unwrap errors wrapping it also wrap keys.ErrUnwrap.
+// Unwrap errors wrapping it also wrap keystore.ErrUnwrap.
 var ErrKeyNotFound = errors.New("vault: transit key not found")
 
 // Defaults for Config.
@@ -203,9 +204,9 @@ type KMS struct {
 }
 
 var (
-	_ keys.KMS           = (*KMS)(nil)
-	_ keys.KMSRewrapper  = (*KMS)(nil)
-	_ keys.RootVersioner = (*KMS)(nil)
+	_ keystore.KMS           = (*KMS)(nil)
+	_ keystore.KMSRewrapper  = (*KMS)(nil)
+	_ keystore.RootVersioner = (*KMS)(nil)
 )
 
 // New returns a KMS for cfg. It sends no request: use CreateKey to create
@@ -361,7 +362,7 @@ var ErrKeysBelowVersion = errors.New("vault: keys are still wrapped under an old
 // again. The check and the configuration are two steps: a key stored in
 // between under an older version — only a process that had it wrapped
 // before the rotation and stalled until now could store one — is not seen.
-func (k *KMS) SetMinDecryptionVersion(ctx context.Context, store keys.RotatableStore, v int) error {
+func (k *KMS) SetMinDecryptionVersion(ctx context.Context, store keystore.RotatableStore, v int) error {
 	if store == nil {
 		return errors.New("vault: SetMinDecryptionVersion needs the keystore to check")
 	}
@@ -422,7 +423,7 @@ const checkValueMeta = "id-key.v1"
 // v, reports whether the check value is, and the lowest such version.
 // Values that are not Transit ciphertexts do not count: no version
 // unwraps them.
-func countBelow(ctx context.Context, store keys.RotatableStore, v int) (below int, meta bool, lowest int, err error) {
+func countBelow(ctx context.Context, store keystore.RotatableStore, v int) (below int, meta bool, lowest int, err error) {
 	see := func(w []byte) bool {
 		n, _, ok := parseCiphertext(w)
 		if !ok || n >= v {
@@ -437,11 +438,11 @@ func countBelow(ctx context.Context, store keys.RotatableStore, v int) (below in
 	switch {
 	case err == nil:
 		meta = see(m)
-	case !errors.Is(err, keys.ErrKeyNotFound):
+	case !errors.Is(err, keystore.ErrKeyNotFound):
 		return 0, false, 0, err
 	}
 	const page = 1000
-	var cursor keys.KeyCursor
+	var cursor keystore.KeyCursor
 	for {
 		recs, err := store.LiveKeys(ctx, cursor, page)
 		if err != nil {
@@ -451,7 +452,7 @@ func countBelow(ctx context.Context, store keys.RotatableStore, v int) (below in
 			if see(r.Wrapped) {
 				below++
 			}
-			cursor = keys.KeyCursor{ID: r.ID, Version: r.Version}
+			cursor = keystore.KeyCursor{ID: r.ID, Version: r.Version}
 		}
 		if len(recs) < page {
 			return below, meta, lowest, nil
@@ -459,7 +460,7 @@ func countBelow(ctx context.Context, store keys.RotatableStore, v int) (below in
 	}
 }
 
-// WrappedVersion implements keys.RootVersioner: it returns the Transit key
+// WrappedVersion implements keystore.RootVersioner: it returns the Transit key
 // version that wrapped w, like the function WrappedVersion.
 func (k *KMS) WrappedVersion(w []byte) (int, error) { return WrappedVersion(w) }
 
@@ -467,7 +468,7 @@ func (k *KMS) WrappedVersion(w []byte) (int, error) { return WrappedVersion(w) }
 func WrappedVersion(w []byte) (int, error) {
 	v, _, ok := parseCiphertext(w)
 	if !ok {
-		return 0, fmt.Errorf("vault: %w: not a transit ciphertext", keys.ErrUnwrap)
+		return 0, fmt.Errorf("vault: %w: not a transit ciphertext", keystore.ErrUnwrap)
 	}
 	return v, nil
 }
@@ -561,10 +562,10 @@ func (k *KMS) Wrap(ctx context.Context, plaintext, associatedData []byte) ([]byt
 }
 
 // Unwrap decrypts a value Wrap returned; see the package documentation for
-// which failures are keys.ErrUnwrap.
+// which failures are keystore.ErrUnwrap.
 func (k *KMS) Unwrap(ctx context.Context, wrapped, associatedData []byte) ([]byte, error) {
 	if _, _, ok := parseCiphertext(wrapped); !ok {
-		return nil, fmt.Errorf("vault: unwrap: %w: malformed transit ciphertext", keys.ErrUnwrap)
+		return nil, fmt.Errorf("vault: unwrap: %w: malformed transit ciphertext", keystore.ErrUnwrap)
 	}
 	if err := k.verifyContextBinding(ctx); err != nil {
 		return nil, err
@@ -602,22 +603,22 @@ func unwrapError(err error) error {
 		return err
 	}
 	if re.keyNotFound() {
-		return fmt.Errorf("%w: %w", keys.ErrUnwrap, ErrKeyNotFound)
+		return fmt.Errorf("%w: %w", keystore.ErrUnwrap, ErrKeyNotFound)
 	}
-	return fmt.Errorf("%w: %s", keys.ErrUnwrap, re.message())
+	return fmt.Errorf("%w: %s", keystore.ErrUnwrap, re.message())
 }
 
-// Rewrap implements keys.KMSRewrapper: it re-wraps each value under the
+// Rewrap implements keystore.KMSRewrapper: it re-wraps each value under the
 // Transit key's newest version, MaxBatch per request. With BindContext it
 // uses Transit's rewrap endpoint and the keys never leave Vault; with
 // BindAssociatedData (whose associated data Vault's rewrap ignores) it
 // sends a batch decrypt and a batch encrypt and clears the plaintexts.
-// Items that do not authenticate get an error wrapping keys.ErrUnwrap.
-func (k *KMS) Rewrap(ctx context.Context, reqs []keys.RewrapRequest) ([]keys.RewrapResult, error) {
+// Items that do not authenticate get an error wrapping keystore.ErrUnwrap.
+func (k *KMS) Rewrap(ctx context.Context, reqs []keystore.RewrapRequest) ([]keystore.RewrapResult, error) {
 	if err := k.verifyContextBinding(ctx); err != nil {
 		return nil, err
 	}
-	out := make([]keys.RewrapResult, 0, len(reqs))
+	out := make([]keystore.RewrapResult, 0, len(reqs))
 	for len(reqs) > 0 {
 		n := min(len(reqs), k.maxBatch)
 		res, err := k.rewrapChunk(ctx, reqs[:n])
@@ -630,13 +631,13 @@ func (k *KMS) Rewrap(ctx context.Context, reqs []keys.RewrapRequest) ([]keys.Rew
 	return out, nil
 }
 
-func (k *KMS) rewrapChunk(ctx context.Context, reqs []keys.RewrapRequest) ([]keys.RewrapResult, error) {
-	res := make([]keys.RewrapResult, len(reqs))
+func (k *KMS) rewrapChunk(ctx context.Context, reqs []keystore.RewrapRequest) ([]keystore.RewrapResult, error) {
+	res := make([]keystore.RewrapResult, len(reqs))
 	items := make([]map[string]any, 0, len(reqs))
 	idx := make([]int, 0, len(reqs))
 	for i, r := range reqs {
 		if _, _, ok := parseCiphertext(r.Wrapped); !ok {
-			res[i].Err = fmt.Errorf("vault: unwrap: %w: malformed transit ciphertext", keys.ErrUnwrap)
+			res[i].Err = fmt.Errorf("vault: unwrap: %w: malformed transit ciphertext", keystore.ErrUnwrap)
 			continue
 		}
 		item := map[string]any{"ciphertext": string(r.Wrapped)}
@@ -704,13 +705,13 @@ func (k *KMS) rewrapChunk(ctx context.Context, reqs []keys.RewrapRequest) ([]key
 	return res, nil
 }
 
-func itemResult(r map[string]any, field string, parse func(string) ([]byte, error)) keys.RewrapResult {
+func itemResult(r map[string]any, field string, parse func(string) ([]byte, error)) keystore.RewrapResult {
 	if e, _ := r["error"].(string); e != "" {
-		return keys.RewrapResult{Err: fmt.Errorf("vault: %w: %s", keys.ErrUnwrap, e)}
+		return keystore.RewrapResult{Err: fmt.Errorf("vault: %w: %s", keystore.ErrUnwrap, e)}
 	}
 	s, _ := r[field].(string)
 	v, err := parse(s)
-	return keys.RewrapResult{Wrapped: v, Err: err}
+	return keystore.RewrapResult{Wrapped: v, Err: err}
 }
 
 // batch sends one batch_input request and returns its batch_results, in

@@ -10,7 +10,7 @@
 // MySQL has no notifications: a Keyring on the Store hears a Forget made by
 // another process by polling the tombstones, every 250 ms by default
 // (sqlstore.WithPollInterval). Transactions that fail with a deadlock
-// (1213) are retried; a duplicate key (1062) is what keys.ErrKeyExists is
+// (1213) are retried; a duplicate key (1062) is what keystore.ErrKeyExists is
 // made of.
 package mysql
 

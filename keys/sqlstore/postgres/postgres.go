@@ -14,7 +14,7 @@
 //
 // Transactions that fail with a serialization failure (40001) or a
 // deadlock (40P01) are retried; a unique violation (23505) is what
-// keys.ErrKeyExists is made of. Both are recognised in *pgconn.PgError,
+// keystore.ErrKeyExists is made of. Both are recognised in *pgconn.PgError,
 // that is, only through pgx.
 package postgres
 

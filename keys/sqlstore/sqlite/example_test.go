@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore/sqlite"
 )
 
@@ -29,7 +30,7 @@ func ExampleOpen() {
 
 	// Normally keys.Open drives the store; here it is used directly.
 	subject := keys.SubjectRef{1}
-	rec := keys.KeyRecord{ID: keys.KeyID{2}, Version: 1, Subject: subject, Purpose: keys.DefaultPurpose,
+	rec := keystore.KeyRecord{ID: keys.KeyID{2}, Version: 1, Subject: subject, Purpose: keys.DefaultPurpose,
 		Wrapped: []byte("wrapped key bytes"), CreatedAt: time.Now()}
 	if err := store.CreateKey(ctx, rec); err != nil {
 		log.Fatal(err)
