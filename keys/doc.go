@@ -121,4 +121,16 @@
 //
 // A [Keyring] is safe for concurrent use by many goroutines. Store and KMS
 // implementations must be too (see keys/keystore).
+//
+// # Compatibility
+//
+// Within a major version, a minor version may add API, deprecate it, fix
+// bugs and refuse more of what is unsafe (with a documented error). It never
+// changes what is persisted — keystore rows, the root key check value, and
+// the ciphertexts, tokens and blind indexes derived from keys — nor stops
+// reading anything fieldcrypt ever wrote: testdata/golden holds vectors of
+// every format and version, and the tests of keys/sqlstore, envelope,
+// tokenize and gormcrypt check them both ways, so a change fails the build.
+// New formats carry a new version number in the value and are listed in
+// CHANGELOG.md.
 package keys
