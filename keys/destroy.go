@@ -142,14 +142,21 @@ func (kr *Keyring) DestroyVersionsBelow(ctx context.Context, subject, purpose st
 	}
 	newest := latest
 	if below != latest.Version {
-		if newest, err = kr.store.GetKey(ctx, id, below); err != nil {
+		newest, err = kr.store.GetKey(ctx, id, below)
+		switch {
+		case errors.Is(err, ErrVersionDestroyed):
+			// A higher floor is in place: version below was itself
+			// destroyed, long after it stopped being current. The store
+			// still destroys any material restored under it.
+			newest = keystore.KeyRecord{}
+		case err != nil:
 			return VersionsDestroyed{}, kr.fail(ctx, err, Event{Subject: ref, Key: id, Purpose: purpose, Version: below})
 		}
 	}
 	// A process that read the current version before version below
 	// existed keeps encrypting under the old one until its cache entry
 	// expires.
-	if wait := kr.cache.maxAge + MaxAgeSlack - time.Since(newest.CreatedAt); wait > 0 {
+	if wait := kr.cache.maxAge + MaxAgeSlack - time.Since(newest.CreatedAt); !newest.CreatedAt.IsZero() && wait > 0 {
 		return VersionsDestroyed{}, fmt.Errorf("%w: version %d was created less than the cache MaxAge (%v) ago; "+
 			"other processes may still encrypt under older versions: retry in %v",
 			ErrVersionsInUse, below, kr.cache.maxAge, wait.Round(time.Millisecond))

@@ -72,14 +72,18 @@ func TestDestroyVersionsBelow(t *testing.T) {
 	if err != nil || again.DestroyedNow != 0 {
 		t.Fatalf("repeated DestroyVersionsBelow = %+v, %v; want 0 destroyed", again, err)
 	}
+	// A lower bound than one already applied succeeds and destroys nothing.
+	if lower, err := kr.DestroyVersionsBelow(ctx, "cust-1", keys.DefaultPurpose, 2, keys.Unchecked()); err != nil || lower.DestroyedNow != 0 {
+		t.Fatalf("DestroyVersionsBelow(2) after (3) = %+v, %v; want 0 destroyed", lower, err)
+	}
 	var got []keys.Event
 	for _, e := range rec.events {
 		if e.Type == keys.EventVersionsDestroyed {
 			got = append(got, e)
 		}
 	}
-	if len(got) != 2 || got[0].Destroyed != 2 || got[0].Version != 3 || got[0].Key != cur.ID() || got[1].Destroyed != 0 {
-		t.Fatalf("audit events = %+v; want two EventVersionsDestroyed, 2 then 0 destroyed", got)
+	if len(got) != 3 || got[0].Destroyed != 2 || got[0].Version != 3 || got[0].Key != cur.ID() || got[1].Destroyed != 0 || got[2].Destroyed != 0 {
+		t.Fatalf("audit events = %+v; want three EventVersionsDestroyed, 2 then 0 then 0 destroyed", got)
 	}
 	// Rotating again still works: new versions are above the floor.
 	if v, err := kr.Rotate(ctx, "cust-1", keys.DefaultPurpose); err != nil || v != 4 {
