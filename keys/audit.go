@@ -15,6 +15,9 @@ const (
 	EventRotated   EventType = "rotated"   // a new version was added by Rotate
 	EventForgotten EventType = "forgotten" // a subject was crypto-shredded
 	EventDenied    EventType = "denied"    // a request for a destroyed key was refused
+	// EventVersionsDestroyed: Keyring.DestroyVersionsBelow destroyed the
+	// versions of a key below Event.Version.
+	EventVersionsDestroyed EventType = "versions-destroyed"
 )
 
 // Event is one audit record. It names keys by their keystore references and
@@ -25,10 +28,11 @@ type Event struct {
 	Subject SubjectRef
 	Key     KeyID  // zero for EventForgotten
 	Purpose string // empty when unknown
-	Version uint32 // zero when not applicable
+	Version uint32 // zero when not applicable; for EventVersionsDestroyed, the lowest version left
 	// Reason is the caller's erasure reference (EventForgotten only).
 	Reason string
-	// Destroyed is the number of key versions shredded (EventForgotten only).
+	// Destroyed is the number of key versions shredded by this call
+	// (EventForgotten and EventVersionsDestroyed only).
 	Destroyed int
 	// Repeated is true when an EventForgotten found the subject already forgotten.
 	Repeated bool
@@ -67,6 +71,9 @@ func (a slogAuditor) Audit(ctx context.Context, e Event) {
 	}
 	if e.Type == EventForgotten {
 		attrs = append(attrs, slog.String("reason", e.Reason), slog.Int("destroyed", e.Destroyed), slog.Bool("repeated", e.Repeated))
+	}
+	if e.Type == EventVersionsDestroyed {
+		attrs = append(attrs, slog.Int("destroyed", e.Destroyed))
 	}
 	a.l.LogAttrs(ctx, level, "fieldcrypt key "+string(e.Type), attrs...)
 }

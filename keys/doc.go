@@ -68,13 +68,46 @@
 // beyond Forget's reach: rotate and destroy the old root key to reach
 // backups.
 //
+// # Destroying old versions
+//
+// [Keyring.Rotate] adds a version and leaves the old ones decrypting. After
+// a suspected leak of one subject's key, rotate, re-encrypt the subject's
+// data under the new version (gormcrypt does it for its models), and then
+// call [Keyring.DestroyVersionsBelow] with the new version: the material
+// of every older version of that (subject, purpose) key is deleted, the
+// keystore records that they are gone, and the current version keeps
+// working. Reads of a destroyed version fail with [ErrVersionDestroyed],
+// which is also [ErrKeyDestroyed]; [Keyring.LiveKeys] no longer lists it;
+// it is never re-created. The subject is not forgotten.
+//
+// Data still encrypted under a destroyed version is lost for good, so the
+// call refuses ([ErrVersionsInUse]) unless the caller proves nothing uses
+// the old versions: [WhenUnused] takes a check that must report 0 (the
+// rows still under an old version), and only an explicit [Unchecked] does
+// without one. It also refuses until version below is older than
+// Config.CacheMaxAge + [MaxAgeSlack] (1 minute + 1 ms by default, by the
+// clocks of the process that rotated and of this one): until then another
+// process may still take an older version for current and write under
+// it. Run the check after that wait, so that it counts those rows too. The
+// current version is never destroyed ([ErrInvalidVersion]); [Keyring.Forget]
+// destroys everything.
+//
+// Who stops using the destroyed versions, and when: every Keyring of this
+// process on the keystore before the call returns, as for Forget; other
+// processes within their watcher's latency on PostgreSQL (keys/sqlstore
+// notifies them), and on other stores at the latest after their
+// Config.CacheMaxAge plus [MaxAgeSlack]. The Store must implement
+// [keystore.VersionDestroyer] (keys/memstore and keys/sqlstore do).
+//
 // # Restores, replicas and migrations
 //
 // A tombstone wins over every key row: a key row that reappears under a
 // tombstone (a table-level restore, replication lag, a bad migration) is
 // never read, listed or re-wrapped, and a repeated Forget destroys its
 // material and reports how many versions it found in
-// [Tombstone.DestroyedNow]. A keystore that holds keys or tombstones but
+// [Tombstone.DestroyedNow]. Likewise the record of versions destroyed by
+// DestroyVersionsBelow wins over a restored row of one of them, and a
+// repeated call destroys it again ([VersionsDestroyed.DestroyedNow]). A keystore that holds keys or tombstones but
 // lost its root key check value is refused by [Open] with
 // [ErrCheckValueMissing]: restore that one row from a backup.
 //
@@ -114,8 +147,9 @@
 // keys/localkms, keys/vaultkms or keys/tinkkms KMS as they come. The few
 // keystore names users meet are reachable from here: [SubjectRef], [KeyID],
 // [Tombstone] and [KeyCursor] are aliases of keystore's types, and
-// [ErrKeyDestroyed], [ErrKeyNotFound] and [ErrCheckValueMissing] are
-// keystore's error values, so errors.Is matches either name.
+// [ErrKeyDestroyed], [ErrVersionDestroyed], [ErrKeyNotFound] and
+// [ErrCheckValueMissing] are keystore's error values, so errors.Is matches
+// either name.
 //
 // # Concurrency
 //

@@ -342,7 +342,9 @@ func (kr *Keyring) KeyVersion(ctx context.Context, id KeyID, version uint32) (*K
 // otherwise one keystore read and one KMS unwrap per missing version, after
 // which they are cached like any key (they count against
 // Config.CacheEntries). The versions are 1 to the current one, so the work
-// grows with the number of rotations. The current version is the one this
+// grows with the number of rotations; versions destroyed by
+// [Keyring.DestroyVersionsBelow] are neither listed nor read past the
+// highest of them (one keystore read). The current version is the one this
 // process knows: a Rotate in another process is seen within
 // Config.CacheMaxAge, as for Current.
 func (kr *Keyring) LiveKeys(ctx context.Context, subject, purpose string) ([]*Key, error) {
@@ -379,6 +381,10 @@ func (kr *Keyring) LiveKeys(ctx context.Context, subject, purpose string) ([]*Ke
 			switch {
 			case errors.Is(err, ErrKeyNotFound):
 				continue
+			case errors.Is(err, ErrVersionDestroyed):
+				// DestroyVersionsBelow destroyed this one and every
+				// version under it: no need to read them.
+				return out, nil
 			case errors.Is(err, ErrKeyDestroyed):
 				// A destroyed old version leaves nothing to search under;
 				// a forgotten subject fails on its current version instead.
@@ -573,6 +579,9 @@ func (kr *Keyring) fail(ctx context.Context, err error, e Event) error {
 	if errors.Is(err, ErrKeyDestroyed) {
 		e.Type = EventDenied
 		kr.emit(ctx, e)
+		if errors.Is(err, ErrVersionDestroyed) {
+			return ErrVersionDestroyed
+		}
 		return ErrKeyDestroyed
 	}
 	if errors.Is(err, ErrKeyNotFound) {

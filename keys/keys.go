@@ -12,8 +12,9 @@ import (
 // errors.Is. No error from this package contains key material, plaintext or
 // a subject identifier.
 //
-// ErrKeyDestroyed, ErrKeyNotFound and ErrCheckValueMissing are the values
-// of the same names in package keys/keystore, whose Stores return them, so
+// ErrKeyDestroyed, ErrVersionDestroyed, ErrKeyNotFound and
+// ErrCheckValueMissing are the values of the same names in package
+// keys/keystore, whose Stores return them, so
 // that errors.Is(err, keys.ErrKeyDestroyed) and errors.Is(err,
 // keystore.ErrKeyDestroyed) are one test: users match the names here,
 // backends return those of keystore.

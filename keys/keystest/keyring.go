@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/fieldcrypt/fieldcrypt/keys"
 	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
@@ -199,6 +200,113 @@ func RunKeyringTests(t *testing.T, h Harness) {
 		third, err := kr.Forget(ctx, "cust-1", "ticket-3")
 		if err != nil || third.DestroyedNow != 0 || third.Destroyed != 2 {
 			t.Fatalf("third Forget = %+v, %v; want DestroyedNow 0, Destroyed 2", third, err)
+		}
+	})
+
+	t.Run("DestroyedVersionStaysDestroyedAfterRestore", func(t *testing.T) {
+		s := h.New(t)
+		if _, ok := s.(keystore.VersionDestroyer); !ok {
+			t.Skip("not a keystore.VersionDestroyer")
+		}
+		kr, err := keys.Open(ctx, keys.Config{KMS: newRoot(t), Store: s, DisableWatch: true, CacheMaxAge: time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { kr.Close() })
+		k, err := kr.Current(ctx, "cust-1", "default")
+		if err != nil {
+			t.Fatal(err)
+		}
+		old, err := s.GetKey(ctx, k.ID(), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := kr.Rotate(ctx, "cust-1", "default"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond) // past the cache MaxAge since the Rotate
+		d, err := kr.DestroyVersionsBelow(ctx, "cust-1", "default", 2, keys.Unchecked())
+		if err != nil || d.DestroyedNow != 1 {
+			t.Fatalf("DestroyVersionsBelow = %+v, %v; want 1 destroyed", d, err)
+		}
+		if m, ok := h.Material(t, s, old.ID, 1); !ok || m != nil {
+			t.Fatalf("after DestroyVersionsBelow the row of v1 holds %d bytes of material (exists %v)", len(m), ok)
+		}
+		h.RestoreKey(t, s, old) // the row comes back, material and all
+		if got, err := s.GetKey(ctx, old.ID, 1); !errors.Is(err, keys.ErrVersionDestroyed) || got.Wrapped != nil {
+			t.Fatalf("GetKey of a destroyed version restored = %d bytes, %v; want ErrVersionDestroyed and no material", len(got.Wrapped), err)
+		}
+		if rs, ok := s.(keystore.RotatableStore); ok {
+			live, err := rs.LiveKeys(ctx, keystore.KeyCursor{}, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range live {
+				if r.ID == old.ID && r.Version == 1 {
+					t.Fatal("LiveKeys lists a destroyed version restored")
+				}
+			}
+			if err := rs.RewrapKey(ctx, old.ID, 1, old.Wrapped, []byte("new")); !errors.Is(err, keystore.ErrKeyDestroyed) {
+				t.Fatalf("RewrapKey of a destroyed version restored = %v, want ErrKeyDestroyed", err)
+			}
+		}
+		if _, err := kr.KeyVersion(ctx, old.ID, 1); !errors.Is(err, keys.ErrVersionDestroyed) {
+			t.Fatalf("KeyVersion of a destroyed version restored = %v, want ErrVersionDestroyed", err)
+		}
+		ks, err := kr.LiveKeys(ctx, "cust-1", "default")
+		if err != nil || len(ks) != 1 || ks[0].Version() != 2 {
+			t.Fatalf("Keyring.LiveKeys = %d keys, %v; want only v2", len(ks), err)
+		}
+		// A repeated call destroys the restored material and says so.
+		again, err := kr.DestroyVersionsBelow(ctx, "cust-1", "default", 2, keys.Unchecked())
+		if err != nil || again.DestroyedNow != 1 {
+			t.Fatalf("repeated DestroyVersionsBelow = %+v, %v; want 1 destroyed", again, err)
+		}
+		if m, ok := h.Material(t, s, old.ID, 1); !ok || m != nil {
+			t.Fatalf("after the repeated call the row of v1 holds %d bytes of material (exists %v)", len(m), ok)
+		}
+	})
+
+	t.Run("DestroyVersionsReachesEveryKeyringOfTheProcess", func(t *testing.T) {
+		s := h.New(t)
+		if _, ok := s.(keystore.VersionDestroyer); !ok {
+			t.Skip("not a keystore.VersionDestroyer")
+		}
+		root := newRoot(t)
+		a, err := keys.Open(ctx, keys.Config{KMS: root, Store: s, DisableWatch: true, CacheMaxAge: time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { a.Close() })
+		stores := map[string]keystore.Store{"same Store": s}
+		if h.Reopen != nil {
+			stores["second Store on the keystore"] = h.Reopen(t, s)
+		}
+		for name, other := range stores {
+			t.Run(name, func(t *testing.T) {
+				b := openKeyring(t, root, other) // default CacheMaxAge: only eviction can stop it
+				subject := "cust-" + name
+				k, err := b.Current(ctx, subject, "default")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := b.KeyVersion(ctx, k.ID(), 1); err != nil { // cached in b now
+					t.Fatal(err)
+				}
+				if _, err := a.Rotate(ctx, subject, "default"); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(5 * time.Millisecond)
+				if _, err := a.DestroyVersionsBelow(ctx, subject, "default", 2, keys.Unchecked()); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := b.KeyVersion(ctx, k.ID(), 1); !errors.Is(err, keys.ErrVersionDestroyed) {
+					t.Fatalf("another Keyring of the process served a destroyed version right after DestroyVersionsBelow returned: %v", err)
+				}
+				if cur, err := b.Current(ctx, subject, "default"); err != nil || cur.Version() != 2 {
+					t.Fatalf("another Keyring of the process: Current = %v, want version 2", err)
+				}
+			})
 		}
 	})
 

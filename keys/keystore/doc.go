@@ -22,14 +22,18 @@
 //     forgotten" in one round trip.
 //   - [RotatableStore]: a Store lists its live keys and replaces wrapped
 //     values by compare-and-swap, which keys.RotateRoot needs.
+//   - [VersionDestroyer]: a Store destroys the versions of a key below a
+//     given one, keeping a per-key record (a floor) that wins over any row
+//     a restore brings back, which keys.Keyring.DestroyVersionsBelow needs.
 //   - [KMSRewrapper] and [RootVersioner]: a KMS re-wraps inside itself and
 //     tells which root key version wrapped a value (Vault Transit).
 //
 // Implementations report what callers branch on with the sentinel errors
 // of this package, wrapped with %w: [ErrKeyNotFound], [ErrKeyExists],
-// [ErrKeyDestroyed], [ErrCheckValueMissing] and [ErrRewrapConflict] from a
-// Store, [ErrUnwrap] from a KMS. Package keys re-exports the three its
-// users meet (keys.ErrKeyDestroyed, keys.ErrKeyNotFound,
+// [ErrKeyDestroyed], [ErrVersionDestroyed] (which wraps ErrKeyDestroyed),
+// [ErrCheckValueMissing] and [ErrRewrapConflict] from a Store, [ErrUnwrap]
+// from a KMS. Package keys re-exports the four its users meet
+// (keys.ErrKeyDestroyed, keys.ErrVersionDestroyed, keys.ErrKeyNotFound,
 // keys.ErrCheckValueMissing) as the same values, and the identifiers users
 // name (keys.KeyID, keys.SubjectRef, keys.Tombstone, keys.KeyCursor) as
 // aliases of the types here, so errors.Is and assignments work with either
@@ -39,8 +43,9 @@
 // of package keys/keystest in the backend's tests:
 //
 //	var (
-//		_ keystore.RotatableStore = (*Store)(nil)
-//		_ keystore.Watcher        = (*Store)(nil)
+//		_ keystore.RotatableStore   = (*Store)(nil)
+//		_ keystore.VersionDestroyer = (*Store)(nil)
+//		_ keystore.Watcher          = (*Store)(nil)
 //	)
 //
 //	func TestConformance(t *testing.T) {

@@ -17,6 +17,7 @@ type Store struct {
 	mu         sync.Mutex
 	keys       map[keystore.KeyID][]keystore.KeyRecord // versions in ascending order
 	tombstones map[keystore.SubjectRef]keystore.Tombstone
+	floors     map[keystore.KeyID]uint32 // versions below were destroyed by DestroyVersions
 	meta       map[string][]byte
 }
 
@@ -27,6 +28,7 @@ func New() *Store {
 	return &Store{
 		keys:       make(map[keystore.KeyID][]keystore.KeyRecord),
 		tombstones: make(map[keystore.SubjectRef]keystore.Tombstone),
+		floors:     make(map[keystore.KeyID]uint32),
 		meta:       make(map[string][]byte),
 	}
 }
@@ -46,6 +48,9 @@ func (s *Store) CreateKey(ctx context.Context, rec keystore.KeyRecord) error {
 	if _, gone := s.tombstones[rec.Subject]; gone {
 		return keystore.ErrKeyDestroyed
 	}
+	if rec.Version < s.floors[rec.ID] {
+		return keystore.ErrVersionDestroyed
+	}
 	vs := s.keys[rec.ID]
 	i, found := slices.BinarySearchFunc(vs, rec.Version, func(r keystore.KeyRecord, v uint32) int {
 		return int(int64(r.Version) - int64(v))
@@ -57,11 +62,19 @@ func (s *Store) CreateKey(ctx context.Context, rec keystore.KeyRecord) error {
 	return nil
 }
 
-// result returns a copy of r, without material when it is destroyed or its
-// subject has a tombstone (a tombstone wins over any key row). s.mu is held.
+// result returns a copy of r, without material when it is destroyed, its
+// subject has a tombstone or its version is below its key's floor (a
+// tombstone or a floor wins over any key row). s.mu is held.
 func (s *Store) result(r keystore.KeyRecord) (keystore.KeyRecord, error) {
-	if _, gone := s.tombstones[r.Subject]; gone || r.Wrapped == nil {
+	if _, gone := s.tombstones[r.Subject]; gone {
 		r.Wrapped = nil
+		return r, keystore.ErrKeyDestroyed
+	}
+	if r.Version < s.floors[r.ID] {
+		r.Wrapped = nil
+		return r, keystore.ErrVersionDestroyed
+	}
+	if r.Wrapped == nil {
 		return r, keystore.ErrKeyDestroyed
 	}
 	return clone(r), nil
@@ -70,7 +83,7 @@ func (s *Store) result(r keystore.KeyRecord) (keystore.KeyRecord, error) {
 // live reports whether r holds material a reader may use. s.mu is held.
 func (s *Store) live(r keystore.KeyRecord) bool {
 	_, gone := s.tombstones[r.Subject]
-	return r.Wrapped != nil && !gone
+	return r.Wrapped != nil && !gone && r.Version >= s.floors[r.ID]
 }
 
 // LatestKey implements keystore.Store.

@@ -27,3 +27,7 @@ func TestKeyring(t *testing.T) {
 		},
 	})
 }
+
+func TestVersionDestroyer(t *testing.T) {
+	keystest.RunVersionDestroyerTests(t, func(t *testing.T) keystore.VersionDestroyer { return memstore.New() })
+}

@@ -142,22 +142,35 @@ type queries struct {
 	nonEmpty      string // whether the keystore holds any key or subject row
 	recentForgets string // tombstones newer than a time, for Watch
 	lastForget    string // the newest tombstone's time, for Watch
+
+	raiseFloor      string // DestroyVersions: raise a key's floor, never lower it
+	keyFloor        string // a key's floor, for CreateKey
+	keySubject      string // a key's subject and latest version
+	destroyVersions string // delete the material below a version
 }
 
 // forgottenIndex indexes tombstones by time, for Watch.
 const forgottenIndex = "fieldcrypt_subjects_forgotten"
 
-// keyColumns reads a key row joined with its subject's row: a tombstone wins
-// over any material the key row holds (a row brought back by a restore),
-// and such material is not even sent.
+// keyColumns reads a key row joined with its subject's row and its key's
+// floor: a tombstone, or a floor above the version, wins over any material
+// the key row holds (a row brought back by a restore), and such material
+// is not even sent. The last column tells a version destroyed by
+// DestroyVersions from a forgotten subject.
 const (
 	keyColumns = `k.version, k.subject_ref, k.purpose,
-CASE WHEN s.forgotten_at IS NULL THEN k.wrapped END, k.wrapped IS NULL OR s.forgotten_at IS NOT NULL,
-k.created_at, k.destroyed_at`
-	keyJoin = ` FROM fieldcrypt_keys k LEFT JOIN fieldcrypt_subjects s ON s.subject_ref = k.subject_ref`
+CASE WHEN s.forgotten_at IS NULL AND ` + aboveFloor + ` THEN k.wrapped END,
+k.wrapped IS NULL OR s.forgotten_at IS NOT NULL OR NOT ` + aboveFloor + `,
+k.created_at, k.destroyed_at, s.forgotten_at IS NULL AND NOT ` + aboveFloor
+	keyJoin = ` FROM fieldcrypt_keys k LEFT JOIN fieldcrypt_subjects s ON s.subject_ref = k.subject_ref
+LEFT JOIN fieldcrypt_key_floors f ON f.key_id = k.key_id`
+	// aboveFloor holds for a key row k joined with its floor f that
+	// DestroyVersions has not destroyed.
+	aboveFloor = `(k.version >= COALESCE(f.destroyed_below, 0))`
 	// notForgotten restricts a query on fieldcrypt_keys k to subjects
-	// without a tombstone.
-	notForgotten = `NOT EXISTS (SELECT 1 FROM fieldcrypt_subjects s WHERE s.subject_ref = k.subject_ref AND s.forgotten_at IS NOT NULL)`
+	// without a tombstone and versions not below their key's floor.
+	notForgotten = `NOT EXISTS (SELECT 1 FROM fieldcrypt_subjects s WHERE s.subject_ref = k.subject_ref AND s.forgotten_at IS NOT NULL)
+AND NOT EXISTS (SELECT 1 FROM fieldcrypt_key_floors f WHERE f.key_id = k.key_id AND k.version < f.destroyed_below)`
 )
 
 func (d SQL) queries() queries {
@@ -194,6 +207,20 @@ func (d SQL) queries() queries {
 			` ON DUPLICATE KEY UPDATE fieldcrypt_meta.name = fieldcrypt_meta.name`
 		lock = ` FOR UPDATE`
 	}
+	switch d {
+	case SQLite:
+		q.raiseFloor = `INSERT INTO fieldcrypt_key_floors (key_id, destroyed_below) VALUES (?, ?)
+ON CONFLICT (key_id) DO UPDATE SET destroyed_below = MAX(fieldcrypt_key_floors.destroyed_below, excluded.destroyed_below)`
+	case Postgres:
+		q.raiseFloor = `INSERT INTO fieldcrypt_key_floors (key_id, destroyed_below) VALUES (?, ?)
+ON CONFLICT (key_id) DO UPDATE SET destroyed_below = GREATEST(fieldcrypt_key_floors.destroyed_below, EXCLUDED.destroyed_below)`
+	case MySQL:
+		q.raiseFloor = `INSERT INTO fieldcrypt_key_floors (key_id, destroyed_below) VALUES (?, ?)
+ON DUPLICATE KEY UPDATE destroyed_below = GREATEST(destroyed_below, VALUES(destroyed_below))`
+	}
+	q.keyFloor = `SELECT destroyed_below FROM fieldcrypt_key_floors WHERE key_id = ?`
+	q.keySubject = `SELECT subject_ref, version FROM fieldcrypt_keys WHERE key_id = ? ORDER BY version DESC LIMIT 1`
+	q.destroyVersions = `UPDATE fieldcrypt_keys SET wrapped = NULL, destroyed_at = ? WHERE key_id = ? AND version < ? AND wrapped IS NOT NULL`
 	q.selectSubject = `SELECT forgotten_at, reason, destroyed FROM fieldcrypt_subjects WHERE subject_ref = ?` + lock
 	q.insertKey = `INSERT INTO fieldcrypt_keys (key_id, version, subject_ref, purpose, wrapped, created_at, destroyed_at) VALUES (?, ?, ?, ?, ?, ?, ?)`
 	q.getKey = `SELECT ` + keyColumns + keyJoin + ` WHERE k.key_id = ? AND k.version = ?`
@@ -209,7 +236,7 @@ func (d SQL) queries() queries {
 
 	for _, p := range []*string{&q.lockSubject, &q.selectSubject, &q.insertKey, &q.getKey, &q.latestKey,
 		&q.destroyKeys, &q.forgetSubject, &q.addDestroyed, &q.tombstone, &q.insertMeta, &q.initMeta,
-		&q.selectMeta, &q.recentForgets} {
+		&q.selectMeta, &q.recentForgets, &q.raiseFloor, &q.keyFloor, &q.keySubject, &q.destroyVersions} {
 		*p = d.rebind(*p)
 	}
 	return q
@@ -267,5 +294,12 @@ func (d SQL) schema() []string {
 			// version 1 was released; older versions of this package ignore it.
 			`CREATE INDEX IF NOT EXISTS `+forgottenIndex+` ON fieldcrypt_subjects (forgotten_at)`)
 	}
+	// For DestroyVersions. Added after schema version 1 was released; see
+	// the package documentation for what older versions of this package
+	// make of it.
+	stmts = append(stmts, `CREATE TABLE IF NOT EXISTS fieldcrypt_key_floors (
+	key_id `+ref+` NOT NULL PRIMARY KEY,
+	destroyed_below `+bigint+` NOT NULL
+)`+suffix)
 	return stmts
 }

@@ -41,6 +41,7 @@
 //	fieldcrypt_keys      key_id (16 bytes), version, subject_ref, purpose, wrapped,
 //	                     created_at, destroyed_at; PRIMARY KEY (key_id, version),
 //	                     index on subject_ref
+//	fieldcrypt_key_floors key_id (16 bytes) PRIMARY KEY, destroyed_below
 //
 // Times are integers: microseconds since the Unix epoch, UTC. A subject row
 // with forgotten_at NULL is not a tombstone; it only exists to be locked.
@@ -54,6 +55,15 @@
 // package ignore it, and opening a database they created adds it (on
 // PostgreSQL, CREATE INDEX blocks writes to fieldcrypt_subjects while it
 // builds: 1.4 s for a million subjects on a small test machine).
+//
+// fieldcrypt_key_floors serves [Store.DestroyVersions]: every version of
+// the key below destroyed_below is destroyed, whatever its row in
+// fieldcrypt_keys holds, as a tombstone wins over the rows of its subject.
+// It too was added without changing [SchemaVersion], so that processes of
+// the previous release keep running against the database. They ignore it,
+// which only matters for a row of a destroyed version brought back by a
+// restore: they would read it. Upgrade every process before restoring
+// fieldcrypt_keys from a backup taken before a DestroyVersions.
 //
 // # Invalidation across processes
 //

@@ -15,15 +15,16 @@ var _ keystore.RotatableStore = (*Store)(nil)
 // BINARY(16) columns, which all three databases order bytewise, as
 // keystore.KeyCursor does.
 const (
-	// Keys of subjects with a tombstone are never live, whatever their row
-	// holds (see keyColumns).
+	// Keys of subjects with a tombstone, and versions below their key's
+	// floor, are never live, whatever their row holds (see keyColumns).
 	liveKeysQuery = `SELECT k.key_id, k.version, k.subject_ref, k.purpose, k.wrapped, k.created_at FROM fieldcrypt_keys k
 WHERE k.wrapped IS NOT NULL AND ` + notForgotten + ` AND (k.key_id > ? OR (k.key_id = ? AND k.version > ?))
 ORDER BY k.key_id, k.version LIMIT ?`
 	countLiveKeysQuery = `SELECT COUNT(*) FROM fieldcrypt_keys k WHERE k.wrapped IS NOT NULL AND ` + notForgotten
 	rewrapKeyQuery     = `UPDATE fieldcrypt_keys SET wrapped = ? WHERE key_id = ? AND version = ? AND wrapped = ? AND NOT EXISTS
-(SELECT 1 FROM fieldcrypt_subjects s WHERE s.subject_ref = fieldcrypt_keys.subject_ref AND s.forgotten_at IS NOT NULL)`
-	keyStateQuery   = `SELECT k.wrapped IS NULL OR s.forgotten_at IS NOT NULL` + keyJoin + ` WHERE k.key_id = ? AND k.version = ?`
+(SELECT 1 FROM fieldcrypt_subjects s WHERE s.subject_ref = fieldcrypt_keys.subject_ref AND s.forgotten_at IS NOT NULL) AND NOT EXISTS
+(SELECT 1 FROM fieldcrypt_key_floors f WHERE f.key_id = fieldcrypt_keys.key_id AND fieldcrypt_keys.version < f.destroyed_below)`
+	keyStateQuery   = `SELECT k.wrapped IS NULL OR s.forgotten_at IS NOT NULL OR NOT ` + aboveFloor + keyJoin + ` WHERE k.key_id = ? AND k.version = ?`
 	metaQuery       = `SELECT value FROM fieldcrypt_meta WHERE name = ?`
 	rewrapMetaQuery = `UPDATE fieldcrypt_meta SET value = ? WHERE name = ? AND value = ?`
 )

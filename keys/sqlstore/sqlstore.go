@@ -184,6 +184,14 @@ func (s *Store) CreateKey(ctx context.Context, rec keystore.KeyRecord) error {
 		if forgotten.Valid {
 			return keystore.ErrKeyDestroyed
 		}
+		var floor int64
+		switch err := tx.QueryRowContext(ctx, s.q.keyFloor, rec.ID[:]).Scan(&floor); {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return err
+		case int64(rec.Version) < floor:
+			return keystore.ErrVersionDestroyed
+		}
 		_, err := tx.ExecContext(ctx, s.q.insertKey, rec.ID[:], int64(rec.Version), rec.Subject[:],
 			rec.Purpose, rec.Wrapped, micros(rec.CreatedAt), nullMicros(rec.DestroyedAt))
 		if err != nil && s.dialect.Classify(err) == UniqueViolation {
@@ -204,10 +212,10 @@ func scanKey(row scanner, id keystore.KeyID) (keystore.KeyRecord, error) {
 		version, created int64
 		subject, wrapped []byte
 		purpose          string
-		isNull           bool
+		isNull, floor    bool
 		destroyedAt      sql.NullInt64
 	)
-	if err := row.Scan(&version, &subject, &purpose, &wrapped, &isNull, &created, &destroyedAt); err != nil {
+	if err := row.Scan(&version, &subject, &purpose, &wrapped, &isNull, &created, &destroyedAt, &floor); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return keystore.KeyRecord{}, keystore.ErrKeyNotFound
 		}
@@ -225,6 +233,9 @@ func scanKey(row scanner, id keystore.KeyID) (keystore.KeyRecord, error) {
 	}
 	if destroyedAt.Valid {
 		rec.DestroyedAt = fromMicros(destroyedAt.Int64)
+	}
+	if floor {
+		return rec, keystore.ErrVersionDestroyed
 	}
 	if isNull {
 		return rec, keystore.ErrKeyDestroyed

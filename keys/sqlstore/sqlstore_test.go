@@ -359,3 +359,11 @@ func TestSQLiteForgetLeavesNoMaterialOnDisk(t *testing.T) {
 		t.Fatal("wrapped key material still on disk after Forget")
 	}
 }
+
+func TestVersionDestroyer(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			keystest.RunVersionDestroyerTests(t, func(t *testing.T) keystore.VersionDestroyer { return mustOpen(t, b.fresh(t)) })
+		})
+	}
+}

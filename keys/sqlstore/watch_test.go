@@ -146,3 +146,47 @@ func TestWatchClockAhead(t *testing.T) {
 	}
 	expect(normal)
 }
+
+// TestWatchReportsDestroyVersions: on PostgreSQL a DestroyVersions through
+// one Store is reported to the Watch of another, so that other processes
+// evict the subject's keys within the watcher's latency rather than their
+// cache MaxAge. (Polling stores do not report it; see Store.DestroyVersions.)
+func TestWatchReportsDestroyVersions(t *testing.T) {
+	dsn := freshPostgresDSN(t)
+	open := func(ctx context.Context) (*sqlstore.Store, error) { return postgres.Open(ctx, dsn) }
+	watched, other := mustOpen(t, open), mustOpen(t, open)
+	var subj keystore.SubjectRef
+	var id keystore.KeyID
+	rand.Read(subj[:])
+	rand.Read(id[:])
+	for v := int64(1); v <= 2; v++ {
+		rec := keystore.KeyRecord{ID: id, Version: uint32(v), Subject: subj, Purpose: "default",
+			Wrapped: []byte{1, 2, 3}, CreatedAt: time.Now().UTC()}
+		if err := other.CreateKey(t.Context(), rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reports := make(chan keystore.SubjectRef, 64)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go watched.Watch(ctx, func(r keystore.SubjectRef) { reports <- r })
+	deadline := time.After(10 * time.Second)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	// Again until reported: Watch may not be listening yet, and a
+	// DestroyVersions leaves no tombstone for its catch-up to find.
+	for {
+		if _, err := other.DestroyVersions(t.Context(), id, 2); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case r := <-reports:
+			if r == subj {
+				return
+			}
+		case <-tick.C:
+		case <-deadline:
+			t.Fatal("DestroyVersions through another Store was not reported within 10 s")
+		}
+	}
+}
