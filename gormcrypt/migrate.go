@@ -301,7 +301,7 @@ func Backfill(ctx context.Context, db *gorm.DB, model any, opts BackfillOptions)
 		}
 		return pr
 	}
-	bf := backfiller{p: p, m: m, pk: pk, cols: cols, ctxSubject: subjectOf(ctx)}
+	bf := &backfiller{p: p, m: m, pk: pk, cols: cols, ctxSubject: subjectOf(ctx)}
 	for !cur.Done {
 		var after any
 		if cur.LastKey != nil {
@@ -309,41 +309,22 @@ func Backfill(ctx context.Context, db *gorm.DB, model any, opts BackfillOptions)
 				return fail(fmt.Errorf("the cursor holds an unreadable key: %w", err))
 			}
 		}
-		rows, err := readRows(db, m, pk, cols, after, batch)
-		if err != nil {
-			return fail(err)
-		}
-		if err := bf.keys(ctx); err != nil {
-			return fail(err)
-		}
-		next := cur
-		err = db.Transaction(func(tx *gorm.DB) error {
-			for i := range rows {
-				res, err := bf.protect(ctx, tx, &rows[i])
-				if err != nil {
-					return err
-				}
-				next.Scanned++
-				switch res {
-				case rowUpdated:
-					next.Updated++
-				case rowSkipped:
-					next.Skipped++
-				case rowErased:
-					next.Erased++
-				}
+		var next backfillCursor
+		for attempt := 1; ; attempt++ {
+			next, err = bf.batch(ctx, db, cur, after, batch, where)
+			if err == nil || attempt == batchAttempts || ctx.Err() != nil {
+				break
 			}
-			if len(rows) > 0 {
-				last := fmt.Sprint(rows[len(rows)-1].key)
-				next.LastKey = &last
+			// A deadlock or serialization failure with the application's
+			// writes (MySQL/MariaDB pick the backfill as the victim): the
+			// batch was rolled back, so it is read and done again.
+			t := time.NewTimer(time.Duration(attempt) * 50 * time.Millisecond)
+			select {
+			case <-ctx.Done():
+			case <-t.C:
 			}
-			next.Done = len(rows) < batch
-			next.UpdatedAt = time.Now().UTC()
-			return tx.Model(&backfillCursor{}).Where(where).Updates(map[string]any{
-				"last_key": next.LastKey, "done": next.Done, "scanned": next.Scanned, "updated": next.Updated,
-				"skipped": next.Skipped, "erased": next.Erased, "updated_at": next.UpdatedAt,
-			}).Error
-		})
+			t.Stop()
+		}
 		if err != nil {
 			return fail(err)
 		}
@@ -353,6 +334,51 @@ func Backfill(ctx context.Context, db *gorm.DB, model any, opts BackfillOptions)
 		}
 	}
 	return progress(), nil
+}
+
+// batchAttempts is how often Backfill tries a batch whose transaction
+// fails before it gives up (it resumes at its cursor when called again).
+const batchAttempts = 5
+
+// batch reads and protects the rows after after and commits the cursor
+// with them; it returns the new cursor.
+func (bf *backfiller) batch(ctx context.Context, db *gorm.DB, cur backfillCursor, after any, batch int, where map[string]any) (backfillCursor, error) {
+	rows, err := readRows(db, bf.m, bf.pk, bf.cols, after, batch)
+	if err != nil {
+		return cur, err
+	}
+	if err := bf.keys(ctx); err != nil {
+		return cur, err
+	}
+	next := cur
+	err = db.Transaction(func(tx *gorm.DB) error {
+		for i := range rows {
+			res, err := bf.protect(ctx, tx, &rows[i])
+			if err != nil {
+				return err
+			}
+			next.Scanned++
+			switch res {
+			case rowUpdated:
+				next.Updated++
+			case rowSkipped:
+				next.Skipped++
+			case rowErased:
+				next.Erased++
+			}
+		}
+		if len(rows) > 0 {
+			last := fmt.Sprint(rows[len(rows)-1].key)
+			next.LastKey = &last
+		}
+		next.Done = len(rows) < batch
+		next.UpdatedAt = time.Now().UTC()
+		return tx.Model(&backfillCursor{}).Where(where).Updates(map[string]any{
+			"last_key": next.LastKey, "done": next.Done, "scanned": next.Scanned, "updated": next.Updated,
+			"skipped": next.Skipped, "erased": next.Erased, "updated_at": next.UpdatedAt,
+		}).Error
+	})
+	return next, err
 }
 
 // migrationTarget resolves the model and the columns Backfill or

@@ -217,7 +217,8 @@ func testBackfillEndToEnd(t *testing.T, c backfillConfig, rows int) {
 	logs := make([][]appWrite, writers)
 	var stop atomic.Bool
 	var wg sync.WaitGroup
-	var werr atomic.Value
+	var werrMu sync.Mutex
+	var werr error
 	for w := range writers {
 		wg.Add(1)
 		go func() {
@@ -238,7 +239,9 @@ func testBackfillEndToEnd(t *testing.T, c backfillConfig, rows int) {
 					}
 				}
 				if err != nil {
-					werr.Store(err)
+					werrMu.Lock()
+					werr = err
+					werrMu.Unlock()
 					return
 				}
 				logs[w] = append(logs[w], wr)
@@ -258,8 +261,8 @@ func testBackfillEndToEnd(t *testing.T, c backfillConfig, rows int) {
 	elapsed := time.Since(start)
 	stop.Store(true)
 	wg.Wait()
-	if err, _ := werr.Load().(error); err != nil {
-		t.Fatalf("an application write failed: %v", err)
+	if werr != nil {
+		t.Fatalf("an application write failed: %v", werr)
 	}
 	if !final.Done || final.Scanned < int64(rows) {
 		t.Fatalf("the resumed backfill ended with %+v", final)
