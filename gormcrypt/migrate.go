@@ -14,6 +14,7 @@ import (
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+	"gorm.io/gorm/logger"
 	"gorm.io/gorm/schema"
 
 	"github.com/fieldcrypt/fieldcrypt/keys"
@@ -634,7 +635,9 @@ func (bf *backfiller) protectOnce(ctx context.Context, tx *gorm.DB, row *migrate
 		q.WriteString(" AND ?")
 		args = append(args, c)
 	}
-	res := tx.Exec(q.String(), args...)
+	// Silent: GORM's logger prints slow and failed statements with their
+	// arguments, and the WHERE clause holds the plaintext.
+	res := tx.Session(&gorm.Session{Logger: tx.Logger.LogMode(logger.Silent)}).Exec(q.String(), args...)
 	if res.Error != nil {
 		return 0, fmt.Errorf("writing a row: %w", res.Error)
 	}

@@ -1,14 +1,17 @@
 package gormcrypt_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log"
 	"strings"
 	"testing"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
 
 	"github.com/fieldcrypt/fieldcrypt/envelope"
 	"github.com/fieldcrypt/fieldcrypt/gormcrypt"
@@ -263,4 +266,35 @@ func flip(c byte) string {
 		return "Q"
 	}
 	return "A"
+}
+
+// TestBackfillLogsNoPlaintext runs Backfill with GORM's logger at Info
+// level, which prints every statement with its arguments: the optimistic
+// WHERE holds the plaintext, so Backfill's UPDATEs must not be logged.
+func TestBackfillLogsNoPlaintext(t *testing.T) {
+	ctx := context.Background()
+	d := freshSQLite(t)
+	seedPlain(t, openGorm(t, d), 20)
+	var buf bytes.Buffer
+	db, err := gorm.Open(d, &gorm.Config{Logger: logger.New(log.New(&buf, "", 0), logger.Config{LogLevel: logger.Info})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := install(db, newKeyring(t), gormcrypt.WithModels(&Buyer{}), gormcrypt.WithSweepEvery(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	if err := db.AutoMigrate(&Buyer{}); err != nil {
+		t.Fatal(err)
+	}
+	if pr, err := gormcrypt.Backfill(ctx, db, &Buyer{}, gormcrypt.BackfillOptions{BatchSize: 8}); err != nil || pr.Updated != 20 {
+		t.Fatalf("Backfill = %+v, %v", pr, err)
+	}
+	if out := buf.String(); strings.Contains(out, "Example.com") || strings.Contains(out, "Surname") || strings.Contains(out, "+48") {
+		t.Fatal("GORM's log holds plaintext from Backfill")
+	}
+	if !strings.Contains(buf.String(), gormcrypt.BackfillTable) {
+		t.Fatal("the logger saw nothing: the test does not test")
+	}
 }
