@@ -298,3 +298,77 @@ func TestBackfillLogsNoPlaintext(t *testing.T) {
 		t.Fatal("the logger saw nothing: the test does not test")
 	}
 }
+
+// TestWithMigrating marks the final model's fields migrating with the
+// option instead of the tag, and refuses what cannot be migrating.
+func TestWithMigrating(t *testing.T) {
+	ctx := context.Background()
+	d := freshSQLite(t)
+	db := openGorm(t, d)
+	seedPlain(t, db, 10)
+	p, err := install(db, newKeyring(t), gormcrypt.WithModels(&DoneBuyer{}), gormcrypt.WithMigrating(&DoneBuyer{}, "Email", "name", "Phone"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	if err := db.AutoMigrate(&DoneBuyer{}); err != nil {
+		t.Fatalf("AutoMigrate: %v (a migrating column got a CHECK constraint?)", err)
+	}
+	var all []DoneBuyer
+	if err := db.Order("id").Find(&all).Error; err != nil || len(all) != 10 || all[3].Name != "Name 3 Surname" {
+		t.Fatalf("mixed read with WithMigrating: %d rows, %v", len(all), err)
+	}
+	if _, err := gormcrypt.Backfill(ctx, db, &DoneBuyer{}, gormcrypt.BackfillOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	type TokenBuyer struct {
+		ID   uint
+		Ref  string `fieldcrypt:"subject"`
+		Card string `gorm:"serializer:token" fieldcrypt:"token:card;migrating"`
+	}
+	type IntBuyer struct {
+		ID     uint
+		Ref    string `fieldcrypt:"subject"`
+		Visits int    `gorm:"serializer:encrypt"`
+	}
+	for name, opts := range map[string][]gormcrypt.Option{
+		"token tag":     {gormcrypt.WithModels(&TokenBuyer{})},
+		"integer":       {gormcrypt.WithModels(&IntBuyer{}), gormcrypt.WithMigrating(&IntBuyer{}, "Visits")},
+		"unknown field": {gormcrypt.WithModels(&DoneBuyer{}), gormcrypt.WithMigrating(&DoneBuyer{}, "Nope")},
+	} {
+		db := openGorm(t, d)
+		if _, err := install(db, newKeyring(t), append(opts, gormcrypt.WithSweepEvery(-1))...); !errors.Is(err, gormcrypt.ErrInvalidModel) {
+			t.Errorf("%s: %v, want ErrInvalidModel", name, err)
+		}
+	}
+}
+
+// TestBackfillForgotten: plaintext of a subject forgotten before the
+// backfill cannot be encrypted for them any more; it is erased.
+func TestBackfillForgotten(t *testing.T) {
+	ctx := context.Background()
+	db := openGorm(t, freshSQLite(t))
+	seedPlain(t, db, 10)
+	p, err := install(db, newKeyring(t), gormcrypt.WithModels(&Buyer{}), gormcrypt.WithSweepEvery(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	if err := db.AutoMigrate(&Buyer{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gormcrypt.Forget(ctx, db, "cust-000004", "ticket 1"); err != nil {
+		t.Fatal(err)
+	}
+	pr, err := gormcrypt.Backfill(ctx, db, &Buyer{}, gormcrypt.BackfillOptions{})
+	if err != nil || pr.Erased != 1 || pr.Updated != 9 {
+		t.Fatalf("Backfill = %+v, %v; want 9 updated, 1 erased", pr, err)
+	}
+	var raw struct {
+		Email, Name *string
+	}
+	if err := db.Raw("SELECT email, name FROM buyers WHERE ref = ?", "cust-000004").Scan(&raw).Error; err != nil || raw.Email != nil || raw.Name != nil {
+		t.Fatalf("the forgotten customer's plaintext was kept (%v)", err)
+	}
+}
