@@ -306,3 +306,32 @@ func ExampleBackfill() {
 	// protected: 2 <nil>
 	// plaintext left: map[email:0]
 }
+
+// AdoptedShopper is adopted_shoppers with the final tags; WithMigrating
+// marks its fields migrating until the backfill is done.
+type AdoptedShopper struct {
+	ID    uint
+	Ref   string `fieldcrypt:"subject"`
+	Email string `gorm:"serializer:encrypt"`
+}
+
+func (AdoptedShopper) TableName() string { return "adopted_shoppers" }
+
+// ExampleWithMigrating marks a model's encrypted fields migrating from the
+// configuration rather than its tags, so the final model can be deployed
+// at once and the option removed once CountPlaintext reports zero.
+func ExampleWithMigrating() {
+	ctx := context.Background()
+	db, done := openShop(gormcrypt.WithMigrating(&AdoptedShopper{}, "Email"))
+	defer done()
+	db.AutoMigrate(&LegacyShopper{})
+	db.Create(&LegacyShopper{Ref: "customer-1", Email: "ada@example.com"})
+	db.Create(&AdoptedShopper{Ref: "customer-2", Email: "grace@example.com"}) // written encrypted
+
+	var all []AdoptedShopper
+	db.Order("id").Find(&all)
+	left, _ := gormcrypt.CountPlaintext(ctx, db, &AdoptedShopper{})
+	fmt.Println(all[0].Email, all[1].Email, left)
+	// Output:
+	// ada@example.com grace@example.com map[email:1]
+}

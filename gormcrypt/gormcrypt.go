@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -97,8 +98,8 @@ type Plugin struct {
 	pending  []any // the models given to WithModels, validated by Initialize
 	noChecks bool  // WithoutCheckConstraints
 
-	migrateSpecs []migrateSpec              // WithMigrating, resolved by Initialize
-	migrating    map[string]map[string]bool // by table, the fields WithMigrating marked (under mu)
+	migrateSpecs []migrateSpec                    // WithMigrating, resolved by Initialize
+	migrating    map[reflect.Type]map[string]bool // by model type, the fields WithMigrating marked (under mu)
 
 	sweepEvery     time.Duration
 	onErasureError func(error)
@@ -235,7 +236,7 @@ func New(kr *keys.Keyring, opts ...Option) (*Plugin, error) {
 	}
 	return &Plugin{kr: kr, c: c, tok: tok, formats: cfg.formats, redact: !cfg.strict, grace: graceOf(kr, cfg.grace),
 		sweepEvery: cfg.sweepEvery, onErasureError: cfg.onErasureError, pending: cfg.models,
-		noChecks: cfg.noChecks, migrateSpecs: cfg.migrating, migrating: map[string]map[string]bool{}, models: map[string]*modelMeta{}, tables: map[string]*modelMeta{}}, nil
+		noChecks: cfg.noChecks, migrateSpecs: cfg.migrating, migrating: map[reflect.Type]map[string]bool{}, models: map[string]*modelMeta{}, tables: map[string]*modelMeta{}}, nil
 }
 
 var serializerOnce sync.Mutex

@@ -36,16 +36,19 @@ type migrateSpec struct {
 // WithMigrating marks encrypted fields of model (Go field or column names;
 // none: every encrypted string field of the model) as migrating, as the tag
 // `fieldcrypt:"migrating"` does: reads accept plaintext beside ciphertexts,
-// writes always encrypt, and the columns get no CHECK constraint. Remove it
-// once [CountPlaintext] reports no plaintext left.
+// writes always encrypt, and the columns get no CHECK constraint. The mark
+// belongs to model's Go type: another model of the same table (the plain
+// one used before the adoption) is not affected. Remove it once
+// [CountPlaintext] reports no plaintext left.
 //
 //	gormcrypt.New(kr, gormcrypt.WithModels(&Customer{}), gormcrypt.WithMigrating(&Customer{}, "Email", "Phone"))
 func WithMigrating(model any, fields ...string) Option {
 	return func(c *config) { c.migrating = append(c.migrating, migrateSpec{model, fields}) }
 }
 
-// resolveMigrating turns the WithMigrating models into table names, before
-// any model's metadata is built.
+// resolveMigrating records the WithMigrating fields by model type (not by
+// table: the plain model of the same table, used before the adoption, must
+// stay valid), before any model's metadata is built.
 func (p *Plugin) resolveMigrating(db *gorm.DB) error {
 	for _, spec := range p.migrateSpecs {
 		stmt := &gorm.Statement{DB: db}
@@ -61,10 +64,10 @@ func (p *Plugin) resolveMigrating(db *gorm.DB) error {
 			}
 		}
 		p.mu.Lock()
-		set := p.migrating[stmt.Schema.Table]
+		set := p.migrating[stmt.Schema.ModelType]
 		if set == nil {
 			set = map[string]bool{}
-			p.migrating[stmt.Schema.Table] = set
+			p.migrating[stmt.Schema.ModelType] = set
 		}
 		for _, f := range fields {
 			set[f] = true
@@ -76,9 +79,9 @@ func (p *Plugin) resolveMigrating(db *gorm.DB) error {
 
 // markMigrating applies WithMigrating to a freshly built model; an unknown
 // or unsuitable field makes the model invalid.
-func (p *Plugin) markMigrating(m *modelMeta) {
+func (p *Plugin) markMigrating(m *modelMeta, s *schema.Schema) {
 	p.mu.Lock()
-	set := p.migrating[m.table]
+	set := p.migrating[s.ModelType]
 	p.mu.Unlock()
 	names := make([]string, 0, len(set))
 	for name := range set {

@@ -133,7 +133,7 @@ func (p *Plugin) meta(s *schema.Schema) (*modelMeta, error) {
 	}
 	m := buildMeta(s, p.formats)
 	if m.err == nil {
-		p.markMigrating(m)
+		p.markMigrating(m, s)
 	}
 	if v, loaded := p.metas.LoadOrStore(s, m); loaded {
 		m = v.(*modelMeta)
