@@ -239,7 +239,9 @@ type BackfillProgress struct {
 // interrupted Backfill (cancelled context, crash, SIGKILL) continues after
 // the last committed batch when called again, and a finished one returns at
 // once. It takes no table lock; each transaction holds the row locks of one
-// batch.
+// batch. On SQLite, which has one write lock for the whole database, every
+// application write waits for the batch in progress: keep BatchSize near
+// 100 there (about 50 ms a batch on 2 cores), well inside busy_timeout.
 //
 // Plaintext of a forgotten subject (keys.ErrKeyDestroyed) is set to NULL,
 // with its blind index. A row with an empty subject field is encrypted for
