@@ -306,6 +306,83 @@
 // fails the write with tokenize.ErrInvalidFormat or
 // tokenize.ErrDomainTooSmall.
 //
+// # Adopting on a live database
+//
+// A table that already holds personal data in clear is adopted without
+// downtime in four steps (examples/migrate runs them):
+//
+//  1. Deploy the encrypted model with its columns marked migrating: the tag
+//     `fieldcrypt:"migrating"` on each encrypted field, or
+//     [WithMigrating](&Customer{}, "Email", ...) (no fields: every
+//     encrypted string field). Add the blind index columns; AutoMigrate
+//     adds them, NULL, and gives migrating columns no CHECK constraint
+//     (the table still holds plaintext). Reads accept both plaintext and
+//     ciphertext; every write (Create, Save, Updates) stores the ciphertext
+//     and its blind index, as without the flag.
+//  2. Run [Backfill] in the background (a job, a goroutine). It walks the
+//     table in primary-key order, [BackfillOptions].BatchSize rows
+//     (default 500) per short transaction, encrypts each plaintext value
+//     for the row's subject and fills its blind index, with UPDATE … WHERE
+//     pk = ? AND subject = old AND column = old for every column it
+//     changes. A concurrent application write is therefore never
+//     overwritten with a stale value; the row is read again and whatever
+//     it still holds in clear is protected. Its cursor, in [BackfillTable]
+//     (fieldcrypt_backfill), is committed with each batch, so a killed
+//     Backfill resumes after the last committed batch, and one that is
+//     done returns at once; a batch whose transaction fails (a deadlock
+//     with the application) is retried up to 5 times. Ciphertexts are
+//     skipped, so running it again, or twice at once, is harmless. No
+//     table lock is taken. Progress reports rows read, protected and
+//     skipped, rows/s and an ETA after every batch. Plaintext of a
+//     subject already forgotten (keys.ErrKeyDestroyed) is set to NULL.
+//  3. Check: [CountPlaintext] reads the table and reports the plaintext
+//     values left per column. Zero everywhere is the evidence for step 4.
+//  4. Remove the flag and deploy again. AutoMigrate now adds the CHECK
+//     constraints, and a plaintext value read from the column fails with
+//     [ErrPlaintext] (which also matches envelope.ErrMalformed).
+//
+// How a stored value of a migrating column is classified: it is a
+// ciphertext if it is strict unpadded URL-safe base64 (the one spelling
+// fieldcrypt writes: no padding, no line breaks, no non-zero unused bits)
+// that decodes to at least 22 bytes (a format 1 header) whose first byte is
+// format version 1 or 2; every fieldcrypt ciphertext is. Anything else is
+// plaintext and read as it is stored. A value classified as a ciphertext
+// must decrypt and authenticate for the row's subject, table and column, or
+// the read fails with the usual error (envelope.ErrDecrypt,
+// envelope.ErrMalformed): a value crafted to look like a ciphertext is never
+// returned, neither as plaintext nor as a decryption, and a ciphertext
+// copied from another row does not decrypt there. The classification is the
+// same in Backfill and CountPlaintext, which leave such values as they are
+// and do not count them; a genuine plaintext that happens to look like a
+// ciphertext (a base64url string of 30 characters or more whose first
+// character is "A" and second one of Q–Z or a–v) cannot be adopted this way and fails its reads: rewrite it
+// through the plugin. NULL stays NULL.
+//
+// Limits: only string and *string columns can be migrating (their
+// plaintext is the stored text; an integer or time column changes its
+// representation and needs its own copy-and-switch), and token columns
+// cannot: a token and a plaintext look alike by design (a tokenized card
+// number is a card number), so no reader could tell which one a row holds,
+// and a backfill could not tell a value to tokenize from a token written
+// by the application during the migration. Adopt a token column by adding
+// it beside the plaintext column and filling it from there, or with a
+// per-row flag of your own. During the migration, WhereEqual finds a row
+// only once it is protected (its blind index or deterministic ciphertext
+// is written by the application's write or by Backfill), and Reindex of
+// the column fails on its plaintext rows. The model needs a single-column
+// integer or string primary key. Rows with an empty subject field are
+// encrypted for the subject of Backfill's context (WithSubject).
+//
+// Cost: one read of the table, one encryption per plaintext value, one
+// HMAC per blind index and one UPDATE per row. BenchmarkBackfill
+// (PostgreSQL 15, 2000 rows, 3 migrating columns, one blind index, 2
+// shared cores, medians of 6) measures 10,550 rows/s beside 15,300 rows/s
+// for a loop doing the same reads and per-row optimistic UPDATEs without
+// encryption: 0.69× (17 MB and 249,000 allocations per 2000 rows against
+// 4.4 MB and 91,000).
+// TestBackfillEndToEnd runs it in a child process that is killed with
+// SIGKILL and resumed while four writers update and insert rows.
+//
 // # Cost
 //
 // Per encrypted value: one AES-GCM or AES-SIV operation and a base64 step,

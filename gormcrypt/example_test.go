@@ -263,3 +263,75 @@ func Example_otherService() {
 	// support finds her: 1
 	// after billing's Forget, support finds her: 0
 }
+
+// LegacyShopper and MigratingShopper are one table before and during
+// the adoption of fieldcrypt.
+type LegacyShopper struct {
+	ID    uint
+	Ref   string
+	Email string
+}
+
+type MigratingShopper struct {
+	ID         uint
+	Ref        string  `fieldcrypt:"subject"`
+	Email      string  `gorm:"serializer:encrypt" fieldcrypt:"migrating"`
+	EmailIndex *string `gorm:"size:32;index" fieldcrypt:"blind_index:Email"`
+}
+
+func (LegacyShopper) TableName() string    { return "adopted_shoppers" }
+func (MigratingShopper) TableName() string { return "adopted_shoppers" }
+
+// ExampleBackfill adopts fieldcrypt on a table that holds plaintext: the
+// migrating tag lets reads accept it, Backfill protects it, and
+// CountPlaintext shows that nothing is left before the tag is removed.
+func ExampleBackfill() {
+	ctx := context.Background()
+	db, done := openShop()
+	defer done()
+	db.AutoMigrate(&LegacyShopper{})
+	db.Create(&[]LegacyShopper{{Ref: "customer-1", Email: "ada@example.com"}, {Ref: "customer-2", Email: "grace@example.com"}})
+
+	db.AutoMigrate(&MigratingShopper{}) // adds email_index
+	var s MigratingShopper
+	db.Where("ref = ?", "customer-2").Take(&s)
+	fmt.Println("read from plaintext:", s.Email)
+
+	pr, err := gormcrypt.Backfill(ctx, db, &MigratingShopper{}, gormcrypt.BackfillOptions{})
+	fmt.Println("protected:", pr.Updated, err)
+	left, _ := gormcrypt.CountPlaintext(ctx, db, &MigratingShopper{})
+	fmt.Println("plaintext left:", left)
+	// Output:
+	// read from plaintext: grace@example.com
+	// protected: 2 <nil>
+	// plaintext left: map[email:0]
+}
+
+// AdoptedShopper is adopted_shoppers with the final tags; WithMigrating
+// marks its fields migrating until the backfill is done.
+type AdoptedShopper struct {
+	ID    uint
+	Ref   string `fieldcrypt:"subject"`
+	Email string `gorm:"serializer:encrypt"`
+}
+
+func (AdoptedShopper) TableName() string { return "adopted_shoppers" }
+
+// ExampleWithMigrating marks a model's encrypted fields migrating from the
+// configuration rather than its tags, so the final model can be deployed
+// at once and the option removed once CountPlaintext reports zero.
+func ExampleWithMigrating() {
+	ctx := context.Background()
+	db, done := openShop(gormcrypt.WithMigrating(&AdoptedShopper{}, "Email"))
+	defer done()
+	db.AutoMigrate(&LegacyShopper{})
+	db.Create(&LegacyShopper{Ref: "customer-1", Email: "ada@example.com"})
+	db.Create(&AdoptedShopper{Ref: "customer-2", Email: "grace@example.com"}) // written encrypted
+
+	var all []AdoptedShopper
+	db.Order("id").Find(&all)
+	left, _ := gormcrypt.CountPlaintext(ctx, db, &AdoptedShopper{})
+	fmt.Println(all[0].Email, all[1].Email, left)
+	// Output:
+	// ada@example.com grace@example.com map[email:1]
+}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -97,6 +98,9 @@ type Plugin struct {
 	pending  []any // the models given to WithModels, validated by Initialize
 	noChecks bool  // WithoutCheckConstraints
 
+	migrateSpecs []migrateSpec                    // WithMigrating, resolved by Initialize
+	migrating    map[reflect.Type]map[string]bool // by model type, the fields WithMigrating marked (under mu)
+
 	sweepEvery     time.Duration
 	onErasureError func(error)
 
@@ -112,6 +116,7 @@ var _ gorm.Plugin = (*Plugin)(nil)
 type config struct {
 	models         []any
 	noChecks       bool
+	migrating      []migrateSpec
 	strict         bool
 	purpose        string
 	formats        map[string]tokenize.Format
@@ -231,7 +236,7 @@ func New(kr *keys.Keyring, opts ...Option) (*Plugin, error) {
 	}
 	return &Plugin{kr: kr, c: c, tok: tok, formats: cfg.formats, redact: !cfg.strict, grace: graceOf(kr, cfg.grace),
 		sweepEvery: cfg.sweepEvery, onErasureError: cfg.onErasureError, pending: cfg.models,
-		noChecks: cfg.noChecks, models: map[string]*modelMeta{}, tables: map[string]*modelMeta{}}, nil
+		noChecks: cfg.noChecks, migrateSpecs: cfg.migrating, migrating: map[reflect.Type]map[string]bool{}, models: map[string]*modelMeta{}, tables: map[string]*modelMeta{}}, nil
 }
 
 var serializerOnce sync.Mutex
@@ -261,6 +266,9 @@ func (p *Plugin) Name() string { return pluginName }
 // Initialize implements gorm.Plugin; db.Use calls it.
 func (p *Plugin) Initialize(db *gorm.DB) error {
 	if err := registerSerializers(); err != nil {
+		return err
+	}
+	if err := p.resolveMigrating(db); err != nil {
 		return err
 	}
 	for _, m := range p.pending {

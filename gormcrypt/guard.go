@@ -488,7 +488,9 @@ func addCheckConstraints(m *modelMeta) {
 		return name != ""
 	}
 	for _, c := range m.sortedColumns() {
-		if c.mode == modeToken || !safe(c.dbName) || c.field.TagSettings["CHECK"] != "" {
+		// A migrating column still holds plaintext: its constraint comes
+		// once the flag is removed (and AutoMigrate runs again).
+		if c.mode == modeToken || c.migrating || !safe(c.dbName) || c.field.TagSettings["CHECK"] != "" {
 			continue
 		}
 		c.field.TagSettings["CHECK"] = fmt.Sprintf("%[1]s IS NULL OR (%[1]s >= 'A' AND %[1]s < 'B' AND length(%[1]s) >= %[2]d)",

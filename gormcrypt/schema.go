@@ -26,9 +26,10 @@ const (
 	tagToken      = "token"
 	tagScope      = "scope"
 	tagForgotten  = "forgotten"
+	tagMigrating  = "migrating"
 )
 
-var knownTags = []string{tagSubject, tagBlindIndex, tagNormalize, tagToken, tagScope, tagForgotten}
+var knownTags = []string{tagSubject, tagBlindIndex, tagNormalize, tagToken, tagScope, tagForgotten, tagMigrating}
 
 // Normalisations a blind index applies before hashing, selected with
 // `fieldcrypt:"blind_index:Email;normalize:lower"`.
@@ -72,6 +73,10 @@ type columnMeta struct {
 	format    tokenize.Format
 	formatTag string // its name in the tag, for errors
 	global    bool   // tokenize.Tokenizer global scope
+
+	// migrating: the column may still hold plaintext (see migrate.go);
+	// set by the tag or WithMigrating before the model is first used.
+	migrating bool
 }
 
 // blindMeta describes one blind index column.
@@ -127,6 +132,9 @@ func (p *Plugin) meta(s *schema.Schema) (*modelMeta, error) {
 		return m, m.err
 	}
 	m := buildMeta(s, p.formats)
+	if m.err == nil {
+		p.markMigrating(m, s)
+	}
 	if v, loaded := p.metas.LoadOrStore(s, m); loaded {
 		m = v.(*modelMeta)
 		return m, m.err
@@ -252,8 +260,13 @@ func buildMeta(s *schema.Schema, formats map[string]tokenize.Format) *modelMeta 
 				delete(tags, tagToken)
 				delete(tags, tagScope)
 			}
+			_, migrating := tags[tagMigrating]
+			if migrating && tags[tagMigrating] != "" {
+				return fail(f, "the migrating tag takes no value")
+			}
+			delete(tags, tagMigrating)
 			if len(tags) > 0 {
-				return fail(f, "an encrypted field takes no fieldcrypt tag besides token and scope; put blind_index on the index field")
+				return fail(f, "an encrypted field takes no fieldcrypt tag besides token, scope and migrating; put blind_index on the index field")
 			}
 			if f.DBName == "" {
 				return fail(f, "encrypted field has no column")
@@ -274,6 +287,12 @@ func buildMeta(s *schema.Schema, formats map[string]tokenize.Format) *modelMeta 
 			}
 			if msg := checkColumnTags(c); msg != "" {
 				return fail(f, "%s", msg)
+			}
+			if migrating {
+				if msg := canMigrate(c); msg != "" {
+					return fail(f, "%s", msg)
+				}
+				c.migrating = true
 			}
 			m.columns[f.Name] = c
 			if firstEncrypted < 0 {

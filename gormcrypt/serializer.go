@@ -111,6 +111,14 @@ func (p *Plugin) open(ctx context.Context, st *stmtState, field *schema.Field, d
 	if c.mode == modeToken {
 		return p.detokenize(ctx, st, c, dst, rv, dbValue)
 	}
+	if c.migrating {
+		// Plaintext is accepted only if it cannot be taken for a
+		// ciphertext; one that looks like a ciphertext must decrypt below.
+		if s, ok := storedText(dbValue); ok && !isCiphertext(s) {
+			openPlaintext(c, s, rv)
+			return nil
+		}
+	}
 	var ct []byte
 	switch v := dbValue.(type) {
 	case string:
@@ -121,7 +129,8 @@ func (p *Plugin) open(ctx context.Context, st *stmtState, field *schema.Field, d
 		return c.errorf(fmt.Errorf("%w: column holds %T, not text", envelope.ErrMalformed, dbValue))
 	}
 	if err != nil {
-		return c.errorf(fmt.Errorf("%w: not valid unpadded URL-safe base64", envelope.ErrMalformed))
+		return c.errorf(fmt.Errorf("%w (%w): not valid unpadded URL-safe base64; plaintext left from before adoption? "+
+			"mark the column migrating and run Backfill", ErrPlaintext, envelope.ErrMalformed))
 	}
 	subject, err := st.subject(ctx, c.model, dst)
 	if err != nil {

@@ -1,0 +1,354 @@
+package gormcrypt_test
+
+// Adopting fieldcrypt on a live table: the backfill runs in a second OS
+// process (the test binary again, with TestHelperBackfill selected), is
+// killed with SIGKILL at a random point and resumed, while this process
+// writes to the table as the application would.
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	gosqlite "github.com/glebarez/sqlite"
+	"gorm.io/driver/mysql"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+
+	"github.com/fieldcrypt/fieldcrypt/gormcrypt"
+	"github.com/fieldcrypt/fieldcrypt/internal/testdb"
+	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/localkms"
+	sqlitestore "github.com/fieldcrypt/fieldcrypt/keys/sqlstore/sqlite"
+)
+
+const (
+	backfillEnv = "FIELDCRYPT_BACKFILL_HELPER" // the helper's configuration, JSON
+	// MigrateRowsEnv sets the rows of TestBackfillEndToEnd (default 2000).
+	migrateRowsEnv = "FIELDCRYPT_MIGRATE_ROWS"
+)
+
+// backfillConfig is what the helper process needs: the shop's database and
+// the keystore shared with the test.
+type backfillConfig struct {
+	DB, DSN           string
+	Keystore, RootKey string
+	Batch             int
+}
+
+func (c backfillConfig) dialector() gorm.Dialector {
+	switch c.DB {
+	case "sqlite":
+		return gosqlite.Open(c.DSN + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
+	case "postgres":
+		return postgres.Open(c.DSN)
+	}
+	return mysql.Open(c.DSN)
+}
+
+func (c backfillConfig) keyring(t testing.TB) *keys.Keyring {
+	ctx := context.Background()
+	store, err := sqlitestore.Open(ctx, c.Keystore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	root, err := localkms.OpenFile(c.RootKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := keys.Open(ctx, keys.Config{KMS: root, Store: store, DisableWatch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { kr.Close() })
+	return kr
+}
+
+func (c backfillConfig) open(t testing.TB) *gorm.DB {
+	db := openGorm(t, c.dialector())
+	p, err := install(db, c.keyring(t), gormcrypt.WithModels(&Buyer{}), gormcrypt.WithSweepEvery(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return db
+}
+
+// TestHelperBackfill is the backfill process of TestBackfillEndToEnd. It
+// prints "P <scanned>" after every batch and "DONE <json>" at the end.
+func TestHelperBackfill(t *testing.T) {
+	enc := os.Getenv(backfillEnv)
+	if enc == "" {
+		t.Skip("helper process of TestBackfillEndToEnd")
+	}
+	var c backfillConfig
+	if err := json.Unmarshal([]byte(enc), &c); err != nil {
+		t.Fatal(err)
+	}
+	db := c.open(t)
+	pr, err := gormcrypt.Backfill(context.Background(), db, &Buyer{}, gormcrypt.BackfillOptions{BatchSize: c.Batch,
+		Progress: func(p gormcrypt.BackfillProgress) { fmt.Printf("P %d\n", p.Scanned) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := json.Marshal(pr)
+	fmt.Printf("DONE %s\n", out)
+}
+
+// runBackfill starts the helper; killAt > 0 kills it with SIGKILL once
+// it reports at least killAt rows scanned. It returns the last progress
+// seen and, for a run to the end, the final report.
+func runBackfill(t *testing.T, c backfillConfig, killAt int64) (last int64, final *gormcrypt.BackfillProgress) {
+	t.Helper()
+	enc, _ := json.Marshal(c)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperBackfill$", "-test.count=1")
+	cmd.Env = append(os.Environ(), backfillEnv+"="+string(enc))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		line := sc.Text()
+		if s, ok := strings.CutPrefix(line, "P "); ok {
+			last, _ = strconv.ParseInt(s, 10, 64)
+			if killAt > 0 && last >= killAt {
+				if err := cmd.Process.Kill(); err != nil { // SIGKILL
+					t.Fatal(err)
+				}
+				break
+			}
+		}
+		if s, ok := strings.CutPrefix(line, "DONE "); ok {
+			final = new(gormcrypt.BackfillProgress)
+			if err := json.Unmarshal([]byte(s), final); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	err = cmd.Wait()
+	if killAt > 0 {
+		if final != nil {
+			t.Fatalf("the backfill finished before it could be killed at %d rows", killAt)
+		}
+		return last, nil
+	}
+	if err != nil || final == nil {
+		t.Fatalf("backfill process: %v", err)
+	}
+	return last, final
+}
+
+// appWrite is one write of the application, in its writer's log.
+type appWrite struct {
+	ref, email, name string
+}
+
+func TestBackfillEndToEnd(t *testing.T) {
+	rows := 2000
+	if s := os.Getenv(migrateRowsEnv); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 100 {
+			t.Fatalf("%s=%q: want a number of rows ≥ 100", migrateRowsEnv, s)
+		}
+		rows = n
+	}
+	for _, b := range []struct {
+		name string
+		cfg  func(t *testing.T) backfillConfig
+	}{
+		{"SQLite", func(t *testing.T) backfillConfig {
+			return backfillConfig{DB: "sqlite", DSN: filepath.Join(t.TempDir(), "shop.db")}
+		}},
+		{"Postgres", func(t *testing.T) backfillConfig {
+			return backfillConfig{DB: "postgres", DSN: testdb.PostgresDSN(t)}
+		}},
+		{"MySQL", func(t *testing.T) backfillConfig {
+			cfg := testdb.MySQLConfig(t)
+			cfg.ParseTime = true
+			return backfillConfig{DB: "mysql", DSN: cfg.FormatDSN()}
+		}},
+	} {
+		t.Run(b.name, func(t *testing.T) {
+			c := b.cfg(t)
+			dir := t.TempDir()
+			c.Keystore, c.RootKey = filepath.Join(dir, "keys.db"), filepath.Join(dir, "root.key")
+			c.Batch = max(rows/40, 25)
+			if c.DB == "sqlite" {
+				// One write lock for the whole database: an application
+				// write waits for a whole batch (see Backfill's docs).
+				c.Batch = min(c.Batch, 100)
+			}
+			testBackfillEndToEnd(t, c, rows)
+		})
+	}
+}
+
+func testBackfillEndToEnd(t *testing.T, c backfillConfig, rows int) {
+	ctx := context.Background()
+	plain := openGorm(t, c.dialector())
+	seedPlain(t, plain, rows)
+	db := c.open(t)
+	if err := db.AutoMigrate(&Buyer{}); err != nil {
+		t.Fatal(err)
+	}
+	db = db.WithContext(ctx)
+	// One protected row first, so that the blind index key exists before
+	// two processes use it.
+	if err := db.Create(&Buyer{Ref: "first", Email: "first@example.com", Name: "First"}).Error; err != nil {
+		t.Fatal(err)
+	}
+
+	// The application: writers updating their own share of the rows (so
+	// each writer's log orders the writes of its rows) and inserting new
+	// ones, until the backfill is over.
+	const writers = 4
+	logs := make([][]appWrite, writers)
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	var werrMu sync.Mutex
+	var werr error
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
+			for n := 0; !stop.Load(); n++ {
+				var wr appWrite
+				var err error
+				if n%5 == 4 {
+					wr = appWrite{ref: fmt.Sprintf("new-%d-%d", w, n), email: fmt.Sprintf("new-%d-%d@example.com", w, n), name: "New " + strconv.Itoa(n)}
+					err = db.Create(&Buyer{Ref: wr.ref, Email: wr.email, Name: wr.name}).Error
+				} else {
+					i := rng.IntN(rows/writers)*writers + w
+					wr = appWrite{ref: fmt.Sprintf("cust-%06d", i), email: fmt.Sprintf("w%d-%d@example.com", w, n), name: fmt.Sprintf("Renamed %d", n)}
+					var cur Buyer
+					if err = db.Where("ref = ?", wr.ref).Take(&cur).Error; err == nil { // a mixed read
+						err = db.Model(&Buyer{ID: cur.ID, Ref: cur.Ref}).Updates(Buyer{Email: wr.email, Name: wr.name}).Error
+					}
+				}
+				if err != nil {
+					werrMu.Lock()
+					werr = err
+					werrMu.Unlock()
+					return
+				}
+				logs[w] = append(logs[w], wr)
+				time.Sleep(time.Duration(rng.IntN(2000)) * time.Microsecond)
+			}
+		}()
+	}
+
+	killAt := int64(rows/10 + rand.IntN(rows*7/10))
+	start := time.Now()
+	killed, _ := runBackfill(t, c, killAt)
+	var cur struct{ Scanned int64 }
+	if err := db.Raw("SELECT scanned FROM " + gormcrypt.BackfillTable).Scan(&cur).Error; err != nil {
+		t.Fatal(err)
+	}
+	_, final := runBackfill(t, c, 0)
+	elapsed := time.Since(start)
+	stop.Store(true)
+	wg.Wait()
+	if werr != nil {
+		t.Fatalf("an application write failed: %v", werr)
+	}
+	if !final.Done || final.Scanned < int64(rows) {
+		t.Fatalf("the resumed backfill ended with %+v", final)
+	}
+
+	// Every value is protected: the finish check and raw SQL agree.
+	counts, err := gormcrypt.CountPlaintext(ctx, db, &Buyer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for col, n := range counts {
+		if n != 0 {
+			t.Errorf("%s: %d plaintext values left", col, n)
+		}
+	}
+	var raws []struct {
+		Ref               string
+		Email, Name       string
+		Phone, EmailIndex *string
+	}
+	if err := db.Raw("SELECT ref, email, name, phone, email_index FROM buyers").Scan(&raws).Error; err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range raws {
+		for _, v := range []string{r.Email, r.Name, deref(r.Phone)} {
+			if strings.Contains(v, "@") || strings.Contains(v, " ") || (v != "" && !strings.HasPrefix(v, "A")) {
+				t.Fatalf("row %s holds plaintext", r.Ref)
+			}
+		}
+		if r.EmailIndex == nil || len(*r.EmailIndex) != 32 {
+			t.Fatalf("row %s has no blind index", r.Ref)
+		}
+	}
+
+	// Every application write survived: the last logged value of each row.
+	want := map[string]appWrite{}
+	for i := range rows {
+		p := plainBuyer(i)
+		want[p.Ref] = appWrite{ref: p.Ref, email: p.Email, name: p.Name}
+	}
+	want["first"] = appWrite{ref: "first", email: "first@example.com", name: "First"}
+	writes := 0
+	for _, l := range logs {
+		for _, wr := range l {
+			want[wr.ref] = wr
+			writes++
+		}
+	}
+	var all []Buyer
+	if err := db.Find(&all).Error; err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != len(want) {
+		t.Fatalf("%d rows, want %d", len(all), len(want))
+	}
+	for _, b := range all {
+		w, ok := want[b.Ref]
+		if !ok || b.Email != w.email || b.Name != w.name {
+			t.Fatalf("row %s: an application write was lost or overwritten", b.Ref)
+		}
+		var found []Buyer
+		if err := db.Scopes(gormcrypt.WhereEqual(&Buyer{}, "Email", w.email)).Find(&found).Error; err != nil {
+			t.Fatal(err)
+		}
+		if len(found) != 1 || found[0].ID != b.ID {
+			t.Fatalf("WhereEqual does not find row %s (%d rows)", b.Ref, len(found))
+		}
+	}
+	if writes == 0 {
+		t.Fatal("no application write ran during the backfill")
+	}
+	t.Logf("%d rows (+%d inserted), batch %d: killed at %d rows scanned (cursor at %d), resumed; "+
+		"%.2f s for both runs (%.0f rows/s overall, process starts included; resumed run %.0f rows/s); "+
+		"%d application writes checked (%d rows skipped by the backfill as concurrently protected)",
+		rows, len(want)-rows-1, c.Batch, killed, cur.Scanned, elapsed.Seconds(), float64(final.Scanned)/elapsed.Seconds(),
+		final.RowsPerSecond, writes, final.Skipped)
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
