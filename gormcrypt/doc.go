@@ -383,6 +383,32 @@
 // TestBackfillEndToEnd runs it in a child process that is killed with
 // SIGKILL and resumed while four writers update and insert rows.
 //
+// # Re-encrypting after a key rotation
+//
+// After keys.Keyring.Rotate of a customer's key (a suspected leak, say),
+// new writes use the new version and old values keep reading. [ReEncrypt]
+// rewrites the old ones under the current version with Backfill's
+// properties (primary-key order, short transactions, a resumable cursor,
+// per-row optimistic writes, progress); [ValuesBelow] counts what still
+// uses an older version, and is the evidence keys.Keyring.DestroyVersionsBelow
+// asks for before it destroys the old versions:
+//
+//	v, _ := kr.Rotate(ctx, "customer-42", keys.DefaultPurpose)
+//	gormcrypt.ReEncrypt(ctx, db, &Customer{}, gormcrypt.ReEncryptOptions{Subject: "customer-42"})
+//	kr.DestroyVersionsBelow(ctx, "customer-42", keys.DefaultPurpose, v,
+//		keys.WhenUnused(func(ctx context.Context) (int64, error) {
+//			return gormcrypt.ValuesBelow(ctx, db, &Customer{}, "customer-42", v)
+//		}))
+//
+// Pass one WhenUnused per table that holds the customer's data. Blind
+// indexes need no rewrite (their keys are not the customer's). Tokens are
+// always made under version 1 of the key and are not re-encrypted, so
+// ValuesBelow counts every subject-scoped token for a version above 1: a
+// customer with tokens keeps version 1 (rotate their tokens by deleting and
+// re-creating them, or use a global-scope token column). ReEncrypt reads
+// the whole table even with Subject set; other customers' rows are
+// skipped after one key lookup each (the Keyring's cache).
+//
 // # Cost
 //
 // Per encrypted value: one AES-GCM or AES-SIV operation and a base64 step,

@@ -87,6 +87,7 @@ const pluginName = "fieldcrypt:gormcrypt"
 type Plugin struct {
 	kr      *keys.Keyring
 	c       *envelope.Cipher
+	purpose string // of the subject keys, WithPurpose
 	tok     *tokenize.Tokenizer
 	formats map[string]tokenize.Format
 	redact  bool
@@ -234,7 +235,7 @@ func New(kr *keys.Keyring, opts ...Option) (*Plugin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gormcrypt: %w", err)
 	}
-	return &Plugin{kr: kr, c: c, tok: tok, formats: cfg.formats, redact: !cfg.strict, grace: graceOf(kr, cfg.grace),
+	return &Plugin{kr: kr, c: c, purpose: cfg.purpose, tok: tok, formats: cfg.formats, redact: !cfg.strict, grace: graceOf(kr, cfg.grace),
 		sweepEvery: cfg.sweepEvery, onErasureError: cfg.onErasureError, pending: cfg.models,
 		noChecks: cfg.noChecks, migrateSpecs: cfg.migrating, migrating: map[reflect.Type]map[string]bool{}, models: map[string]*modelMeta{}, tables: map[string]*modelMeta{}}, nil
 }

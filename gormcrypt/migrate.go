@@ -273,21 +273,41 @@ func Backfill(ctx context.Context, db *gorm.DB, model any, opts BackfillOptions)
 	for i, c := range cols {
 		names[i] = c.dbName
 	}
+	bf := &backfiller{p: p, m: m, pk: pk, cols: cols, ctxSubject: subjectOf(ctx)}
+	return bf.walk(ctx, db, "backfill", names, strings.Join(names, ","), batch, parseKey, false, opts.Progress)
+}
+
+// walk runs bf over the table in primary-key order, batch by batch, each
+// committed together with the cursor row (table, key) in BackfillTable, so
+// that a walk stopped anywhere resumes where it stopped. restart begins a
+// walk whose cursor is done again from the start.
+func (bf *backfiller) walk(ctx context.Context, db *gorm.DB, op string, names []string, key string, batch int,
+	parseKey func(string) (any, error), restart bool, report func(BackfillProgress)) (BackfillProgress, error) {
+	m := bf.m
+	var err error
 	fail := func(err error) (BackfillProgress, error) {
-		return BackfillProgress{}, fmt.Errorf("gormcrypt: backfill %s: %w", m.table, err)
+		return BackfillProgress{}, fmt.Errorf("gormcrypt: %s %s: %w", op, m.table, err)
 	}
 	start := time.Now()
 	db = db.WithContext(ctx)
 	if err := ensureTable(db, &backfillCursor{}, BackfillTable); err != nil {
 		return fail(err)
 	}
-	cur := backfillCursor{Tbl: m.table, Columns: strings.Join(names, ","), UpdatedAt: time.Now().UTC()}
+	cur := backfillCursor{Tbl: m.table, Columns: key, UpdatedAt: time.Now().UTC()}
 	if err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&cur).Error; err != nil {
 		return fail(fmt.Errorf("creating the cursor: %w", err))
 	}
 	where := map[string]any{"table_name": cur.Tbl, "columns": cur.Columns}
 	if err := db.Where(where).Take(&cur).Error; err != nil {
 		return fail(fmt.Errorf("reading the cursor: %w", err))
+	}
+	if cur.Done && restart {
+		cur = backfillCursor{Tbl: cur.Tbl, Columns: cur.Columns, UpdatedAt: time.Now().UTC()}
+		if err := db.Model(&backfillCursor{}).Where(where).Updates(map[string]any{
+			"last_key": nil, "done": false, "scanned": 0, "updated": 0, "skipped": 0, "erased": 0, "updated_at": cur.UpdatedAt,
+		}).Error; err != nil {
+			return fail(fmt.Errorf("restarting the cursor: %w", err))
+		}
 	}
 	var total int64
 	if !cur.Done {
@@ -307,7 +327,6 @@ func Backfill(ctx context.Context, db *gorm.DB, model any, opts BackfillOptions)
 		}
 		return pr
 	}
-	bf := &backfiller{p: p, m: m, pk: pk, cols: cols, ctxSubject: subjectOf(ctx)}
 	for !cur.Done {
 		var after any
 		if cur.LastKey != nil {
@@ -335,8 +354,8 @@ func Backfill(ctx context.Context, db *gorm.DB, model any, opts BackfillOptions)
 			return fail(err)
 		}
 		cur = next
-		if opts.Progress != nil {
-			opts.Progress(progress())
+		if report != nil {
+			report(progress())
 		}
 	}
 	return progress(), nil
@@ -498,7 +517,8 @@ type backfiller struct {
 	pk         *schema.Field
 	cols       []*columnMeta
 	ctxSubject string
-	blind      []*blindMeta // per column, nil if it has no blind index
+	reencrypt  *reencryptSpec // set: ReEncrypt, not Backfill
+	blind      []*blindMeta   // per column, nil if it has no blind index
 	writeKeys  []*keys.Key  // per column, the blind index write key of this batch
 }
 
@@ -577,6 +597,9 @@ func (bf *backfiller) protectOnce(ctx context.Context, tx *gorm.DB, row *migrate
 	}
 	var sets, conds []any
 	erased := false
+	if bf.reencrypt != nil {
+		return bf.reencryptOnce(ctx, tx, row, subject)
+	}
 	for i, c := range bf.cols {
 		v := row.values[i]
 		if !v.Valid || isCiphertext(v.String) {
@@ -614,6 +637,19 @@ func (bf *backfiller) protectOnce(ctx context.Context, tx *gorm.DB, row *migrate
 	if len(sets) == 0 {
 		return rowUnchanged, nil
 	}
+	res, err := bf.write(tx, row, sets, conds)
+	if err != nil || res == rowSkipped {
+		return res, err
+	}
+	if erased {
+		return rowErased, nil
+	}
+	return rowUpdated, nil
+}
+
+// write updates one row's columns (sets: column, value pairs) if it still
+// holds what was read (conds) and still belongs to the subject read.
+func (bf *backfiller) write(tx *gorm.DB, row *migrateRow, sets, conds []any) (rowResult, error) {
 	conds = append(conds, clause.Eq{Column: clause.Column{Name: bf.pk.DBName}, Value: row.key})
 	if bf.m.subject != nil {
 		var old any
@@ -646,11 +682,8 @@ func (bf *backfiller) protectOnce(ctx context.Context, tx *gorm.DB, row *migrate
 	if res.Error != nil {
 		return 0, fmt.Errorf("writing a row: %w", res.Error)
 	}
-	switch {
-	case res.RowsAffected == 0:
+	if res.RowsAffected == 0 {
 		return rowSkipped, nil // changed or deleted since the read
-	case erased:
-		return rowErased, nil
 	}
 	return rowUpdated, nil
 }
