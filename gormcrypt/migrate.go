@@ -519,7 +519,7 @@ type backfiller struct {
 	ctxSubject string
 	reencrypt  *reencryptSpec // set: ReEncrypt, not Backfill
 	blind      []*blindMeta   // per column, nil if it has no blind index
-	writeKeys  []*keys.Key  // per column, the blind index write key of this batch
+	writeKeys  []*keys.Key    // per column, the blind index write key of this batch
 }
 
 // keys picks the blind index write keys for one batch (the write version
