@@ -409,16 +409,9 @@ func (bf *backfiller) batch(ctx context.Context, db *gorm.DB, cur backfillCursor
 // migrationTarget resolves the model and the columns Backfill or
 // CountPlaintext work on.
 func (p *Plugin) migrationTarget(db *gorm.DB, model any, fields []string, op string, onlyStrings bool) (*modelMeta, *schema.Field, []*columnMeta, error) {
-	stmt := &gorm.Statement{DB: db}
-	if err := stmt.Parse(model); err != nil {
-		return nil, nil, nil, fmt.Errorf("gormcrypt: parsing model %T: %w", model, err)
-	}
-	m, err := p.meta(stmt.Schema)
+	m, pk, err := p.walkTarget(db, model, op)
 	if err != nil {
 		return nil, nil, nil, err
-	}
-	if len(stmt.Schema.PrimaryFields) != 1 {
-		return nil, nil, nil, fmt.Errorf("%w: %s of %s needs a single-column primary key", ErrUnsupported, op, m.table)
 	}
 	var cols []*columnMeta
 	if len(fields) == 0 {
@@ -442,7 +435,25 @@ func (p *Plugin) migrationTarget(db *gorm.DB, model any, fields []string, op str
 		cols = append(cols, c)
 	}
 	sort.Slice(cols, func(i, j int) bool { return cols[i].dbName < cols[j].dbName })
-	return m, stmt.Schema.PrimaryFields[0], slices.Compact(cols), nil
+	return m, pk, slices.Compact(cols), nil
+}
+
+// walkTarget parses model for a table walk (Backfill, CountPlaintext,
+// ReEncrypt, ValuesBelow) and returns its description and its primary key,
+// which must be a single column.
+func (p *Plugin) walkTarget(db *gorm.DB, model any, op string) (*modelMeta, *schema.Field, error) {
+	stmt := &gorm.Statement{DB: db}
+	if err := stmt.Parse(model); err != nil {
+		return nil, nil, fmt.Errorf("gormcrypt: parsing model %T: %w", model, err)
+	}
+	m, err := p.meta(stmt.Schema)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(stmt.Schema.PrimaryFields) != 1 {
+		return nil, nil, fmt.Errorf("%w: %s of %s needs a single-column primary key", ErrUnsupported, op, m.table)
+	}
+	return m, stmt.Schema.PrimaryFields[0], nil
 }
 
 // ensureTable creates a bookkeeping table if it is missing; another

@@ -107,16 +107,9 @@ func ReEncrypt(ctx context.Context, db *gorm.DB, model any, opts ReEncryptOption
 // versionedColumns resolves the columns ReEncrypt and ValuesBelow work on:
 // the named ones, or every encrypted column that is not a token column.
 func (p *Plugin) versionedColumns(db *gorm.DB, model any, fields []string, op string) (*modelMeta, *schema.Field, []*columnMeta, error) {
-	stmt := &gorm.Statement{DB: db}
-	if err := stmt.Parse(model); err != nil {
-		return nil, nil, nil, fmt.Errorf("gormcrypt: parsing model %T: %w", model, err)
-	}
-	m, err := p.meta(stmt.Schema)
+	m, pk, err := p.walkTarget(db, model, op)
 	if err != nil {
 		return nil, nil, nil, err
-	}
-	if len(stmt.Schema.PrimaryFields) != 1 {
-		return nil, nil, nil, fmt.Errorf("%w: %s of %s needs a single-column primary key", ErrUnsupported, op, m.table)
 	}
 	if m.subject == nil {
 		return nil, nil, nil, fmt.Errorf("%w: %s of %s needs a fieldcrypt:\"subject\" field", ErrUnsupported, op, m.table)
@@ -142,7 +135,7 @@ func (p *Plugin) versionedColumns(db *gorm.DB, model any, fields []string, op st
 		return nil, nil, nil, fmt.Errorf("%w: %s of %s: no encrypted column", ErrUnsupported, op, m.table)
 	}
 	sort.Slice(cols, func(i, j int) bool { return cols[i].dbName < cols[j].dbName })
-	return m, stmt.Schema.PrimaryFields[0], cols, nil
+	return m, pk, cols, nil
 }
 
 // keyVersionOf returns the key version a stored ciphertext text form was
@@ -238,19 +231,14 @@ func ValuesBelow(ctx context.Context, db *gorm.DB, model any, subject string, ve
 	if err := checkSubject(subject); err != nil {
 		return 0, fmt.Errorf("gormcrypt: ValuesBelow: %w", err)
 	}
-	stmt := &gorm.Statement{DB: db}
-	if err := stmt.Parse(model); err != nil {
-		return 0, fmt.Errorf("gormcrypt: parsing model %T: %w", model, err)
-	}
-	m, err := p.meta(stmt.Schema)
+	m, pk, err := p.walkTarget(db, model, "ValuesBelow")
 	if err != nil {
 		return 0, err
 	}
-	if m.subject == nil || len(stmt.Schema.PrimaryFields) != 1 {
-		return 0, fmt.Errorf("%w: ValuesBelow of %s needs a fieldcrypt:\"subject\" field and a single-column primary key", ErrUnsupported, m.table)
+	if m.subject == nil {
+		return 0, fmt.Errorf("%w: ValuesBelow of %s needs a fieldcrypt:\"subject\" field", ErrUnsupported, m.table)
 	}
 	cols := m.sortedColumns()
-	pk := stmt.Schema.PrimaryFields[0]
 	db = db.WithContext(ctx)
 	var n int64
 	const page = 1000
