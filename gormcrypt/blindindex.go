@@ -24,10 +24,21 @@ const BlindIndexSize = 16
 
 const labelBlindIndex = "fieldcrypt/gormcrypt/v1/blind-index/hmac-sha256"
 
+// what names the kind of companion column b is, for errors.
+func (b *blindMeta) what() string {
+	if b.mark {
+		return "token marker"
+	}
+	return "blind index"
+}
+
 // indexValue computes the blind index of v (a string, []byte or a pointer
 // to one) under the version of the index key writes use (see
 // WithBlindIndexGrace); nil stays nil.
 func (p *Plugin) indexValue(ctx context.Context, b *blindMeta, v any) (any, error) {
+	if b.mark {
+		return true, nil // the plugin writes the source: it holds a token (or NULL)
+	}
 	s, null, err := indexInput(b, v)
 	if err != nil || null {
 		return nil, err

@@ -59,7 +59,7 @@ func (p *Plugin) beforeCreate(db *gorm.DB) {
 
 // fillAll sets the blind indexes of every row in rv (a struct or a slice).
 func (p *Plugin) fillAll(db *gorm.DB, m *modelMeta, rv reflect.Value, nonZeroOnly bool) {
-	if len(m.blind) == 0 {
+	if len(m.companions) == 0 {
 		return
 	}
 	rv = reflect.Indirect(rv)
@@ -81,7 +81,7 @@ func (p *Plugin) fill(db *gorm.DB, m *modelMeta, row reflect.Value, nonZeroOnly 
 	if !row.CanAddr() {
 		return fmt.Errorf("%w: %s has blind indexes: pass a pointer so they can be filled", ErrUnsupported, m.table)
 	}
-	for _, b := range m.blind {
+	for _, b := range m.companions {
 		src := b.source.ReflectValueOf(ctx, row)
 		if nonZeroOnly && src.IsZero() {
 			continue
@@ -169,7 +169,7 @@ func (p *Plugin) selectIndexes(stmt *gorm.Statement, m *modelMeta) {
 	if len(stmt.Selects) == 0 || slices.Contains(stmt.Selects, "*") {
 		return
 	}
-	for _, b := range m.blind {
+	for _, b := range m.companions {
 		has := func(f string) bool { return slices.Contains(stmt.Selects, f) }
 		if (has(b.source.Name) || has(b.source.DBName)) && !has(b.index.Name) && !has(b.index.DBName) {
 			stmt.Selects = append(stmt.Selects, b.index.DBName)
@@ -184,7 +184,7 @@ func (p *Plugin) convertMap(db *gorm.DB, m *modelMeta, in map[string]any) (map[s
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]any, len(in)+len(m.blind))
+	out := make(map[string]any, len(in)+len(m.companions))
 	var subject string
 	for k, v := range in {
 		out[k] = v
@@ -194,10 +194,10 @@ func (p *Plugin) convertMap(db *gorm.DB, m *modelMeta, in map[string]any) (map[s
 		}
 		c, ok := m.columns[f.Name]
 		if !ok {
-			for _, b := range m.blind {
+			for _, b := range m.companions {
 				if b.index == f {
-					return nil, fmt.Errorf("%w: %s.%s is a blind index, filled from %s; do not set it",
-						ErrUnsupported, m.table, f.DBName, b.source.Name)
+					return nil, fmt.Errorf("%w: %s.%s is a %s, filled from %s; do not set it",
+						ErrUnsupported, m.table, f.DBName, b.what(), b.source.Name)
 				}
 			}
 			if f == m.subject {
@@ -229,7 +229,7 @@ func (p *Plugin) convertMap(db *gorm.DB, m *modelMeta, in map[string]any) (map[s
 				return nil, c.errorf(err)
 			}
 		}
-		for _, b := range m.blind {
+		for _, b := range m.companions {
 			if b.source != f {
 				continue
 			}

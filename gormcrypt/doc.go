@@ -358,15 +358,39 @@
 // character is "A" and second one of Q–Z or a–v) cannot be adopted this way and fails its reads: rewrite it
 // through the plugin. NULL stays NULL.
 //
+// Token columns. A token looks like its value by design (a tokenized card
+// number is a card number), so no reader could tell a token from a
+// plaintext by looking at it. A migrating token column therefore needs a
+// token marker, a bool column declared before it (AutoMigrate adds it,
+// NULL), which says per row which one the column holds:
+//
+//	CardTokenized *bool  `fieldcrypt:"tokenized:Card"`
+//	Card          string `gorm:"size:32;serializer:token" fieldcrypt:"token:card;migrating"`
+//
+// Every write of the token column through the plugin (Create, Save,
+// Updates from a struct or a map, upserts) stores the token and sets the
+// marker to true; setting the marker by hand is refused (ErrUnsupported).
+// A read detokenizes a value whose marker is true and returns any other as
+// it is stored; Backfill (name the column: BackfillOptions.Columns, since
+// WithMigrating without fields leaves token columns alone) tokenizes the
+// values whose marker is not true with UPDATE … WHERE column = old AND
+// (marker IS NULL OR marker = false), so a token is never tokenized twice,
+// and CountPlaintext counts them. Classification is by the marker only: a
+// plaintext that happens to be another value's token is read as the
+// plaintext it is. Rows are read column by column and the marker decides
+// how the token is read, so queries read it first: the plugin names the
+// model's columns in declaration order instead of SELECT *, and adds the
+// marker before the token column to a Select that names only the latter.
+// Raw SQL and SELECT clauses of the caller keep their order: reading a
+// migrating token column through them fails with ErrUnsupported unless it
+// goes through [ScanRows], which sees the columns and accepts the marker
+// before the token. Once CountPlaintext reports 0, remove the migrating
+// flag; the marker column may stay (it is still written) or be dropped.
+//
 // Limits: only string and *string columns can be migrating (their
 // plaintext is the stored text; an integer or time column changes its
 // representation and needs its own copy-and-switch), and token columns
-// cannot: a token and a plaintext look alike by design (a tokenized card
-// number is a card number), so no reader could tell which one a row holds,
-// and a backfill could not tell a value to tokenize from a token written
-// by the application during the migration. Adopt a token column by adding
-// it beside the plaintext column and filling it from there, or with a
-// per-row flag of your own. During the migration, WhereEqual finds a row
+// only with a marker. During the migration, WhereEqual finds a row
 // only once it is protected (its blind index or deterministic ciphertext
 // is written by the application's write or by Backfill), and Reindex of
 // the column fails on its plaintext rows. The model needs a single-column

@@ -296,9 +296,9 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 		{"update prepare", cb.Update().Before("*").Register("fieldcrypt:prepare", p.prepareQuery)},
 		{"update", cb.Update().After("gorm:before_update").Before("gorm:update").Register("fieldcrypt:before_update", p.beforeUpdate)},
 		{"update check", cb.Update().After("gorm:update").Register("fieldcrypt:after_update", p.afterUpdate)},
-		{"query prepare", cb.Query().Before("*").Register("fieldcrypt:prepare", p.prepareQuery)},
+		{"query prepare", cb.Query().Before("*").Register("fieldcrypt:prepare", p.prepareRead)},
 		{"delete prepare", cb.Delete().Before("*").Register("fieldcrypt:prepare", p.prepareQuery)},
-		{"row prepare", cb.Row().Before("*").Register("fieldcrypt:prepare", p.prepareQuery)},
+		{"row prepare", cb.Row().Before("*").Register("fieldcrypt:prepare", p.prepareRead)},
 		{"raw prepare", cb.Raw().Before("*").Register("fieldcrypt:prepare", p.prepare)},
 	}
 	for _, r := range regs {
@@ -331,6 +331,12 @@ type stmtState struct {
 	mu           sync.Mutex
 	sealed       map[sealKey]any // column values computed before the driver ran (preseal)
 	subjectGuard bool            // guardSubject limited the update to rows of its subject
+
+	// marksFirst: the query reads every token marker before its token
+	// column (orderMarks made sure); columns: the result's columns, when
+	// ScanRows knows them.
+	marksFirst bool
+	columns    []string
 }
 
 type stateKey struct{}
@@ -356,7 +362,7 @@ func (p *Plugin) prepare(db *gorm.DB) {
 	if st, ok := ctx.Value(stateKey{}).(*stmtState); ok && st.p == p && st.stmt == db.Statement {
 		st.failed.Store(false) // the statement is being reused
 		st.mu.Lock()
-		st.sealed, st.subjectGuard = nil, false
+		st.sealed, st.subjectGuard, st.marksFirst = nil, false, false
 		st.mu.Unlock()
 		return
 	}
@@ -409,5 +415,9 @@ func ScanRows(db *gorm.DB, rows *sql.Rows, dest any) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	return db.WithContext(context.WithValue(ctx, stateKey{}, &stmtState{p: p})).ScanRows(rows, dest)
+	st := &stmtState{p: p}
+	if cols, err := rows.Columns(); err == nil {
+		st.columns = cols
+	}
+	return db.WithContext(context.WithValue(ctx, stateKey{}, st)).ScanRows(rows, dest)
 }

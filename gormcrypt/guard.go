@@ -161,7 +161,7 @@ func (p *Plugin) keepIndexesInStep(db *gorm.DB, m *modelMeta, row reflect.Value,
 	stmt := db.Statement
 	ctx := stmt.Context
 	sel, restricted := stmt.SelectAndOmitColumns(false, true)
-	for _, b := range m.blind {
+	for _, b := range m.companions {
 		if written(b.source) {
 			v, err := p.indexValue(ctx, b, b.source.ReflectValueOf(ctx, row).Interface())
 			if err != nil {
@@ -189,8 +189,8 @@ func (p *Plugin) keepIndexesInStep(db *gorm.DB, m *modelMeta, row reflect.Value,
 			continue
 		}
 		if slices.Contains(stmt.Selects, b.index.DBName) || slices.Contains(stmt.Selects, b.index.Name) {
-			return fmt.Errorf("%w: %s.%s is a blind index, filled from %s; select %s instead of it",
-				ErrUnsupported, m.table, b.index.DBName, b.source.Name, b.source.Name)
+			return fmt.Errorf("%w: %s.%s is a %s, filled from %s; select %s instead of it",
+				ErrUnsupported, m.table, b.index.DBName, b.what(), b.source.Name, b.source.Name)
 		}
 		stmt.Omits = append(stmt.Omits, b.index.DBName) // also against Select("*")
 	}
@@ -263,7 +263,7 @@ func (p *Plugin) guardUpsert(db *gorm.DB, m *modelMeta) error {
 				return true
 			}
 		}
-		for _, b := range m.blind {
+		for _, b := range m.companions {
 			if b.index.DBName == name {
 				return true
 			}
@@ -286,7 +286,7 @@ func (p *Plugin) guardUpsert(db *gorm.DB, m *modelMeta) error {
 		any = any || assigned[col.dbName]
 		all = all && assigned[col.dbName]
 	}
-	for _, b := range m.blind {
+	for _, b := range m.companions {
 		switch {
 		case assigned[b.source.DBName] && !assigned[b.index.DBName]:
 			oc.DoUpdates = append(oc.DoUpdates, clause.AssignmentColumns([]string{b.index.DBName})...)

@@ -117,8 +117,9 @@ func (m *modelMeta) columnNamed(name string) *columnMeta {
 
 // canMigrate says why c cannot be migrating ("" if it can).
 func canMigrate(c *columnMeta) string {
-	if c.mode == modeToken {
-		return "a token column cannot be migrating: a token and a plaintext look alike by design, so reads could not tell them apart " +
+	if c.mode == modeToken && c.mark == nil {
+		return "a token column can be migrating only with a token marker: a token and a plaintext look alike by design, so reads tell them apart " +
+			"by a bool column declared before it, CardTokenized *bool `fieldcrypt:\"tokenized:Card\"` " +
 			"(see \"Adopting on a live database\" in the package documentation)"
 	}
 	if c.kind != kindString {
@@ -429,8 +430,8 @@ func (p *Plugin) migrationTarget(db *gorm.DB, model any, fields []string, op str
 		if c == nil {
 			return nil, nil, nil, fmt.Errorf("%w: %s of %s: %q is not an encrypted field", ErrUnsupported, op, m.table, name)
 		}
-		if c.mode == modeToken || (onlyStrings && c.kind != kindString) {
-			return nil, nil, nil, fmt.Errorf("%w: %s of %s.%s: %s", ErrUnsupported, op, m.table, c.dbName, canMigrate(c))
+		if msg := canMigrate(c); msg != "" && (c.mode == modeToken || onlyStrings) {
+			return nil, nil, nil, fmt.Errorf("%w: %s of %s.%s: %s", ErrUnsupported, op, m.table, c.dbName, msg)
 		}
 		cols = append(cols, c)
 	}
@@ -473,6 +474,18 @@ type migrateRow struct {
 	key     any
 	subject sql.NullString
 	values  []sql.NullString // one per column
+	marks   []sql.NullBool   // one per column: its token marker, if it has one
+}
+
+// plaintext reports whether the row's value of cols[i] (c) is plaintext:
+// not NULL and not a ciphertext, or, in a token column, not NULL, not empty
+// and not marked as a token.
+func (r *migrateRow) plaintext(i int, c *columnMeta) bool {
+	v := r.values[i]
+	if c.mode == modeToken {
+		return v.Valid && v.String != "" && !r.marks[i].Bool
+	}
+	return v.Valid && !isCiphertext(v.String)
 }
 
 // readRows returns up to n rows after the primary key after (nil: from the
@@ -485,6 +498,11 @@ func readRows(db *gorm.DB, m *modelMeta, pk *schema.Field, cols []*columnMeta, a
 	}
 	for _, c := range cols {
 		sel = append(sel, clause.Column{Name: c.dbName})
+	}
+	for _, c := range cols {
+		if c.mark != nil {
+			sel = append(sel, clause.Column{Name: c.mark.index.DBName})
+		}
 	}
 	q := db.Table(m.table).Clauses(clause.Select{Columns: sel})
 	if after != nil {
@@ -501,7 +519,7 @@ func readRows(db *gorm.DB, m *modelMeta, pk *schema.Field, cols []*columnMeta, a
 	keyType := pk.IndirectFieldType
 	var out []migrateRow
 	for rows.Next() {
-		row := migrateRow{values: make([]sql.NullString, len(cols))}
+		row := migrateRow{values: make([]sql.NullString, len(cols)), marks: make([]sql.NullBool, len(cols))}
 		key := reflect.New(keyType)
 		dest := []any{key.Interface()}
 		if m.subject != nil {
@@ -509,6 +527,11 @@ func readRows(db *gorm.DB, m *modelMeta, pk *schema.Field, cols []*columnMeta, a
 		}
 		for i := range row.values {
 			dest = append(dest, &row.values[i])
+		}
+		for i, c := range cols {
+			if c.mark != nil {
+				dest = append(dest, &row.marks[i])
+			}
 		}
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("reading rows: %w", err)
@@ -613,7 +636,29 @@ func (bf *backfiller) protectOnce(ctx context.Context, tx *gorm.DB, row *migrate
 	}
 	for i, c := range bf.cols {
 		v := row.values[i]
-		if !v.Valid || isCiphertext(v.String) {
+		if !row.plaintext(i, c) {
+			continue
+		}
+		if c.mode == modeToken {
+			if !c.global {
+				if subject == "" {
+					return 0, fmt.Errorf("%w: a row has an empty %s and the context names none (WithSubject)", ErrNoSubject, bf.m.subject.DBName)
+				}
+				if err := checkSubject(subject); err != nil {
+					return 0, err
+				}
+			}
+			tok, err := bf.p.tokenize(ctx, c, subject, v.String)
+			switch {
+			case errors.Is(err, keys.ErrKeyDestroyed):
+				erased, tok = true, nil
+			case err != nil:
+				return 0, err
+			}
+			col, mark := clause.Column{Name: c.dbName}, clause.Column{Name: c.mark.index.DBName}
+			sets = append(sets, col, tok, mark, true)
+			conds = append(conds, clause.Eq{Column: col, Value: v.String},
+				clause.Expr{SQL: "(? IS NULL OR ? = ?)", Vars: []any{mark, mark, false}})
 			continue
 		}
 		if subject == "" {
@@ -730,7 +775,7 @@ func CountPlaintext(ctx context.Context, db *gorm.DB, model any, fields ...strin
 		}
 		for _, row := range rows {
 			for i, c := range cols {
-				if v := row.values[i]; v.Valid && !isCiphertext(v.String) {
+				if row.plaintext(i, c) {
 					out[c.dbName]++
 				}
 			}

@@ -78,7 +78,7 @@ func (c backfillConfig) keyring(t testing.TB) *keys.Keyring {
 
 func (c backfillConfig) open(t testing.TB) *gorm.DB {
 	db := openGorm(t, c.dialector())
-	p, err := install(db, c.keyring(t), gormcrypt.WithModels(&Buyer{}), gormcrypt.WithSweepEvery(-1))
+	p, err := install(db, c.keyring(t), gormcrypt.WithModels(&Adopter{}), gormcrypt.WithSweepEvery(-1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestHelperBackfill(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := c.open(t)
-	pr, err := gormcrypt.Backfill(context.Background(), db, &Buyer{}, gormcrypt.BackfillOptions{BatchSize: c.Batch,
+	pr, err := gormcrypt.Backfill(context.Background(), db, &Adopter{}, gormcrypt.BackfillOptions{BatchSize: c.Batch,
 		Progress: func(p gormcrypt.BackfillProgress) { fmt.Printf("P %d\n", p.Scanned) }})
 	if err != nil {
 		t.Fatal(err)
@@ -157,7 +157,50 @@ func runBackfill(t *testing.T, c backfillConfig, killAt int64) (last int64, fina
 
 // appWrite is one write of the application, in its writer's log.
 type appWrite struct {
-	ref, email, name string
+	ref, email, name, card string
+}
+
+// PlainAdopter is the shop's table of the end-to-end test before
+// fieldcrypt, Adopter the same table while it is adopted: three migrating
+// encrypted columns (one with a blind index) and a migrating token column
+// with its marker.
+type PlainAdopter struct {
+	ID    uint
+	Ref   string `gorm:"size:64;uniqueIndex"`
+	Email string
+	Phone *string
+	Name  string
+	Card  string `gorm:"size:32"`
+}
+
+func (PlainAdopter) TableName() string { return "adopters" }
+
+type Adopter struct {
+	ID            uint
+	Ref           string  `gorm:"size:64;uniqueIndex" fieldcrypt:"subject"`
+	Email         string  `gorm:"serializer:encrypt" fieldcrypt:"migrating"`
+	EmailIndex    *string `gorm:"size:32;index" fieldcrypt:"blind_index:Email"`
+	Phone         *string `gorm:"serializer:encrypt" fieldcrypt:"migrating"`
+	Name          string  `gorm:"serializer:encrypt" fieldcrypt:"migrating"`
+	CardTokenized *bool   `fieldcrypt:"tokenized:Card"`
+	Card          string  `gorm:"size:32;serializer:token" fieldcrypt:"token:card;migrating"`
+}
+
+func (Adopter) TableName() string { return "adopters" }
+
+func seedAdopters(t testing.TB, db *gorm.DB, n int) {
+	t.Helper()
+	if err := db.AutoMigrate(&PlainAdopter{}); err != nil {
+		t.Fatal(err)
+	}
+	rows := make([]PlainAdopter, 0, n)
+	for i := range n {
+		b := plainBuyer(i)
+		rows = append(rows, PlainAdopter{Ref: b.Ref, Email: b.Email, Phone: b.Phone, Name: b.Name, Card: plainCard(i)})
+	}
+	if err := db.CreateInBatches(rows, 500).Error; err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestBackfillEndToEnd(t *testing.T) {
@@ -203,15 +246,15 @@ func TestBackfillEndToEnd(t *testing.T) {
 func testBackfillEndToEnd(t *testing.T, c backfillConfig, rows int) {
 	ctx := context.Background()
 	plain := openGorm(t, c.dialector())
-	seedPlain(t, plain, rows)
+	seedAdopters(t, plain, rows)
 	db := c.open(t)
-	if err := db.AutoMigrate(&Buyer{}); err != nil {
+	if err := db.AutoMigrate(&Adopter{}); err != nil {
 		t.Fatal(err)
 	}
 	db = db.WithContext(ctx)
 	// One protected row first, so that the blind index key exists before
 	// two processes use it.
-	if err := db.Create(&Buyer{Ref: "first", Email: "first@example.com", Name: "First"}).Error; err != nil {
+	if err := db.Create(&Adopter{Ref: "first", Email: "first@example.com", Name: "First", Card: plainCard(999999)}).Error; err != nil {
 		t.Fatal(err)
 	}
 
@@ -233,14 +276,19 @@ func testBackfillEndToEnd(t *testing.T, c backfillConfig, rows int) {
 				var wr appWrite
 				var err error
 				if n%5 == 4 {
-					wr = appWrite{ref: fmt.Sprintf("new-%d-%d", w, n), email: fmt.Sprintf("new-%d-%d@example.com", w, n), name: "New " + strconv.Itoa(n)}
-					err = db.Create(&Buyer{Ref: wr.ref, Email: wr.email, Name: wr.name}).Error
+					wr = appWrite{ref: fmt.Sprintf("new-%d-%d", w, n), email: fmt.Sprintf("new-%d-%d@example.com", w, n), name: "New " + strconv.Itoa(n),
+						card: plainCard(1_000_000 + w*100_000 + n)}
+					err = db.Create(&Adopter{Ref: wr.ref, Email: wr.email, Name: wr.name, Card: wr.card}).Error
 				} else {
 					i := rng.IntN(rows/writers)*writers + w
 					wr = appWrite{ref: fmt.Sprintf("cust-%06d", i), email: fmt.Sprintf("w%d-%d@example.com", w, n), name: fmt.Sprintf("Renamed %d", n)}
-					var cur Buyer
+					var cur Adopter
 					if err = db.Where("ref = ?", wr.ref).Take(&cur).Error; err == nil { // a mixed read
-						err = db.Model(&Buyer{ID: cur.ID, Ref: cur.Ref}).Updates(Buyer{Email: wr.email, Name: wr.name}).Error
+						wr.card = cur.Card
+						if n%3 == 0 { // every third update also changes the card (a token column)
+							wr.card = plainCard(2_000_000 + w*100_000 + n)
+						}
+						err = db.Model(&Adopter{ID: cur.ID, Ref: cur.Ref}).Updates(Adopter{Email: wr.email, Name: wr.name, Card: wr.card}).Error
 					}
 				}
 				if err != nil {
@@ -274,7 +322,7 @@ func testBackfillEndToEnd(t *testing.T, c backfillConfig, rows int) {
 	}
 
 	// Every value is protected: the finish check and raw SQL agree.
-	counts, err := gormcrypt.CountPlaintext(ctx, db, &Buyer{})
+	counts, err := gormcrypt.CountPlaintext(ctx, db, &Adopter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,13 +333,19 @@ func testBackfillEndToEnd(t *testing.T, c backfillConfig, rows int) {
 	}
 	var raws []struct {
 		Ref               string
-		Email, Name       string
+		Email, Name, Card string
 		Phone, EmailIndex *string
+		CardTokenized     *bool
 	}
-	if err := db.Raw("SELECT ref, email, name, phone, email_index FROM buyers").Scan(&raws).Error; err != nil {
+	if err := db.Raw("SELECT ref, email, name, phone, email_index, card, card_tokenized FROM adopters").Scan(&raws).Error; err != nil {
 		t.Fatal(err)
 	}
+	rawCards := map[string]string{}
 	for _, r := range raws {
+		if r.CardTokenized == nil || !*r.CardTokenized || len(r.Card) != 16 {
+			t.Fatalf("row %s: card not tokenized and marked", r.Ref)
+		}
+		rawCards[r.Ref] = r.Card
 		for _, v := range []string{r.Email, r.Name, deref(r.Phone)} {
 			if strings.Contains(v, "@") || strings.Contains(v, " ") || (v != "" && !strings.HasPrefix(v, "A")) {
 				t.Fatalf("row %s holds plaintext", r.Ref)
@@ -306,9 +360,9 @@ func testBackfillEndToEnd(t *testing.T, c backfillConfig, rows int) {
 	want := map[string]appWrite{}
 	for i := range rows {
 		p := plainBuyer(i)
-		want[p.Ref] = appWrite{ref: p.Ref, email: p.Email, name: p.Name}
+		want[p.Ref] = appWrite{ref: p.Ref, email: p.Email, name: p.Name, card: plainCard(i)}
 	}
-	want["first"] = appWrite{ref: "first", email: "first@example.com", name: "First"}
+	want["first"] = appWrite{ref: "first", email: "first@example.com", name: "First", card: plainCard(999999)}
 	writes := 0
 	for _, l := range logs {
 		for _, wr := range l {
@@ -316,7 +370,7 @@ func testBackfillEndToEnd(t *testing.T, c backfillConfig, rows int) {
 			writes++
 		}
 	}
-	var all []Buyer
+	var all []Adopter
 	if err := db.Find(&all).Error; err != nil {
 		t.Fatal(err)
 	}
@@ -325,11 +379,11 @@ func testBackfillEndToEnd(t *testing.T, c backfillConfig, rows int) {
 	}
 	for _, b := range all {
 		w, ok := want[b.Ref]
-		if !ok || b.Email != w.email || b.Name != w.name {
+		if !ok || b.Email != w.email || b.Name != w.name || b.Card != w.card || rawCards[b.Ref] == w.card {
 			t.Fatalf("row %s: an application write was lost or overwritten", b.Ref)
 		}
-		var found []Buyer
-		if err := db.Scopes(gormcrypt.WhereEqual(&Buyer{}, "Email", w.email)).Find(&found).Error; err != nil {
+		var found []Adopter
+		if err := db.Scopes(gormcrypt.WhereEqual(&Adopter{}, "Email", w.email)).Find(&found).Error; err != nil {
 			t.Fatal(err)
 		}
 		if len(found) != 1 || found[0].ID != b.ID {

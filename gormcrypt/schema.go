@@ -3,6 +3,7 @@ package gormcrypt
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -27,9 +28,10 @@ const (
 	tagScope      = "scope"
 	tagForgotten  = "forgotten"
 	tagMigrating  = "migrating"
+	tagTokenized  = "tokenized"
 )
 
-var knownTags = []string{tagSubject, tagBlindIndex, tagNormalize, tagToken, tagScope, tagForgotten, tagMigrating}
+var knownTags = []string{tagSubject, tagBlindIndex, tagNormalize, tagToken, tagScope, tagForgotten, tagMigrating, tagTokenized}
 
 // Normalisations a blind index applies before hashing, selected with
 // `fieldcrypt:"blind_index:Email;normalize:lower"`.
@@ -77,14 +79,20 @@ type columnMeta struct {
 	// migrating: the column may still hold plaintext (see migrate.go);
 	// set by the tag or WithMigrating before the model is first used.
 	migrating bool
+	// mark is the token marker of a token column (`fieldcrypt:"tokenized:Card"`),
+	// which says per row whether the column holds a token; nil if none.
+	mark *blindMeta
 }
 
-// blindMeta describes one blind index column.
+// blindMeta describes one blind index column, or one token marker column
+// (mark set): both are companions of an encrypted column, written whenever
+// it is written.
 type blindMeta struct {
 	index     *schema.Field // the companion column
 	source    *schema.Field // the encrypted column it indexes
 	normalize string
 	subject   string // keystore subject of its key
+	mark      bool   // a token marker: true whenever the plugin writes the source
 }
 
 // modelMeta is what gormcrypt knows about one model.
@@ -93,6 +101,13 @@ type modelMeta struct {
 	subject *schema.Field // nil: subjects come from the context
 	columns map[string]*columnMeta
 	blind   []*blindMeta
+	// marks are the token markers; companions is blind and marks, the
+	// columns written with their source.
+	marks      []*blindMeta
+	companions []*blindMeta
+	// migratingTokens: a token column is migrating, so queries must read
+	// its marker before it (see orderMarks).
+	migratingTokens bool
 	// forgotten is the bool field tagged `fieldcrypt:"forgotten"`, set
 	// when a value of the row is redacted; nil if none.
 	forgotten *schema.Field
@@ -134,6 +149,9 @@ func (p *Plugin) meta(s *schema.Schema) (*modelMeta, error) {
 	m := buildMeta(s, p.formats)
 	if m.err == nil {
 		p.markMigrating(m, s)
+	}
+	for _, c := range m.columns {
+		m.migratingTokens = m.migratingTokens || (c.migrating && c.mode == modeToken)
 	}
 	if v, loaded := p.metas.LoadOrStore(s, m); loaded {
 		m = v.(*modelMeta)
@@ -215,7 +233,7 @@ func buildMeta(s *schema.Schema, formats map[string]tokenize.Format) *modelMeta 
 		field *schema.Field
 		tags  map[string]string
 	}
-	var blinds []pending
+	var blinds, marks []pending
 	firstEncrypted := -1
 	subjectAt := -1
 	for i, f := range s.Fields {
@@ -289,7 +307,8 @@ func buildMeta(s *schema.Schema, formats map[string]tokenize.Format) *modelMeta 
 				return fail(f, "%s", msg)
 			}
 			if migrating {
-				if msg := canMigrate(c); msg != "" {
+				// A token column's marker is resolved below.
+				if msg := canMigrate(c); msg != "" && c.mode != modeToken {
 					return fail(f, "%s", msg)
 				}
 				c.migrating = true
@@ -315,6 +334,10 @@ func buildMeta(s *schema.Schema, formats map[string]tokenize.Format) *modelMeta 
 		}
 		if _, ok := tags[tagBlindIndex]; ok {
 			blinds = append(blinds, pending{f, tags})
+			continue
+		}
+		if _, ok := tags[tagTokenized]; ok {
+			marks = append(marks, pending{f, tags})
 			continue
 		}
 		if _, ok := tags[tagForgotten]; ok {
@@ -384,6 +407,45 @@ func buildMeta(s *schema.Schema, formats map[string]tokenize.Format) *modelMeta 
 		})
 	}
 	sort.Slice(m.blind, func(i, j int) bool { return m.blind[i].index.DBName < m.blind[j].index.DBName })
+	for _, mk := range marks {
+		f := mk.field
+		if len(mk.tags) != 1 {
+			return fail(f, "the tokenized tag takes no other keys")
+		}
+		src := s.LookUpField(mk.tags[tagTokenized])
+		if src == nil {
+			return fail(f, "tokenized names an unknown field %q", mk.tags[tagTokenized])
+		}
+		c, ok := m.columns[src.Name]
+		if !ok || c.mode != modeToken {
+			return fail(f, "tokenized:%s: %s is not a token column", src.Name, src.Name)
+		}
+		t := f.FieldType
+		if t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Bool || f.DBName == "" || f.Serializer != nil {
+			return fail(f, "a token marker must be a bool or *bool column without serializer, not %s", f.FieldType)
+		}
+		if c.mark != nil {
+			return fail(f, "%s already has a token marker (%s)", src.Name, c.mark.index.Name)
+		}
+		if slices.Compare(f.StructField.Index, src.StructField.Index) > 0 {
+			// Rows are read column by column: the marker decides how the
+			// token column is read, so it must be read first.
+			return fail(f, "the token marker must be declared before %s, the token field it marks", src.Name)
+		}
+		c.mark = &blindMeta{index: f, source: src, mark: true}
+		m.marks = append(m.marks, c.mark)
+	}
+	for _, c := range m.columns {
+		if c.migrating {
+			if msg := canMigrate(c); msg != "" {
+				return fail(c.field, "%s", msg)
+			}
+		}
+	}
+	m.companions = append(slices.Clip(m.blind), m.marks...)
 	if m.subject != nil {
 		// Rows of a related model read through Preload or Joins come many
 		// customers at a time: each needs a subject field of its own.

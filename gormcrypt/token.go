@@ -66,6 +66,16 @@ func (p *Plugin) detokenize(ctx context.Context, st *stmtState, c *columnMeta, d
 	default:
 		return c.errorf(fmt.Errorf("%w: token column holds %T, not text", ErrUnsupported, dbValue))
 	}
+	if c.migrating && c.mark != nil && tok != "" {
+		marked, err := st.tokenMarked(ctx, c, dst)
+		if err != nil {
+			return err
+		}
+		if !marked {
+			openPlaintext(c, tok, rv) // plaintext from before the adoption
+			return nil
+		}
+	}
 	var val string
 	if tok != "" {
 		var err error
