@@ -312,7 +312,12 @@ func (bf *backfiller) walk(ctx context.Context, db *gorm.DB, op string, names []
 	}
 	var total int64
 	if !cur.Done {
-		if err := db.Table(m.table).Count(&total).Error; err != nil {
+		q := db.Table(m.table)
+		if bf.only != "" && m.subject != nil {
+			q = q.Session(&gorm.Session{Logger: q.Logger.LogMode(logger.Silent)}).
+				Where(clause.Eq{Column: clause.Column{Name: m.subject.DBName}, Value: bf.only})
+		}
+		if err := q.Count(&total).Error; err != nil {
 			return fail(fmt.Errorf("counting rows: %w", err))
 		}
 	}
@@ -369,7 +374,7 @@ const batchAttempts = 5
 // batch reads and protects the rows after after and commits the cursor
 // with them; it returns the new cursor.
 func (bf *backfiller) batch(ctx context.Context, db *gorm.DB, cur backfillCursor, after any, batch int, where map[string]any) (backfillCursor, error) {
-	rows, err := readRows(db, bf.m, bf.pk, bf.cols, after, batch)
+	rows, err := readRows(db, bf.m, bf.pk, bf.cols, bf.only, after, batch)
 	if err != nil {
 		return cur, err
 	}
@@ -489,9 +494,10 @@ func (r *migrateRow) plaintext(i int, c *columnMeta) bool {
 }
 
 // readRows returns up to n rows after the primary key after (nil: from the
-// start), in primary-key order.
-// With one, the row whose primary key is one.
-func readRows(db *gorm.DB, m *modelMeta, pk *schema.Field, cols []*columnMeta, after any, n int, one ...any) ([]migrateRow, error) {
+// start), in primary-key order; with subject, only that subject's rows
+// (the model has a subject field); with one, the row whose primary key is
+// one.
+func readRows(db *gorm.DB, m *modelMeta, pk *schema.Field, cols []*columnMeta, subject string, after any, n int, one ...any) ([]migrateRow, error) {
 	sel := []clause.Column{{Name: pk.DBName}}
 	if m.subject != nil {
 		sel = append(sel, clause.Column{Name: m.subject.DBName})
@@ -510,6 +516,11 @@ func readRows(db *gorm.DB, m *modelMeta, pk *schema.Field, cols []*columnMeta, a
 	}
 	if len(one) == 1 {
 		q = q.Where(clause.Eq{Column: clause.Column{Name: pk.DBName}, Value: one[0]})
+	}
+	if subject != "" && m.subject != nil {
+		// Silent: GORM's logger would print the subject with a slow query.
+		q = q.Session(&gorm.Session{Logger: q.Logger.LogMode(logger.Silent)}).
+			Where(clause.Eq{Column: clause.Column{Name: m.subject.DBName}, Value: subject})
 	}
 	rows, err := q.Order(clause.OrderByColumn{Column: clause.Column{Name: pk.DBName}}).Limit(n).Rows()
 	if err != nil {
@@ -552,6 +563,7 @@ type backfiller struct {
 	cols       []*columnMeta
 	ctxSubject string
 	reencrypt  *reencryptSpec // set: ReEncrypt, not Backfill
+	only       string         // set: walk only this subject's rows
 	blind      []*blindMeta   // per column, nil if it has no blind index
 	writeKeys  []*keys.Key    // per column, the blind index write key of this batch
 }
@@ -612,7 +624,7 @@ func (bf *backfiller) protect(ctx context.Context, tx *gorm.DB, row *migrateRow)
 			return res, err
 		}
 		raced = true
-		rows, err := readRows(tx, bf.m, bf.pk, bf.cols, nil, 1, row.key)
+		rows, err := readRows(tx, bf.m, bf.pk, bf.cols, "", nil, 1, row.key)
 		if err != nil {
 			return 0, err
 		}
@@ -769,7 +781,7 @@ func CountPlaintext(ctx context.Context, db *gorm.DB, model any, fields ...strin
 	const page = 1000
 	var after any
 	for {
-		rows, err := readRows(db, m, pk, cols, after, page)
+		rows, err := readRows(db, m, pk, cols, "", after, page)
 		if err != nil {
 			return nil, fmt.Errorf("gormcrypt: counting plaintext in %s: %w", m.table, err)
 		}

@@ -24,8 +24,10 @@ import (
 // ReEncryptOptions configures ReEncrypt.
 type ReEncryptOptions struct {
 	// Subject limits the walk to this subject's rows (the usual case after a
-	// suspected leak of one customer's key); empty: every row. The table is
-	// read whole either way; other subjects' rows are skipped.
+	// suspected leak of one customer's key); empty: every row. Only the
+	// subject's rows are read (WHERE subject = ?, in primary-key order):
+	// give the subject column an index, as shops do for their customer
+	// reference, and the walk costs the subject's rows, not the table.
 	Subject string
 	// Columns are the encrypted fields to re-encrypt (Go field or column
 	// names); none: every encrypted column except token columns, whose
@@ -100,7 +102,7 @@ func ReEncrypt(ctx context.Context, db *gorm.DB, model any, opts ReEncryptOption
 		who = hex.EncodeToString(ref[:])
 	}
 	key := "reencrypt:" + who + ":" + strings.Join(names, ",")
-	bf := &backfiller{p: p, m: m, pk: pk, cols: cols, ctxSubject: subjectOf(ctx), reencrypt: &reencryptSpec{subject: opts.Subject}}
+	bf := &backfiller{p: p, m: m, pk: pk, cols: cols, ctxSubject: subjectOf(ctx), reencrypt: &reencryptSpec{subject: opts.Subject}, only: opts.Subject}
 	return bf.walk(ctx, db, "re-encrypt", names, key, batch, parseKey, true, opts.Progress)
 }
 
@@ -222,7 +224,8 @@ func (bf *backfiller) reencryptOnce(ctx context.Context, tx *gorm.DB, row *migra
 // every token of a subject-scoped token column (tokens are made under
 // version 1 and would stop detokenizing). Zero is the evidence
 // keys.Keyring.DestroyVersionsBelow asks for through keys.WhenUnused. It
-// reads the table in primary-key order, 1000 rows per query.
+// reads the subject's rows (WHERE subject = ?) in primary-key order, 1000
+// rows per query.
 func ValuesBelow(ctx context.Context, db *gorm.DB, model any, subject string, version uint32) (int64, error) {
 	p, err := pluginOf(db)
 	if err != nil {
@@ -244,7 +247,7 @@ func ValuesBelow(ctx context.Context, db *gorm.DB, model any, subject string, ve
 	const page = 1000
 	var after any
 	for {
-		rows, err := readRows(db, m, pk, cols, after, page)
+		rows, err := readRows(db, m, pk, cols, subject, after, page)
 		if err != nil {
 			return 0, fmt.Errorf("gormcrypt: counting old key versions in %s: %w", m.table, err)
 		}

@@ -131,6 +131,9 @@ func testReEncryptAfterRotate(t *testing.T, b backend) {
 	if err != nil || !pr.Done {
 		t.Fatalf("resumed ReEncrypt = %+v, %v", pr, err)
 	}
+	if pr.Total != 100 || pr.Scanned != 100 {
+		t.Fatalf("ReEncrypt of one subject read %d rows of %d, want only its 100", pr.Scanned, pr.Total)
+	}
 	if len(progress) < 2 || progress[0].Scanned <= 20 {
 		t.Fatalf("the resumed run did not continue from the first batch: %+v", progress)
 	}
