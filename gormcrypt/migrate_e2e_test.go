@@ -45,6 +45,11 @@ type backfillConfig struct {
 	DB, DSN           string
 	Keystore, RootKey string
 	Batch             int
+	// ReEncrypt makes the helper run ReEncrypt of Buyer instead of the
+	// Backfill of Adopter.
+	ReEncrypt bool
+	// CacheMaxAge of every process's Keyring (0: the default).
+	CacheMaxAge time.Duration
 }
 
 func (c backfillConfig) dialector() gorm.Dialector {
@@ -68,7 +73,7 @@ func (c backfillConfig) keyring(t testing.TB) *keys.Keyring {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kr, err := keys.Open(ctx, keys.Config{KMS: root, Store: store, DisableWatch: true})
+	kr, err := keys.Open(ctx, keys.Config{KMS: root, Store: store, DisableWatch: true, CacheMaxAge: c.CacheMaxAge})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,13 +82,19 @@ func (c backfillConfig) keyring(t testing.TB) *keys.Keyring {
 }
 
 func (c backfillConfig) open(t testing.TB) *gorm.DB {
+	db, _ := c.openWithKeyring(t)
+	return db
+}
+
+func (c backfillConfig) openWithKeyring(t testing.TB) (*gorm.DB, *keys.Keyring) {
 	db := openGorm(t, c.dialector())
-	p, err := install(db, c.keyring(t), gormcrypt.WithModels(&Adopter{}), gormcrypt.WithSweepEvery(-1))
+	kr := c.keyring(t)
+	p, err := install(db, kr, gormcrypt.WithModels(&Adopter{}, &Buyer{}), gormcrypt.WithSweepEvery(-1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
-	return db
+	return db, kr
 }
 
 // TestHelperBackfill is the backfill process of TestBackfillEndToEnd. It
@@ -98,8 +109,14 @@ func TestHelperBackfill(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := c.open(t)
-	pr, err := gormcrypt.Backfill(context.Background(), db, &Adopter{}, gormcrypt.BackfillOptions{BatchSize: c.Batch,
-		Progress: func(p gormcrypt.BackfillProgress) { fmt.Printf("P %d\n", p.Scanned) }})
+	progress := func(p gormcrypt.BackfillProgress) { fmt.Printf("P %d\n", p.Scanned) }
+	var pr gormcrypt.BackfillProgress
+	var err error
+	if c.ReEncrypt {
+		pr, err = gormcrypt.ReEncrypt(context.Background(), db, &Buyer{}, gormcrypt.ReEncryptOptions{BatchSize: c.Batch, Progress: progress})
+	} else {
+		pr, err = gormcrypt.Backfill(context.Background(), db, &Adopter{}, gormcrypt.BackfillOptions{BatchSize: c.Batch, Progress: progress})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,6 +221,24 @@ func seedAdopters(t testing.TB, db *gorm.DB, n int) {
 }
 
 func TestBackfillEndToEnd(t *testing.T) {
+	rows := migrateRows(t)
+	forEachShopDB(t, rows, func(t *testing.T, c backfillConfig) { testBackfillEndToEnd(t, c, rows) })
+}
+
+// TestReEncryptEndToEnd: on a table without token columns (whose tokens
+// stay under version 1, see ValuesBelow), after Rotate of half the
+// customers' keys,
+// ReEncrypt of the whole table runs in a child process that is killed with
+// SIGKILL and resumed while the application writes; then ValuesBelow is 0
+// for every rotated customer, DestroyVersionsBelow destroys their version
+// 1, and every row reads with the application's last writes.
+func TestReEncryptEndToEnd(t *testing.T) {
+	rows := migrateRows(t)
+	forEachShopDB(t, rows, func(t *testing.T, c backfillConfig) { testReEncryptEndToEnd(t, c, rows) })
+}
+
+// migrateRows is the table size of the end-to-end tests.
+func migrateRows(t *testing.T) int {
 	rows := 2000
 	if s := os.Getenv(migrateRowsEnv); s != "" {
 		n, err := strconv.Atoi(s)
@@ -212,6 +247,12 @@ func TestBackfillEndToEnd(t *testing.T) {
 		}
 		rows = n
 	}
+	return rows
+}
+
+// forEachShopDB runs f on SQLite, PostgreSQL and MariaDB, with a shared
+// SQLite keystore and root key file for the test and its helper processes.
+func forEachShopDB(t *testing.T, rows int, f func(t *testing.T, c backfillConfig)) {
 	for _, b := range []struct {
 		name string
 		cfg  func(t *testing.T) backfillConfig
@@ -238,7 +279,7 @@ func TestBackfillEndToEnd(t *testing.T) {
 				// write waits for a whole batch (see Backfill's docs).
 				c.Batch = min(c.Batch, 100)
 			}
-			testBackfillEndToEnd(t, c, rows)
+			f(t, c)
 		})
 	}
 }
@@ -405,4 +446,125 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+func testReEncryptEndToEnd(t *testing.T, c backfillConfig, rows int) {
+	ctx := context.Background()
+	c.CacheMaxAge = time.Second
+	plain := openGorm(t, c.dialector())
+	seedPlain(t, plain, rows)
+	db, kr := c.openWithKeyring(t)
+	if err := db.AutoMigrate(&Buyer{}); err != nil {
+		t.Fatal(err)
+	}
+	db = db.WithContext(ctx)
+	if _, err := gormcrypt.Backfill(ctx, db, &Buyer{}, gormcrypt.BackfillOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Half the customers' keys rotate (a suspected leak of a backup, say).
+	var rotated []string
+	rotatedAt := time.Now()
+	for i := 0; i < rows; i += 2 {
+		ref := fmt.Sprintf("cust-%06d", i)
+		if v, err := kr.Rotate(ctx, ref, keys.DefaultPurpose); err != nil || v != 2 {
+			t.Fatalf("Rotate(%s) = %d, %v", ref, v, err)
+		}
+		rotated = append(rotated, ref)
+	}
+
+	const writers = 3
+	logs := make([][]appWrite, writers)
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	var werrMu sync.Mutex
+	var werr error
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
+			for n := 0; !stop.Load(); n++ {
+				i := rng.IntN(rows/writers)*writers + w
+				wr := appWrite{ref: fmt.Sprintf("cust-%06d", i), email: fmt.Sprintf("w%d-%d@example.com", w, n), name: fmt.Sprintf("Renamed %d", n)}
+				var cur Buyer
+				err := db.Where("ref = ?", wr.ref).Take(&cur).Error
+				if err == nil {
+					err = db.Model(&Buyer{ID: cur.ID, Ref: cur.Ref}).Updates(Buyer{Email: wr.email, Name: wr.name}).Error
+				}
+				if err != nil {
+					werrMu.Lock()
+					werr = err
+					werrMu.Unlock()
+					return
+				}
+				logs[w] = append(logs[w], wr)
+				time.Sleep(time.Duration(rng.IntN(2000)) * time.Microsecond)
+			}
+		}()
+	}
+	c.ReEncrypt = true
+	killAt := int64(rows/10 + rand.IntN(rows*7/10))
+	start := time.Now()
+	killed, _ := runBackfill(t, c, killAt)
+	_, final := runBackfill(t, c, 0)
+	elapsed := time.Since(start)
+	stop.Store(true)
+	wg.Wait()
+	if werr != nil {
+		t.Fatalf("an application write failed: %v", werr)
+	}
+	if !final.Done || final.Scanned < int64(rows) {
+		t.Fatalf("the resumed re-encryption ended with %+v", final)
+	}
+
+	// Nothing uses version 1 of a rotated key any more: its destruction
+	// is accepted with that evidence, once every process's cache has
+	// passed CacheMaxAge since the rotation.
+	if d := time.Until(rotatedAt.Add(c.CacheMaxAge + 100*time.Millisecond)); d > 0 {
+		time.Sleep(d)
+	}
+	destroyStart := time.Now()
+	for _, ref := range rotated {
+		got, err := kr.DestroyVersionsBelow(ctx, ref, keys.DefaultPurpose, 2, keys.WhenUnused(func(ctx context.Context) (int64, error) {
+			return gormcrypt.ValuesBelow(ctx, db, &Buyer{}, ref, 2)
+		}))
+		if err != nil || got.DestroyedNow != 1 {
+			t.Fatalf("DestroyVersionsBelow(%s) = %+v, %v", ref, got, err)
+		}
+	}
+	destroyed := time.Since(destroyStart)
+
+	want := map[string]appWrite{}
+	for i := range rows {
+		p := plainBuyer(i)
+		want[p.Ref] = appWrite{ref: p.Ref, email: p.Email, name: p.Name}
+	}
+	writes := 0
+	for _, l := range logs {
+		for _, wr := range l {
+			want[wr.ref] = wr
+			writes++
+		}
+	}
+	var all []Buyer
+	if err := db.Find(&all).Error; err != nil {
+		t.Fatalf("reading every row after destroying the old versions: %v", err)
+	}
+	if len(all) != len(want) {
+		t.Fatalf("%d rows, want %d", len(all), len(want))
+	}
+	for _, b := range all {
+		w := want[b.Ref]
+		if b.Email != w.email || b.Name != w.name {
+			t.Fatalf("row %s: an application write was lost or a value changed", b.Ref)
+		}
+	}
+	if writes == 0 {
+		t.Fatal("no application write ran during the re-encryption")
+	}
+	t.Logf("%d rows, %d keys rotated, batch %d: killed at %d rows scanned, resumed; %.2f s for both runs "+
+		"(resumed run %.0f rows/s, %d rows rewritten, %d skipped as concurrently written); %d application writes checked; "+
+		"%d old versions destroyed with ValuesBelow as evidence in %.2f s",
+		rows, len(rotated), c.Batch, killed, elapsed.Seconds(), final.RowsPerSecond, final.Updated, final.Skipped, writes,
+		len(rotated), destroyed.Seconds())
 }
