@@ -1,7 +1,8 @@
 // Command migrate adopts fieldcrypt on a shop table that already holds
 // customers in clear, the way a live service would: the encrypted model is
 // deployed with its columns marked migrating (reads accept plaintext and
-// ciphertext, writes always encrypt), a backfill protects the old rows in
+// ciphertext, writes always encrypt; the card column becomes a token column
+// with a token marker beside it), a backfill protects the old rows in
 // batches with progress, the finish check counts what is left in clear,
 // and the model without the flag is deployed, with its CHECK constraints.
 //
@@ -37,10 +38,14 @@ type LegacyCustomer struct {
 	Name  string
 	Email string
 	Phone *string
+	Card  string `gorm:"size:19"`
 }
 
 // MigratingCustomer is the first deployment: the encrypted model with its
-// columns marked migrating, and a new blind index column for email lookups.
+// columns marked migrating, a new blind index column for email lookups, and
+// the card number becoming a token column: a token looks like a card
+// number, so a new marker column, declared before it, says per row whether
+// it holds a token yet.
 type MigratingCustomer struct {
 	ID         uint
 	Ref        string  `gorm:"size:64;uniqueIndex" fieldcrypt:"subject"`
@@ -48,6 +53,9 @@ type MigratingCustomer struct {
 	Email      string  `gorm:"serializer:encrypt" fieldcrypt:"migrating"`
 	EmailIndex *string `gorm:"size:32;index" fieldcrypt:"blind_index:Email"`
 	Phone      *string `gorm:"serializer:encrypt" fieldcrypt:"migrating"`
+	// CardTokenized is the token marker, added NULL by AutoMigrate.
+	CardTokenized *bool  `fieldcrypt:"tokenized:Card"`
+	Card          string `gorm:"size:19;serializer:token" fieldcrypt:"token:card;migrating"`
 }
 
 // Customer is the final deployment, once no plaintext is left: the flag is
@@ -60,6 +68,7 @@ type Customer struct {
 	Email      string  `gorm:"serializer:encrypt"`
 	EmailIndex *string `gorm:"size:32;index" fieldcrypt:"blind_index:Email"`
 	Phone      *string `gorm:"serializer:encrypt"`
+	Card       string  `gorm:"size:19;serializer:token" fieldcrypt:"token:card"`
 }
 
 func (LegacyCustomer) TableName() string    { return "customers" }
@@ -114,7 +123,7 @@ func run(ctx context.Context, dir string, rows int) error {
 		for i := range rows {
 			phone := fmt.Sprintf("+48 600 %06d", i)
 			batch = append(batch, LegacyCustomer{Ref: fmt.Sprintf("customer-%d", i), Name: fmt.Sprintf("Customer %d", i),
-				Email: fmt.Sprintf("customer%d@example.com", i), Phone: &phone})
+				Email: fmt.Sprintf("customer%d@example.com", i), Phone: &phone, Card: cardNumber(i)})
 		}
 		if err := legacy.CreateInBatches(batch, 500).Error; err != nil {
 			return err
@@ -168,7 +177,8 @@ func run(ctx context.Context, dir string, rows int) error {
 	if err := db.Save(&c).Error; err != nil { // written encrypted, with its blind index
 		return err
 	}
-	fmt.Printf("1. migrating flag on: customer-1 read from plaintext (%s), saved with a new email, now encrypted\n", c.Name)
+	fmt.Printf("1. migrating flag on: customer-1 read from plaintext (%s, card %s), saved with a new email: now encrypted and its card tokenized\n",
+		c.Name, c.Card)
 
 	// 2. Backfill, with progress.
 	pr, err := gormcrypt.Backfill(ctx, db, &MigratingCustomer{}, gormcrypt.BackfillOptions{BatchSize: 1000,
@@ -217,8 +227,11 @@ func run(ctx context.Context, dir string, rows int) error {
 	if err := final.Scopes(gormcrypt.WhereEqual(&Customer{}, "Email", "Customer7@Example.com")).Take(&found).Error; err != nil {
 		return err
 	}
+	var card struct{ Card string }
+	legacy.Raw("SELECT card FROM customers WHERE ref = ?", "customer-7").Scan(&card)
+	fmt.Printf("4. flag removed: customer-7's card reads %s; the table holds the token %s\n", found.Card, card.Card)
 	legacy.Raw("SELECT email FROM customers ORDER BY id LIMIT 1").Scan(&sample)
-	fmt.Printf("4. flag removed: found %s by email through its blind index; the first email column now reads %q…\n",
+	fmt.Printf("   flag removed: found %s by email through its blind index; the first email column now reads %q…\n",
 		found.Ref, sample.Email[:24])
 	err = legacy.Exec("UPDATE customers SET email = ? WHERE ref = ?", "written-around@example.com", "customer-2").Error
 	fmt.Printf("   a plaintext written around the plugin is refused by the database: %t\n", err != nil)
@@ -226,6 +239,23 @@ func run(ctx context.Context, dir string, rows int) error {
 		return errors.New("the CHECK constraint did not refuse plaintext")
 	}
 	return nil
+}
+
+// cardNumber makes a test card number (prefix 4111, Luhn-valid) for
+// customer i.
+func cardNumber(i int) string {
+	s := fmt.Sprintf("4111%011d", i)
+	sum := 0
+	for j := len(s) - 1; j >= 0; j-- {
+		d := int(s[j] - '0')
+		if (len(s)-1-j)%2 == 0 {
+			if d *= 2; d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+	}
+	return s + string(rune('0'+(10-sum%10)%10))
 }
 
 func sortStrings(s []string) []string {
