@@ -222,6 +222,23 @@
 // [WithErasureErrorHandler]. [Plugin.Close] stops it. The cost at rest is two
 // goroutines per database and, every WithSweepEvery interval, one sweep.
 //
+// # Right of access and portability
+//
+// [Export] answers a subject access request (GDPR Art. 15, and Art. 20's
+// machine-readable copy): every row of the models passed to [WithModels]
+// whose subject field names the customer, each column decrypted and each
+// token detokenized, blind indexes and token markers left out, as a
+// [SubjectExport] for json.Marshal:
+//
+//	ex, err := gormcrypt.Export(ctx, db, "customer-42")
+//	json.NewEncoder(w).Encode(ex) // {"subject":…, "tables":[{"table":"customers","rows":[{…}]}]}
+//
+// It costs one query per model (WHERE subject = ?). Models without a
+// subject field cannot be searched and are listed in SubjectExport.Skipped.
+// A forgotten customer fails with keys.ErrKeyDestroyed; every export is
+// recorded through keys.Keyring.RecordExport (the subject's reference, never
+// the values).
+//
 // # GORM APIs: what works, what does not, and why
 //
 // Tested on SQLite, PostgreSQL and MariaDB (TestSuite, TestSafety).

@@ -2,6 +2,7 @@ package gormcrypt_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -334,4 +335,35 @@ func ExampleWithMigrating() {
 	fmt.Println(all[0].Email, all[1].Email, left)
 	// Output:
 	// ada@example.com grace@example.com map[email:1]
+}
+
+// ExampleExport answers a subject access request: everything the
+// registered models hold about one customer, decrypted, as JSON.
+func ExampleExport() {
+	ctx := context.Background()
+	db, done := openShop()
+	defer done()
+	db.Create(&Shopper{Ref: "customer-1", Email: "ada@example.com"})
+	db.Create(&Shopper{Ref: "customer-2", Email: "grace@example.com"})
+
+	ex, err := gormcrypt.Export(ctx, db, "customer-1")
+	if err != nil {
+		panic(err)
+	}
+	out, _ := json.MarshalIndent(ex.Tables, "", "  ") // ex also holds the subject and the time
+	fmt.Println(string(out))
+	// Output:
+	// [
+	//   {
+	//     "table": "shoppers",
+	//     "rows": [
+	//       {
+	//         "email": "ada@example.com",
+	//         "id": 1,
+	//         "phone": null,
+	//         "ref": "customer-1"
+	//       }
+	//     ]
+	//   }
+	// ]
 }
