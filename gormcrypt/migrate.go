@@ -18,6 +18,7 @@ import (
 	"gorm.io/gorm/schema"
 
 	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/tokenize"
 )
 
 // ErrPlaintext means an encrypted column that is not marked migrating holds
@@ -381,6 +382,9 @@ func (bf *backfiller) batch(ctx context.Context, db *gorm.DB, cur backfillCursor
 	if err := bf.keys(ctx); err != nil {
 		return cur, err
 	}
+	if err := bf.warm(ctx, rows); err != nil {
+		return cur, err
+	}
 	next := cur
 	err = db.Transaction(func(tx *gorm.DB) error {
 		for i := range rows {
@@ -591,6 +595,52 @@ func (bf *backfiller) keys(ctx context.Context) error {
 			return fmt.Errorf("blind index key for %s: %w", b.index.DBName, err)
 		}
 		bf.writeKeys[i] = k
+	}
+	return nil
+}
+
+// warm loads (creating them where needed) the keys the batch's rows need
+// before its transaction begins, so that the transaction holds its row
+// locks (on SQLite: the database's write lock) only while it encrypts and
+// writes, not while the keystore creates and the KMS wraps new keys. A
+// subject forgotten meanwhile is left to protect, which erases its values.
+func (bf *backfiller) warm(ctx context.Context, rows []migrateRow) error {
+	if bf.reencrypt != nil {
+		return nil // re-encryption uses keys that exist
+	}
+	var enc, tok bool
+	for _, c := range bf.cols {
+		enc = enc || c.mode != modeToken
+		tok = tok || (c.mode == modeToken && !c.global)
+	}
+	seen := map[string]bool{}
+	for i := range rows {
+		subject := rows[i].subject.String
+		if subject == "" {
+			subject = bf.ctxSubject
+		}
+		if seen[subject] || checkSubject(subject) != nil {
+			continue
+		}
+		seen[subject] = true
+		plain := false
+		for j, c := range bf.cols {
+			plain = plain || rows[i].plaintext(j, c)
+		}
+		if !plain {
+			continue
+		}
+		for _, w := range []struct {
+			on      bool
+			purpose string
+		}{{enc, bf.p.purpose}, {tok, tokenize.DefaultPurpose}} {
+			if !w.on {
+				continue
+			}
+			if _, err := bf.p.kr.Current(ctx, subject, w.purpose); err != nil && !errors.Is(err, keys.ErrKeyDestroyed) {
+				return err
+			}
+		}
 	}
 	return nil
 }
