@@ -1,0 +1,187 @@
+package main
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fieldcrypt/fieldcrypt/gormcrypt"
+	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/tokenize"
+)
+
+func formatNames() string {
+	var names []string
+	for n := range gormcrypt.DefaultTokenFormats() {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+func newTokenize(e *env, reverse bool) *cobra.Command {
+	var column, format, subjectColumn, field string
+	var global, skipInvalid bool
+	name, verb := "tokenize", "Tokenize"
+	if reverse {
+		name, verb = "detokenize", "Detokenize"
+	}
+	cmd := &cobra.Command{
+		Use:   name + " --column NAME --format FORMAT (--subject-column NAME | --global) --field LABEL < in.csv > out.csv",
+		Short: verb + " one column of a CSV file from stdin to stdout, streaming, header row kept",
+		Long: verb + ` one column of a CSV file read from stdin, writing the CSV to stdout
+with the header row kept and the other columns as they are. Memory stays
+constant for any file size. A row whose value does not fit the format is
+reported on stderr by its line number (never its value) and is fatal,
+unless --skip-invalid leaves it out of the output.
+
+Formats: ` + formatNames() + `.
+
+--field is the tokenization domain (for example customers.card): the same
+value under two labels gives unrelated tokens, so detokenize with the label
+it was tokenized with. Tokens are per customer (--subject-column names the
+column holding the customer identifier) or shared by every customer
+(--global).`,
+		Args: args(0, "no arguments (the CSV is read from stdin)"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f := gormcrypt.DefaultTokenFormats()[strings.ToLower(format)]
+			switch {
+			case column == "":
+				return usagef("%s needs --column", name)
+			case f == nil:
+				return usagef("unknown --format %q (known: %s)", format, formatNames())
+			case field == "":
+				return usagef("%s needs --field (the tokenization domain, for example customers.card)", name)
+			case global == (subjectColumn != ""):
+				return usagef("%s needs exactly one of --subject-column and --global", name)
+			}
+			ctx := cmd.Context()
+			kr, _, done, err := e.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer done()
+			tok, err := tokenize.New(kr)
+			if err != nil {
+				return err
+			}
+			r := csv.NewReader(e.stdin)
+			r.ReuseRecord = true
+			w := csv.NewWriter(e.stdout)
+			header, err := r.Read()
+			if err != nil {
+				if errors.Is(err, io.EOF) {
+					return errors.New("the input is empty: want a CSV file with a header row")
+				}
+				return csvError(err)
+			}
+			col, subj := indexOf(header, column), -1
+			if col < 0 {
+				return usagef("the header row has no column %q", column)
+			}
+			if subjectColumn != "" {
+				if subj = indexOf(header, subjectColumn); subj < 0 {
+					return usagef("the header row has no column %q", subjectColumn)
+				}
+			}
+			if err := w.Write(header); err != nil {
+				return err
+			}
+			bar := newProgress(e.stderr, "rows")
+			defer bar.finish()
+			var rows, skipped int64
+			for {
+				rec, err := r.Read()
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				line, _ := r.FieldPos(0)
+				if err != nil {
+					var pe *csv.ParseError
+					if errors.As(err, &pe) && skipInvalid && !errors.Is(pe.Err, csv.ErrQuote) && !errors.Is(pe.Err, csv.ErrBareQuote) {
+						fmt.Fprintf(e.stderr, "fieldcrypt: line %d skipped: %v\n", pe.Line, pe.Err)
+						skipped++
+						continue
+					}
+					return csvError(err)
+				}
+				v := rec[col]
+				if v != "" {
+					var out string
+					switch {
+					case global && !reverse:
+						out, err = tok.TokenizeGlobal(ctx, field, f, v)
+					case global:
+						out, err = tok.DetokenizeGlobal(ctx, field, f, v)
+					case !reverse:
+						out, err = tok.Tokenize(ctx, rec[subj], field, f, v)
+					default:
+						out, err = tok.Detokenize(ctx, rec[subj], field, f, v)
+					}
+					if err != nil {
+						if !skipInvalid || !rowError(err) {
+							return fmt.Errorf("line %d: column %s: %w", line, column, err)
+						}
+						fmt.Fprintf(e.stderr, "fieldcrypt: line %d skipped: column %s: %v\n", line, column, err)
+						skipped++
+						continue
+					}
+					rec[col] = out
+				}
+				if err := w.Write(rec); err != nil {
+					return err
+				}
+				rows++
+				if rows%1000 == 0 {
+					w.Flush()
+					bar.set(rows, 0)
+				}
+			}
+			w.Flush()
+			if err := w.Error(); err != nil {
+				return err
+			}
+			if skipped > 0 {
+				fmt.Fprintf(e.stderr, "fieldcrypt: %d rows written, %d skipped\n", rows, skipped)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&column, "column", "", "the header name of the column to "+name)
+	cmd.Flags().StringVar(&format, "format", "", "the token format: "+formatNames())
+	cmd.Flags().StringVar(&subjectColumn, "subject-column", "", "the header name of the column holding each row's customer identifier")
+	cmd.Flags().BoolVar(&global, "global", false, "tokens shared by every customer (no subject column)")
+	cmd.Flags().StringVar(&field, "field", "", "the tokenization domain, for example customers.card")
+	cmd.Flags().BoolVar(&skipInvalid, "skip-invalid", false, "leave rows that do not fit the format out of the output instead of stopping")
+	return cmd
+}
+
+// rowError reports whether err is about one row's value (skippable), not
+// about the keystore or the key.
+func rowError(err error) bool {
+	return errors.Is(err, tokenize.ErrInvalidFormat) || errors.Is(err, tokenize.ErrDomainTooSmall) || errors.Is(err, keys.ErrInvalidSubject)
+}
+
+// csvError keeps encoding/csv's position and reason, which never quote the
+// field.
+func csvError(err error) error {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("line %d: malformed CSV: %v", pe.Line, pe.Err)
+	}
+	return fmt.Errorf("reading the CSV: %w", err)
+}
+
+func indexOf(header []string, name string) int {
+	for i, h := range header {
+		if strings.TrimSpace(h) == name {
+			return i
+		}
+	}
+	return -1
+}
