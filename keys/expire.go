@@ -102,6 +102,18 @@ func (kr *Keyring) Expire(ctx context.Context, opts ExpireOptions) (ExpireStats,
 			opts.Progress(ExpireProgress{Cursor: c, Examined: st.Examined, Destroyed: len(st.Keys)})
 		}
 	}
+	var busy []KeyID
+	due := func(s keystore.KeyState) (string, bool) {
+		if s.Scheduled == nil || s.Scheduled.DueAt.After(now) {
+			return "", false
+		}
+		for _, h := range s.Holds {
+			if h.Until.After(now) {
+				return "", false
+			}
+		}
+		return s.Scheduled.Reason, true
+	}
 	// Phase 1: scheduled destructions.
 	if opts.Resume.Purpose == "" {
 		after := opts.Resume.After
@@ -114,22 +126,26 @@ func (kr *Keyring) Expire(ctx context.Context, opts ExpireOptions) (ExpireStats,
 				break
 			}
 			st.Examined += len(ids)
-			if err := kr.expireBatch(ctx, &st, ids, now, opts, func(s keystore.KeyState) (string, bool) {
-				if s.Scheduled == nil || s.Scheduled.DueAt.After(now) {
-					return "", false
-				}
-				for _, h := range s.Holds {
-					if h.Until.After(now) {
-						return "", false
-					}
-				}
-				return s.Scheduled.Reason, true
-			}); err != nil {
+			if err := kr.expireBatch(ctx, &st, ids, now, opts, due, &busy); err != nil {
 				return st, err
 			}
 			after = ids[len(ids)-1]
 			report(ExpireCursor{After: after})
 		}
+		if err := kr.expireBatch(ctx, &st, busy, now, opts, due, nil); err != nil {
+			return st, err
+		}
+		busy = nil
+	}
+	expired := func(s keystore.KeyState) (string, bool) {
+		end, pol, ok := l.expiresAt(s)
+		if !ok || end.After(now) {
+			return "", false // active again since it was listed
+		}
+		if until, _ := l.heldUntil(s); until.After(now) {
+			return "", false
+		}
+		return pol.Name, true
 	}
 	// Phase 2: retention, purpose by purpose.
 	for _, purpose := range purposes {
@@ -156,36 +172,44 @@ func (kr *Keyring) Expire(ctx context.Context, opts ExpireOptions) (ExpireStats,
 				break
 			}
 			st.Examined += len(ids)
-			if err := kr.expireBatch(ctx, &st, ids, now, opts, func(s keystore.KeyState) (string, bool) {
-				end, pol, ok := l.expiresAt(s)
-				if !ok || end.After(now) {
-					return "", false // active again since it was listed
-				}
-				if until, _ := l.heldUntil(s); until.After(now) {
-					return "", false
-				}
-				return pol.Name, true
-			}); err != nil {
+			if err := kr.expireBatch(ctx, &st, ids, now, opts, expired, &busy); err != nil {
 				return st, err
 			}
 			q.After = ids[len(ids)-1]
 			report(ExpireCursor{Purpose: purpose, After: q.After})
 		}
+		if err := kr.expireBatch(ctx, &st, busy, now, opts, expired, nil); err != nil {
+			return st, err
+		}
+		busy = nil
 	}
 	return st, nil
 }
 
+// expireBatch destroys what decide accepts of ids. With busy nil it waits
+// for keys other transactions hold locked; otherwise it appends them to
+// *busy, for the caller to come back to, so that concurrent sweepers pass
+// each other instead of queueing behind one another.
 func (kr *Keyring) expireBatch(ctx context.Context, st *ExpireStats, ids []KeyID, now time.Time, opts ExpireOptions,
-	decide func(keystore.KeyState) (string, bool)) error {
+	decide func(keystore.KeyState) (string, bool), busy *[]KeyID) error {
 	l := kr.life
 	scheduled := map[KeyID]*keystore.Scheduled{}
-	done, err := kr.destroyKeys(ctx, ids, now, func(s keystore.KeyState) (string, bool) {
+	accept := func(s keystore.KeyState) (string, bool) {
 		reason, ok := decide(s)
 		if ok {
 			scheduled[s.ID] = s.Scheduled
 		}
 		return reason, ok
-	})
+	}
+	var done []DestroyedKey
+	var err error
+	if busy == nil {
+		done, err = kr.destroyKeys(ctx, ids, now, accept)
+	} else {
+		var b []KeyID
+		done, b, err = kr.destroyKeysOnce(ctx, ids, now, accept)
+		*busy = append(*busy, b...)
+	}
 	slices.SortFunc(done, func(a, b DestroyedKey) int { return bytes.Compare(a.Key[:], b.Key[:]) })
 	for _, d := range done {
 		sc := scheduled[d.Key]

@@ -575,11 +575,8 @@ func (kr *Keyring) forgetNow(ctx context.Context, ref SubjectRef, reason string,
 func (kr *Keyring) destroyKeys(ctx context.Context, ids []KeyID, at time.Time, decide func(keystore.KeyState) (string, bool)) ([]DestroyedKey, error) {
 	var out []DestroyedKey
 	for attempt := 0; len(ids) > 0; attempt++ {
-		done, busy, err := kr.life.store.DestroyKeys(ctx, ids, at, decide)
-		for _, e := range done {
-			evictEverywhere(kr, e.Subject)
-			out = append(out, destroyedKey(e))
-		}
+		done, busy, err := kr.destroyKeysOnce(ctx, ids, at, decide)
+		out = append(out, done...)
 		if err != nil {
 			return out, err
 		}
@@ -595,6 +592,18 @@ func (kr *Keyring) destroyKeys(ctx context.Context, ids []KeyID, at time.Time, d
 		ids = busy
 	}
 	return out, nil
+}
+
+// destroyKeysOnce is one DestroyKeys call; it returns the keys other
+// transactions held locked.
+func (kr *Keyring) destroyKeysOnce(ctx context.Context, ids []KeyID, at time.Time, decide func(keystore.KeyState) (string, bool)) ([]DestroyedKey, []KeyID, error) {
+	done, busy, err := kr.life.store.DestroyKeys(ctx, ids, at, decide)
+	out := make([]DestroyedKey, 0, len(done))
+	for _, e := range done {
+		evictEverywhere(kr, e.Subject)
+		out = append(out, destroyedKey(e))
+	}
+	return out, busy, err
 }
 
 func destroyedKey(e keystore.KeyErasure) DestroyedKey {
