@@ -23,7 +23,7 @@ type receiptVector struct {
 	Seed      []byte // the Ed25519 seed
 	Public    []byte
 	Receipt   string // transport encoding
-	Canonical string          // what the signature covers
+	Canonical string // what the signature covers
 }
 
 func goldenReceipt() (ed25519.PrivateKey, keys.Receipt) {
