@@ -122,13 +122,18 @@ func AfterLastActivity(d time.Duration) Retention { return Retention{fromActivit
 // given for a newsletter, say.
 func UntilWithdrawn() Retention { return Retention{from: untilWithdrawn} }
 
-// String describes the retention.
+// String describes the retention, in days when it is a whole number of
+// them.
 func (r Retention) String() string {
+	d := r.d.String()
+	if day := 24 * time.Hour; r.d%day == 0 {
+		d = fmt.Sprintf("%d days", r.d/day)
+	}
 	switch r.from {
 	case fromCreation:
-		return fmt.Sprintf("%v after creation", r.d)
+		return d + " after creation"
 	case fromActivity:
-		return fmt.Sprintf("%v after last activity", r.d)
+		return d + " after last activity"
 	case untilWithdrawn:
 		return "until withdrawn"
 	}
