@@ -478,6 +478,12 @@ func (kr *Keyring) Rotate(ctx context.Context, subject, purpose string) (uint32,
 //
 // reason is stored and logged: use a ticket reference, not personal data.
 // It is at most 256 bytes.
+//
+// On a Store implementing keystore.LifecycleStore, Forget honours the
+// retention policies' legal minimums and the holds (Config.Lifecycle): it
+// is [Keyring.Erase], which keeps such keys and schedules them, and
+// returns a Tombstone whose Scheduled counts them and whose ForgottenAt
+// stays zero until the sweep has destroyed the last of them.
 func (kr *Keyring) Forget(ctx context.Context, subject, reason string) (Tombstone, error) {
 	if err := ValidateSubject(subject); err != nil {
 		return Tombstone{}, err
