@@ -172,14 +172,16 @@ ON DUPLICATE KEY UPDATE last_active = GREATEST(last_active, VALUES(last_active))
 	return nil
 }
 
-const lifeKeyStateQuery = `SELECT k.subject_ref, k.purpose, MAX(k.version), MAX(COALESCE(f.destroyed_below, 1)),
-MIN(CASE WHEN k.wrapped IS NOT NULL AND k.version >= COALESCE(f.destroyed_below, 0) THEN k.created_at END),
-MAX(s.forgotten_at), MAX(a.last_active)
-FROM fieldcrypt_keys k
-LEFT JOIN fieldcrypt_key_floors f ON f.key_id = k.key_id
-LEFT JOIN fieldcrypt_subjects s ON s.subject_ref = k.subject_ref
-LEFT JOIN fieldcrypt_activity a ON a.subject_ref = k.subject_ref
-WHERE k.key_id = ? GROUP BY k.subject_ref, k.purpose`
+// lifeKeyStateQuery reads one key's state: its versions grouped, then the
+// subject's tombstone and activity by point lookups (joining them made
+// PostgreSQL hash the whole activity table for every key).
+const lifeKeyStateQuery = `SELECT g.subject_ref, g.purpose, g.latest, g.floor, g.created,
+(SELECT s.forgotten_at FROM fieldcrypt_subjects s WHERE s.subject_ref = g.subject_ref),
+(SELECT a.last_active FROM fieldcrypt_activity a WHERE a.subject_ref = g.subject_ref)
+FROM (SELECT k.subject_ref, k.purpose, MAX(k.version) AS latest, MAX(COALESCE(f.destroyed_below, 1)) AS floor,
+MIN(CASE WHEN k.wrapped IS NOT NULL AND k.version >= COALESCE(f.destroyed_below, 0) THEN k.created_at END) AS created
+FROM fieldcrypt_keys k LEFT JOIN fieldcrypt_key_floors f ON f.key_id = k.key_id
+WHERE k.key_id = ? GROUP BY k.subject_ref, k.purpose) g`
 
 // keyState reads the state of id, or false if it has no version.
 func (s *Store) keyState(ctx context.Context, q querier, id keystore.KeyID) (keystore.KeyState, bool, error) {
