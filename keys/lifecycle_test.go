@@ -75,3 +75,40 @@ func TestExpireResume(t *testing.T) {
 		t.Fatalf("resumed: %d keys, %v; want 15", len(rest.Keys), err)
 	}
 }
+
+func TestSubjectState(t *testing.T) {
+	ctx := context.Background()
+	root, _ := localkms.Parse([]byte(localkms.GenerateKey()))
+	clock := keystest.NewFakeClock(time.Now().UTC())
+	t0 := clock.Now()
+	kr, err := keys.Open(ctx, keys.Config{KMS: root, Store: memstore.New(),
+		Lifecycle: keys.Lifecycle{Policies: keystest.Shop(), Now: clock.Now}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"contact", "payment", "marketing"} {
+		if _, err := kr.Current(ctx, "customer-1", p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kr.FlushActivity(ctx)
+	clock.Set(t0.Add(keystest.Year))
+	if _, err := kr.Erase(ctx, "customer-1", "T-1"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := kr.SubjectState(ctx, "customer-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Forgotten || !st.ErasurePending || len(st.Purposes) != 3 {
+		t.Fatalf("SubjectState = %+v", st)
+	}
+	for _, p := range st.Purposes {
+		switch {
+		case p.Purpose == "payment" && (!p.Live || p.Scheduled == nil || !p.HeldUntil.After(t0.Add(5*keystest.Year)) || p.ExpiresAt.IsZero()):
+			t.Errorf("payment: %+v", p)
+		case p.Purpose != "payment" && p.Live:
+			t.Errorf("%s still live: %+v", p.Purpose, p)
+		}
+	}
+}
