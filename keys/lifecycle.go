@@ -86,7 +86,9 @@ type Policy struct {
 	// the subject's last activity; from creation for UntilWithdrawn): a
 	// Forget or Withdraw within it destroys the rest and schedules these
 	// keys for the end of it. 0 means none. It must not exceed a timed
-	// Retention.
+	// Retention. Counted from activity, it is extended by one
+	// ActivityPeriod (see there), so a key whose LegalMinimum equals its
+	// Retention expires up to one period after the retention ends.
 	LegalMinimum time.Duration
 	// LegalBasis is the law or contract requiring LegalMinimum ("HGB §257,
 	// AO §147", say); receipts carry it. Optional.
