@@ -308,6 +308,9 @@ func (kr *Keyring) Current(ctx context.Context, subject, purpose string) (*Key, 
 		// withdrawal: start (again) with a fresh version.
 		if err = kr.mayCreate(ctx, ref); err == nil {
 			rec, err = kr.create(ctx, ref, id, purpose, next)
+			if err == nil && next > 1 { // create audits version 1 only
+				kr.emit(ctx, Event{Type: EventCreated, Subject: ref, Key: id, Purpose: purpose, Version: next})
+			}
 		}
 		if errors.Is(err, keystore.ErrKeyExists) { // another process created it first
 			rec, err = kr.store.LatestKey(ctx, id)
