@@ -18,6 +18,19 @@ const (
 	// EventVersionsDestroyed: Keyring.DestroyVersionsBelow destroyed the
 	// versions of a key below Event.Version.
 	EventVersionsDestroyed EventType = "versions-destroyed"
+	// EventWithdrawn: Keyring.Withdraw destroyed the key of one purpose.
+	EventWithdrawn EventType = "withdrawn"
+	// EventExpired: the expiry sweep destroyed a key whose retention
+	// ended; Reason is the policy name.
+	EventExpired EventType = "expired"
+	// EventScheduled: a legal minimum or a hold kept a key an erasure or
+	// withdrawal asked for; the sweep destroys it at Until. Reason says
+	// what keeps it.
+	EventScheduled EventType = "scheduled"
+	// EventHeld: Keyring.Hold placed a hold until Until.
+	EventHeld EventType = "held"
+	// EventReleased: Keyring.Release ended a hold early.
+	EventReleased EventType = "released"
 )
 
 // Event is one audit record. It names keys by their keystore references and
@@ -29,13 +42,18 @@ type Event struct {
 	Key     KeyID  // zero for EventForgotten
 	Purpose string // empty when unknown
 	Version uint32 // zero when not applicable; for EventVersionsDestroyed, the lowest version left
-	// Reason is the caller's erasure reference (EventForgotten only).
+	// Reason is the caller's erasure reference (EventForgotten,
+	// EventWithdrawn, EventHeld), the policy name (EventExpired) or what
+	// keeps a key (EventScheduled).
 	Reason string
 	// Destroyed is the number of key versions shredded by this call
 	// (EventForgotten and EventVersionsDestroyed only).
 	Destroyed int
 	// Repeated is true when an EventForgotten found the subject already forgotten.
 	Repeated bool
+	// Until is the end of a hold (EventHeld) or the time a key is
+	// scheduled for (EventScheduled).
+	Until time.Time
 }
 
 // Auditor receives audit events. Audit is called synchronously on the
@@ -71,6 +89,12 @@ func (a slogAuditor) Audit(ctx context.Context, e Event) {
 	}
 	if e.Type == EventForgotten {
 		attrs = append(attrs, slog.String("reason", e.Reason), slog.Int("destroyed", e.Destroyed), slog.Bool("repeated", e.Repeated))
+	}
+	switch e.Type {
+	case EventWithdrawn, EventExpired:
+		attrs = append(attrs, slog.String("reason", e.Reason), slog.Int("destroyed", e.Destroyed))
+	case EventScheduled, EventHeld:
+		attrs = append(attrs, slog.String("reason", e.Reason), slog.Time("until", e.Until))
 	}
 	if e.Type == EventVersionsDestroyed {
 		attrs = append(attrs, slog.Int("destroyed", e.Destroyed))

@@ -99,6 +99,31 @@
 // Config.CacheMaxAge plus [MaxAgeSlack]. The Store must implement
 // [keystore.VersionDestroyer] (keys/memstore and keys/sqlstore do).
 //
+// # Retention, withdrawal, holds and receipts
+//
+// Config.Lifecycle declares a [Policy] per purpose: its keys expire
+// [AfterCreation], [AfterLastActivity] or are kept [UntilWithdrawn], and a
+// LegalMinimum keeps them even against an erasure request. [Keyring.Expire]
+// is the sweep that destroys expired keys (run it periodically, from any
+// number of processes); [Keyring.Withdraw] destroys one purpose of a
+// subject on consent withdrawal; [Keyring.Erase] is Forget with details:
+// inside a legal minimum or a [Keyring.Hold] it destroys the rest now and
+// schedules the kept keys for the sweep. Destroying one purpose destroys
+// every version of its key (its floor is raised above the latest
+// version, as [Keyring.DestroyVersionsBelow] raises it below the current
+// one), so data under it is unreadable for good, and a later Current of
+// that purpose starts a new version. With Lifecycle.Receipts, each
+// destruction returns a [Receipt] signed with a key the root key protects,
+// which [VerifyReceipt] checks offline; with Lifecycle.AuditLog, every
+// [Event] is appended to a chain in the keystore that
+// [Keyring.VerifyAuditLog] checks. All of it needs a Store implementing
+// keystore.LifecycleStore (keys/memstore and keys/sqlstore do).
+//
+// Other processes learn of a purpose destroyed by Withdraw or Expire as of
+// a DestroyVersionsBelow: on PostgreSQL, keys/sqlstore notifies them and
+// they evict the subject; elsewhere they stop using the key within their
+// CacheMaxAge. Keys that expire by inactivity are seldom cached anywhere.
+//
 // # Restores, replicas and migrations
 //
 // A tombstone wins over every key row: a key row that reappears under a

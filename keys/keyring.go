@@ -35,6 +35,10 @@ type Config struct {
 	// a Forget it was not told about: lower it to shorten that window at the
 	// cost of more keystore reads and unwraps.
 	CacheMaxAge time.Duration
+	// Lifecycle declares retention policies, activity recording, erasure
+	// receipts and the audit log (see lifecycle.go and [Lifecycle]). Its
+	// zero value turns them all off.
+	Lifecycle Lifecycle
 	// Audit, if set, receives an Event for every key created, rotated,
 	// forgotten or denied.
 	Audit Auditor
@@ -59,6 +63,7 @@ type Keyring struct {
 	// keystore names the keystore for the process-wide registry: a hash of
 	// idKey, which every Keyring on the same keystore shares.
 	keystore [32]byte
+	life     *lifecycle // retention, activity, receipts, audit log; see lifecycle.go
 
 	// Invalidation watcher (see watch.go); nil when not watching.
 	stopWatch context.CancelFunc
@@ -85,6 +90,9 @@ type Key struct {
 
 	mu      sync.Mutex
 	derived atomic.Pointer[[]derivedValue]
+	// activeAt is when activity was last recorded through this Key (see
+	// lifecycle.go), in the lifecycle's activity clock.
+	activeAt atomic.Int64
 }
 
 type derivedValue struct {
@@ -202,6 +210,9 @@ func Open(ctx context.Context, cfg Config) (*Keyring, error) {
 		cache: newKeyCache(entries, age),
 		idKey: idKey,
 	}
+	if kr.life, err = openLifecycle(kr, cfg); err != nil {
+		return nil, err
+	}
 	register(kr)
 	if w, ok := cfg.Store.(keystore.Watcher); ok && !cfg.DisableWatch {
 		kr.watch(w)
@@ -268,8 +279,9 @@ func (kr *Keyring) keyID(ref SubjectRef, purpose string) KeyID {
 }
 
 func (kr *Keyring) emit(ctx context.Context, e Event) {
+	e.Time = kr.now()
+	kr.appendAudit(ctx, e)
 	if kr.audit != nil {
-		e.Time = time.Now()
 		kr.audit.Audit(ctx, e)
 	}
 }
@@ -278,6 +290,7 @@ func (kr *Keyring) emit(ctx context.Context, e Event) {
 // on first use. It fails with ErrKeyDestroyed if the subject was forgotten.
 func (kr *Keyring) Current(ctx context.Context, subject, purpose string) (*Key, error) {
 	if k := kr.cache.getCurrent(subject, purpose); k != nil {
+		kr.life.active(k)
 		return k, nil
 	}
 	if err := ValidateSubject(subject); err != nil {
@@ -290,8 +303,15 @@ func (kr *Keyring) Current(ctx context.Context, subject, purpose string) (*Key, 
 	id := kr.keyID(ref, purpose)
 	ticket := kr.cache.begin()
 	rec, err := kr.store.LatestKey(ctx, id)
-	if errors.Is(err, ErrKeyNotFound) {
-		rec, err = kr.create(ctx, ref, id, purpose, 1)
+	if next, ok := restartVersion(rec, err); ok {
+		// Not found, or its purpose was destroyed by an expiry or a
+		// withdrawal: start (again) with a fresh version.
+		if err = kr.mayCreate(ctx, ref); err == nil {
+			rec, err = kr.create(ctx, ref, id, purpose, next)
+			if err == nil && next > 1 { // create audits version 1 only
+				kr.emit(ctx, Event{Type: EventCreated, Subject: ref, Key: id, Purpose: purpose, Version: next})
+			}
+		}
 		if errors.Is(err, keystore.ErrKeyExists) { // another process created it first
 			rec, err = kr.store.LatestKey(ctx, id)
 		}
@@ -304,6 +324,7 @@ func (kr *Keyring) Current(ctx context.Context, subject, purpose string) (*Key, 
 		return nil, err
 	}
 	kr.cache.put(k, &currentKey{subject, purpose}, ticket)
+	kr.life.active(k)
 	return k, nil
 }
 
@@ -360,8 +381,8 @@ func (kr *Keyring) LiveKeys(ctx context.Context, subject, purpose string) ([]*Ke
 		id := kr.keyID(ref, purpose)
 		ticket := kr.cache.begin()
 		rec, err := kr.store.LatestKey(ctx, id)
-		if errors.Is(err, ErrKeyNotFound) {
-			return nil, nil
+		if _, none := restartVersion(rec, err); none {
+			return nil, nil // no key, or its purpose was destroyed
 		}
 		if err != nil {
 			return nil, kr.fail(ctx, err, Event{Subject: ref, Key: id, Purpose: purpose})
@@ -460,6 +481,12 @@ func (kr *Keyring) Rotate(ctx context.Context, subject, purpose string) (uint32,
 //
 // reason is stored and logged: use a ticket reference, not personal data.
 // It is at most 256 bytes.
+//
+// On a Store implementing keystore.LifecycleStore, Forget honours the
+// retention policies' legal minimums and the holds (Config.Lifecycle): it
+// is [Keyring.Erase], which keeps such keys and schedules them, and
+// returns a Tombstone whose Scheduled counts them and whose ForgottenAt
+// stays zero until the sweep has destroyed the last of them.
 func (kr *Keyring) Forget(ctx context.Context, subject, reason string) (Tombstone, error) {
 	if err := ValidateSubject(subject); err != nil {
 		return Tombstone{}, err
@@ -467,8 +494,13 @@ func (kr *Keyring) Forget(ctx context.Context, subject, reason string) (Tombston
 	if len(reason) > 256 {
 		return Tombstone{}, errors.New("keys: forget: reason longer than 256 bytes")
 	}
+	if kr.life.enabled() {
+		// Retention policies or holds may keep some purposes for now.
+		e, err := kr.Erase(ctx, subject, reason)
+		return e.Tombstone, err
+	}
 	ref := kr.subjectRef(subject)
-	now := time.Now().UTC().Truncate(time.Microsecond)
+	now := kr.now().UTC().Truncate(time.Microsecond)
 	t, err := kr.store.Forget(ctx, Tombstone{Subject: ref, ForgottenAt: now, Reason: reason})
 	// Evict even on error: the store may have committed before failing.
 	evictEverywhere(kr, ref)
@@ -540,7 +572,7 @@ func (kr *Keyring) create(ctx context.Context, ref SubjectRef, id KeyID, purpose
 	}
 	rec := keystore.KeyRecord{
 		ID: id, Version: version, Subject: ref, Purpose: purpose,
-		Wrapped: wrapped, CreatedAt: time.Now().UTC().Truncate(time.Microsecond),
+		Wrapped: wrapped, CreatedAt: kr.now().UTC().Truncate(time.Microsecond),
 	}
 	if err := kr.store.CreateKey(ctx, rec); err != nil {
 		return keystore.KeyRecord{}, err

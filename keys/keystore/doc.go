@@ -25,6 +25,12 @@
 //   - [VersionDestroyer]: a Store destroys the versions of a key below a
 //     given one, keeping a per-key record (a floor) that wins over any row
 //     a restore brings back, which keys.Keyring.DestroyVersionsBelow needs.
+//   - [LifecycleStore]: a VersionDestroyer that also records activity,
+//     holds and scheduled destructions, destroys whole keys under the
+//     subjects' locks (exactly one of several concurrent sweepers each),
+//     and keeps the audit log chain: what retention policies, Withdraw,
+//     Erase, Hold, receipts and the audit log need
+//     (keystest.RunLifecycleTests).
 //   - [KMSRewrapper] and [RootVersioner]: a KMS re-wraps inside itself and
 //     tells which root key version wrapped a value (Vault Transit).
 //

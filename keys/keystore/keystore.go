@@ -100,6 +100,13 @@ type Tombstone struct {
 	// tombstone — a table-level restore, replication lag, a bad migration —
 	// and was destroyed again.
 	DestroyedNow int
+	// Scheduled is how many keys of the subject a retention policy's legal
+	// minimum or a hold keeps for now; it is not stored. keys.Keyring.Forget
+	// sets it: while it is not 0, ForgottenAt is zero, the subject is not
+	// forgotten yet, and the expiry sweep (keys.Keyring.Expire) forgets it
+	// once the last of them is destroyed. keys.Keyring.Erase tells which
+	// keys and when.
+	Scheduled int
 }
 
 // Store keeps wrapped keys and tombstones. Implementations must be safe for

@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 )
@@ -44,4 +45,21 @@ func Material(s *Store, id keystore.KeyID, version uint32) ([]byte, bool) {
 		}
 	}
 	return nil, false
+}
+
+// TamperAudit changes the audit log as keystest.LifecycleHarness says.
+func TamperAudit(s *Store, op string, seq uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.life.audit
+	i := int(seq - 1)
+	switch op {
+	case "remove":
+		s.life.audit = slices.Delete(a, i, i+1)
+	case "swap":
+		a[i].Entry, a[i+1].Entry = a[i+1].Entry, a[i].Entry
+		a[i].Hash, a[i+1].Hash = a[i+1].Hash, a[i].Hash
+	case "edit":
+		a[i].Entry = []byte(strings.Replace(string(a[i].Entry), `"time":"`, `"time":"1`, 1))
+	}
 }

@@ -19,6 +19,7 @@ type Store struct {
 	tombstones map[keystore.SubjectRef]keystore.Tombstone
 	floors     map[keystore.KeyID]uint32 // versions below were destroyed by DestroyVersions
 	meta       map[string][]byte
+	life       lifeState // see lifecycle.go
 }
 
 var _ keystore.Store = (*Store)(nil)

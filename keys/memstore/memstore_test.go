@@ -31,3 +31,12 @@ func TestKeyring(t *testing.T) {
 func TestVersionDestroyer(t *testing.T) {
 	keystest.RunVersionDestroyerTests(t, func(t *testing.T) keystore.VersionDestroyer { return memstore.New() })
 }
+
+func TestLifecycle(t *testing.T) {
+	keystest.RunLifecycleTests(t, keystest.LifecycleHarness{
+		New: func(t *testing.T) keystore.Store { return memstore.New() },
+		TamperAudit: func(t *testing.T, s keystore.Store, op string, seq uint64) {
+			memstore.TamperAudit(s.(*memstore.Store), op, seq)
+		},
+	})
+}

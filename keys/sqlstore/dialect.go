@@ -147,6 +147,8 @@ type queries struct {
 	keyFloor        string // a key's floor, for CreateKey
 	keySubject      string // a key's subject and latest version
 	destroyVersions string // delete the material below a version
+
+	updateSchemaVersion string // a migration step's last statement
 }
 
 // forgottenIndex indexes tombstones by time, for Watch.
@@ -233,6 +235,7 @@ ON DUPLICATE KEY UPDATE destroyed_below = GREATEST(destroyed_below, VALUES(destr
 	q.nonEmpty = `SELECT CASE WHEN ` + empty + ` THEN 0 ELSE 1 END`
 	q.recentForgets = `SELECT subject_ref, forgotten_at FROM fieldcrypt_subjects WHERE forgotten_at > ?`
 	q.lastForget = `SELECT MAX(forgotten_at) FROM fieldcrypt_subjects`
+	q.updateSchemaVersion = d.rebind(`UPDATE fieldcrypt_meta SET value = ? WHERE name = 'schema_version'`)
 
 	for _, p := range []*string{&q.lockSubject, &q.selectSubject, &q.insertKey, &q.getKey, &q.latestKey,
 		&q.destroyKeys, &q.forgetSubject, &q.addDestroyed, &q.tombstone, &q.insertMeta, &q.initMeta,

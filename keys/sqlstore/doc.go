@@ -43,6 +43,25 @@
 //	                     index on subject_ref
 //	fieldcrypt_key_floors key_id (16 bytes) PRIMARY KEY, destroyed_below
 //
+// and, from schema version 2 on (the data lifecycle, [keystore.LifecycleStore]):
+//
+//	fieldcrypt_activity          subject_ref PRIMARY KEY, last_active
+//	fieldcrypt_holds             subject_ref, purpose ('' = all), reason, placed_at, until_at;
+//	                             PRIMARY KEY (subject_ref, purpose)
+//	fieldcrypt_erasure_schedule  key_id PRIMARY KEY, subject_ref, purpose, due_at, requested_at,
+//	                             reason, forget_subject; indexes on subject_ref and due_at
+//	fieldcrypt_key_erasures      key_id, latest_version, lowest_version, subject_ref, purpose,
+//	                             destroyed, destroyed_at, reason; PRIMARY KEY (key_id, latest_version)
+//	fieldcrypt_audit_log         seq PRIMARY KEY, entry, hash
+//
+// A purpose destroyed by an expiry or a withdrawal raises its key's floor
+// in fieldcrypt_key_floors above the latest version (so every read path
+// refuses the old versions, and a later first use starts a new version)
+// and records the destruction, with its reason (the policy name for an
+// expiry), in fieldcrypt_key_erasures: the per-key tombstone. Opening a
+// version 1 database migrates it to version 2 (new tables only; nothing
+// is rewritten).
+//
 // Times are integers: microseconds since the Unix epoch, UTC. A subject row
 // with forgotten_at NULL is not a tombstone; it only exists to be locked.
 // The schema version ([SchemaVersion]) is recorded in fieldcrypt_meta as

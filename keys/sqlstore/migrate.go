@@ -54,7 +54,8 @@ func (s *Store) createSchema(ctx context.Context, db execer) error {
 			return err
 		}
 	}
-	if _, err := db.ExecContext(ctx, s.q.insertMeta, "schema_version", []byte(strconv.Itoa(SchemaVersion))); err != nil {
+	// The tables above are version 1; migrations bring them up to date.
+	if _, err := db.ExecContext(ctx, s.q.insertMeta, "schema_version", []byte("1")); err != nil {
 		return err
 	}
 	var v []byte
@@ -68,8 +69,28 @@ func (s *Store) createSchema(ctx context.Context, db execer) error {
 	if n > SchemaVersion {
 		return fmt.Errorf("database schema version %d is newer than this version of sqlstore supports (%d)", n, SchemaVersion)
 	}
-	// Migrations from n to SchemaVersion go here.
+	// Migrations from n to SchemaVersion, one step per version; each
+	// step's statements are idempotent, so a step interrupted (MySQL
+	// commits every DDL statement on its own) runs again in full.
+	for ; n < SchemaVersion; n++ {
+		for _, stmt := range migrations[n-1](s.sql) {
+			if _, err := db.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("migrating to schema version %d: %w", n+1, err)
+			}
+		}
+		if _, err := db.ExecContext(ctx, s.q.updateSchemaVersion, []byte(strconv.Itoa(n+1))); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// migrations[i] brings schema version i+1 to i+2. Never change a released
+// step: add one.
+var migrations = []func(SQL) []string{
+	// 1 to 2: retention, consent withdrawal, holds, erasure receipts and
+	// the audit log (lifecycle.go).
+	SQL.lifecycleSchema,
 }
 
 func (s *Store) migrateMySQL(ctx context.Context) (err error) {

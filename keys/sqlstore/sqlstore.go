@@ -48,7 +48,12 @@ const (
 // SchemaVersion is the version of the tables this package creates and
 // understands, recorded as "schema_version" in fieldcrypt_meta. New refuses
 // a database whose recorded version is higher.
-const SchemaVersion = 1
+//
+// Version 2 added the tables of the data lifecycle (retention activity,
+// holds, scheduled destructions, key erasures, the audit log). Processes of
+// releases that know only version 1 refuse a database migrated to 2: they
+// would ignore holds and legal minimums and shred what must be kept.
+const SchemaVersion = 2
 
 // maxAttempts bounds how often a transaction that lost a race (deadlock,
 // serialization failure, SQLITE_BUSY) is run again.

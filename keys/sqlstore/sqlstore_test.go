@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -226,7 +227,7 @@ func TestSchemaTooNew(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.Exec(`UPDATE fieldcrypt_meta SET value = ? WHERE name = 'schema_version'`, []byte("2")); err != nil {
+	if _, err := db.Exec(`UPDATE fieldcrypt_meta SET value = ? WHERE name = 'schema_version'`, []byte(strconv.Itoa(sqlstore.SchemaVersion+1))); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := sqlite.Open(t.Context(), path); err == nil || !strings.Contains(err.Error(), "newer") {
