@@ -27,6 +27,8 @@ type Health struct {
 	Connected bool
 	// Mode is ModeStarting, ModeStream, ModePolling or ModeStopped.
 	Mode string
+	// Since is when Connected or Mode last changed.
+	Since time.Time
 	// Pending is how many events the stream holds that this consumer has
 	// not received (or, durable, not acknowledged), at the last probe or
 	// event: how far behind it is.

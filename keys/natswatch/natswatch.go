@@ -181,6 +181,8 @@ type Watcher struct {
 	nc     *nats.Conn
 	js     jetstream.JetStream
 
+	wake chan struct{} // capacity 1: the connection changed; see poke
+
 	streamMu sync.Mutex
 	streamOK bool // the stream is known to exist
 
@@ -206,7 +208,7 @@ func New(ctx context.Context, o Options) (*Watcher, error) {
 	if err := o.defaults(); err != nil {
 		return nil, err
 	}
-	w := &Watcher{o: o}
+	w := &Watcher{o: o, wake: make(chan struct{}, 1)}
 	w.lister, _ = o.Store.(keystore.TombstoneLister)
 	if w.lister == nil {
 		o.Logger.Warn("natswatch: the keystore cannot list its tombstones; Forgets whose message is lost " +
@@ -220,6 +222,9 @@ func New(ctx context.Context, o Options) (*Watcher, error) {
 		nats.ReconnectJitter(100*time.Millisecond, time.Second),
 		nats.PingInterval(5 * time.Second),
 		nats.MaxPingsOutstanding(2),
+		// Wake Watch at once rather than at its next tick.
+		nats.DisconnectErrHandler(func(*nats.Conn, error) { w.poke() }),
+		nats.ReconnectHandler(func(*nats.Conn) { w.poke() }),
 	}
 	if o.CredentialsFile != "" {
 		opts = append(opts, nats.UserCredentials(o.CredentialsFile))
@@ -251,6 +256,14 @@ func New(ctx context.Context, o Options) (*Watcher, error) {
 		cancel()
 	}
 	return w, nil
+}
+
+// poke wakes Watch.
+func (w *Watcher) poke() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
 }
 
 // Close closes the NATS connection. Watch calls still running return

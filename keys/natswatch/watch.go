@@ -47,6 +47,7 @@ func (w *Watcher) Watch(ctx context.Context, forgotten func(keystore.SubjectRef)
 	lastRead := time.Now()
 	healthy, known, failures := false, false, 0
 	var lastProbe time.Time
+	reconnects := w.nc.Stats().Reconnects
 	t := time.NewTicker(min(w.o.PollInterval, w.o.ProbeInterval))
 	defer t.Stop()
 	for {
@@ -54,12 +55,20 @@ func (w *Watcher) Watch(ctx context.Context, forgotten func(keystore.SubjectRef)
 			return ErrClosed
 		}
 		connected := w.nc.IsConnected()
+		if rc := w.nc.Stats().Reconnects; rc != reconnects && connected {
+			// A new connection (the server restarted, say): the pull
+			// requests of the old one are gone, so start the consumer
+			// again rather than wait for missed heartbeats. The ordered
+			// consumer resumes after the last sequence received.
+			reconnects = rc
+			s.stop()
+		}
 		if connected && s.cc == nil {
 			if err := s.start(ctx); err != nil && ctx.Err() == nil {
 				w.o.Logger.Debug("natswatch: consumer not started", "err", err)
 			}
 		}
-		if now := time.Now(); !healthy || now.Sub(lastProbe) >= w.o.ProbeInterval {
+		if now := time.Now(); !healthy || !connected || now.Sub(lastProbe) >= w.o.ProbeInterval {
 			lastProbe = now
 			ok := connected && s.cons != nil && s.probe(ctx)
 			switch {
@@ -86,7 +95,7 @@ func (w *Watcher) Watch(ctx context.Context, forgotten func(keystore.SubjectRef)
 					w.o.Logger.Warn("natswatch: JetStream unavailable; polling the keystore's tombstones",
 						"stream", w.o.Stream, "poll_interval", w.o.PollInterval)
 				}
-				w.setHealth(func(h *Health) { h.Mode, h.Connected = mode, ok })
+				w.setHealth(func(h *Health) { h.Mode, h.Connected, h.Since = mode, ok, time.Now() })
 			}
 		}
 		interval := w.o.PollInterval
@@ -101,6 +110,7 @@ func (w *Watcher) Watch(ctx context.Context, forgotten func(keystore.SubjectRef)
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case <-w.wake:
 		}
 	}
 }
