@@ -71,6 +71,9 @@ func (w *Watcher) Watch(ctx context.Context, forgotten func(keystore.SubjectRef)
 		if now := time.Now(); !healthy || !connected || now.Sub(lastProbe) >= w.o.ProbeInterval {
 			lastProbe = now
 			ok := connected && s.cons != nil && s.probe(ctx)
+			if ctx.Err() != nil {
+				return nil // stopping: a probe cut short says nothing about the stream
+			}
 			switch {
 			case ok:
 				failures = 0
