@@ -44,6 +44,9 @@ const (
 	DefaultPublishTimeout    = 2 * time.Second
 	DefaultAckWait           = 30 * time.Second
 	DefaultInactiveThreshold = 5 * time.Minute
+	// DefaultDurableInactiveThreshold is InactiveThreshold's default with
+	// Durable set: long enough for a restart or a deployment to replay.
+	DefaultDurableInactiveThreshold = 24 * time.Hour
 )
 
 // Options configure a [Watcher]: every setting of this package is here.
@@ -100,7 +103,11 @@ type Options struct {
 	AckWait time.Duration
 	// InactiveThreshold is how long the server keeps a consumer nobody
 	// reads (a stopped process; a durable one too, so abandoned names do
-	// not pile up); DefaultInactiveThreshold if zero.
+	// not pile up): if zero, DefaultInactiveThreshold (5 minutes) for the
+	// ordered consumer, DefaultDurableInactiveThreshold (24 hours) for a
+	// durable one. A durable consumer removed meanwhile starts again at the
+	// newest event: the restarted process replays nothing, though its
+	// keystore catch-up and its empty cache keep it correct.
 	InactiveThreshold time.Duration
 
 	// PollInterval is how often Watch reads the keystore's tombstones
@@ -150,6 +157,9 @@ func (o *Options) defaults() error {
 		o.Replicas = 1
 	}
 	set(&o.AckWait, DefaultAckWait)
+	if o.Durable != "" {
+		set(&o.InactiveThreshold, DefaultDurableInactiveThreshold)
+	}
 	set(&o.InactiveThreshold, DefaultInactiveThreshold)
 	set(&o.PollInterval, DefaultPollInterval)
 	set(&o.ReconcileInterval, DefaultReconcileInterval)

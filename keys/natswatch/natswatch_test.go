@@ -119,9 +119,9 @@ func TestStreamDelivers(t *testing.T) {
 	stream, subject := names(t, url)
 	o := natswatch.Options{URL: url, Stream: stream, Subject: subject, Store: memstore.New()}
 	a := newWatcher(t, o)
+	lags := make(chan time.Duration, 1)
+	o.Metrics = &natswatch.Metrics{EventReceived: func(l time.Duration) { lags <- l }}
 	b := newWatcher(t, o)
-	var lags []time.Duration
-	o.Metrics = &natswatch.Metrics{EventReceived: func(l time.Duration) { lags = append(lags, l) }}
 	reports := watch(t, b)
 	awaitMode(t, b, natswatch.ModeStream)
 	ref := newRef()
@@ -137,7 +137,12 @@ func TestStreamDelivers(t *testing.T) {
 	if a.Health().Published != 1 {
 		t.Errorf("publisher Health = %+v", a.Health())
 	}
-	t.Logf("stream: reported after %v; health %+v", d, h)
+	select {
+	case l := <-lags:
+		t.Logf("stream: reported after %v, lag %v; health %+v", d, l, h)
+	case <-time.After(5 * time.Second):
+		t.Error("Metrics.EventReceived not called")
+	}
 
 	// The raw message.
 	nc, err := nats.Connect(url)

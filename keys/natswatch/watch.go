@@ -46,7 +46,7 @@ func (w *Watcher) Watch(ctx context.Context, forgotten func(keystore.SubjectRef)
 	w.catchUp(ctx, r)
 	lastRead := time.Now()
 	healthy, known, failures := false, false, 0
-	var lastProbe time.Time
+	var lastProbe, lastStart time.Time
 	reconnects := w.nc.Stats().Reconnects
 	t := time.NewTicker(min(w.o.PollInterval, w.o.ProbeInterval))
 	defer t.Stop()
@@ -62,8 +62,10 @@ func (w *Watcher) Watch(ctx context.Context, forgotten func(keystore.SubjectRef)
 			// consumer resumes after the last sequence received.
 			reconnects = rc
 			s.stop()
+			lastStart = time.Time{}
 		}
-		if connected && s.cc == nil {
+		if connected && s.cc == nil && time.Since(lastStart) >= w.o.ProbeInterval {
+			lastStart = time.Now()
 			if err := s.start(ctx); err != nil && ctx.Err() == nil {
 				w.o.Logger.Debug("natswatch: consumer not started", "err", err)
 			}
