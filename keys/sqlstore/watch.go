@@ -101,6 +101,11 @@ func notifyChannel(schema string) string {
 // poll reads everything newer than the newest tombstone seen (less the
 // lookback).
 //
+// [WithoutNotify] turns LISTEN/NOTIFY off, for PostgreSQL-compatible
+// servers without it: Watch then polls as on MySQL. A server that refuses
+// LISTEN as not supported (SQLSTATE 0A000) makes Watch poll by itself,
+// with one warning logged (log/slog) per Store.
+//
 // Either way, the hard bound when reports are lost for longer is the
 // reading process's cache MaxAge plus keys.MaxAgeSlack.
 func (s *Store) Watch(ctx context.Context, forgotten func(keystore.SubjectRef)) error {
