@@ -59,3 +59,15 @@ func Example() {
 	fmt.Printf("watching: %v, forgotten: %v\n", kr.Watching(), forgotten)
 	fmt.Printf("stream mode: %v\n", w.Health().Mode == natswatch.ModeStream)
 }
+
+// A readiness probe: ready while events arrive over the stream and the
+// consumer is not far behind. In polling mode Forgets still arrive, within
+// the poll interval, so a service may also choose to stay ready then.
+func ExampleWatcher_Health() {
+	var w *natswatch.Watcher // from natswatch.New
+	ready := func() bool {
+		h := w.Health()
+		return h.Connected && h.Mode == natswatch.ModeStream && h.Pending < 1000
+	}
+	_ = ready
+}
