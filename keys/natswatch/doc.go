@@ -15,7 +15,9 @@
 // else, no reason, no key. keys.Keyring.Forget publishes it after the
 // keystore committed the Forget, so an event never announces a Forget that
 // did not happen; a failed publish is logged and does not fail the Forget.
-// Latency: one publish and one delivery, about a millisecond on a LAN.
+// Latency: one publish and one delivery, a millisecond or two after Forget
+// returns (measured between processes on one machine; the keystore's
+// commit comes before it).
 //
 // # The keystore stays the source of truth
 //
@@ -32,7 +34,8 @@
 //
 // With Options.Durable, each process has a durable consumer: the server
 // keeps its position, so a process that was disconnected, paused or
-// restarted replays the events it missed (acknowledged one by one,
+// restarted (for less than Options.InactiveThreshold, 24 hours by default)
+// replays the events it missed (acknowledged one by one,
 // redelivered after Options.AckWait). Without it, an ordered consumer
 // starts at the newest event when Watch starts and, after a lost
 // connection or consumer, resumes after the last sequence it received.
