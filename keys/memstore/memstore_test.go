@@ -31,3 +31,7 @@ func TestKeyring(t *testing.T) {
 func TestVersionDestroyer(t *testing.T) {
 	keystest.RunVersionDestroyerTests(t, func(t *testing.T) keystore.VersionDestroyer { return memstore.New() })
 }
+
+func TestTombstoneListerConformance(t *testing.T) {
+	keystest.RunTombstoneListerTests(t, func(*testing.T) keystest.TombstoneListingStore { return memstore.New() })
+}

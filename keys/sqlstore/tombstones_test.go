@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldcrypt/fieldcrypt/keys/keystest"
 	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 )
 
@@ -32,6 +33,14 @@ func TestTombstonesSince(t *testing.T) {
 			if got, err := s.TombstonesSince(t.Context(), base.Add(time.Hour)); err != nil || len(got) != 0 {
 				t.Fatalf("TombstonesSince(future) = %v, %v", got, err)
 			}
+		})
+	}
+}
+
+func TestTombstoneListerConformance(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			keystest.RunTombstoneListerTests(t, func(t *testing.T) keystest.TombstoneListingStore { return mustOpen(t, b.fresh(t)) })
 		})
 	}
 }
