@@ -29,7 +29,8 @@ type Broadcaster interface {
 // TombstoneLister is an optional capability of a [Store]: listing the
 // tombstones recorded since a time, for a [Watcher] that catches up from
 // the keystore on what its own channel missed (keys/natswatch).
-// keys/sqlstore and keys/memstore implement it.
+// keys/sqlstore and keys/memstore implement it;
+// keystest.RunTombstoneListerTests checks it.
 type TombstoneLister interface {
 	// TombstonesSince returns every tombstone whose ForgottenAt is at or
 	// after since, oldest first. Only Subject and ForgottenAt need be set.
