@@ -64,7 +64,8 @@ func (c helperConfig) open(t testing.TB) (*keys.Keyring, *natswatch.Watcher) {
 		t.Fatal(err)
 	}
 	w, err := natswatch.New(ctx, natswatch.Options{Store: store, URL: c.URL, Stream: c.Stream, Subject: c.Subject,
-		Durable: c.Durable, ReconcileInterval: c.ReconcileInterval, AckWait: c.AckWait})
+		Durable: c.Durable, ReconcileInterval: c.ReconcileInterval, AckWait: c.AckWait,
+		Metrics: &natswatch.Metrics{EventReceived: recordLag}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,6 +80,19 @@ func (c helperConfig) open(t testing.TB) (*keys.Keyring, *natswatch.Watcher) {
 	}
 	t.Cleanup(func() { kr.Close() })
 	return kr, w
+}
+
+// lags collects Metrics.EventReceived: the stream-to-receipt time of
+// every event, for LAGS.
+var (
+	lagMu sync.Mutex
+	lags  []time.Duration
+)
+
+func recordLag(d time.Duration) {
+	lagMu.Lock()
+	defer lagMu.Unlock()
+	lags = append(lags, d)
 }
 
 // dyingWatcher exits the process when the Keyring hands it a committed
@@ -212,6 +226,15 @@ func TestHelperProcess(t *testing.T) {
 		case "FORGET": // FORGET subject
 			_, err := kr.Forget(context.Background(), f[1], "trial")
 			r = outcome(err)
+		case "LAGS": // p50 and max of the events' stream-to-receipt times, ns
+			lagMu.Lock()
+			l := slices.Clone(lags)
+			lagMu.Unlock()
+			slices.Sort(l)
+			r = "0 0"
+			if len(l) > 0 {
+				r = fmt.Sprintf("%d %d", l[len(l)/2], l[len(l)-1])
+			}
 		case "HEALTH":
 			h := w.Health()
 			r = fmt.Sprintf("%s %d %d %v %d", h.Mode, h.Events, h.CaughtUp, h.Connected, h.Since.UnixNano())
@@ -397,6 +420,11 @@ func TestPropagationAcrossProcesses(t *testing.T) {
 	slices.Sort(forgetTook)
 	t.Logf("A's Forget (MariaDB commit + publish) took p50 %v, max %v; refusal relative to Forget's return: p50 %v, max %v",
 		forgetTook[len(forgetTook)/2], forgetTook[len(forgetTook)-1], afterReturn[len(afterReturn)/2], afterReturn[len(afterReturn)-1])
+	for name, h := range map[string]*helper{"B": B, "C": C} {
+		var p50, mx time.Duration
+		fmt.Sscan(h.do("LAGS"), &p50, &mx)
+		t.Logf("%s: NATS delivery (event stored in the stream -> received by the watcher) p50 %v, max %v", name, p50, mx)
+	}
 	if p99 := q(0.99); p99 > 20*time.Millisecond {
 		t.Logf("p99 %v is above the 20 ms target (machine load?)", p99)
 	}
