@@ -94,6 +94,9 @@ type Options struct {
 	// per process, stable across restarts, such as "orders-1"): the server
 	// keeps its position, so a restarted process replays the events it
 	// missed, and events are acknowledged and redelivered after AckWait.
+	// (An event the server handed to a stopped process's pull request,
+	// which it keeps until the request expires after 5 s, reaches the
+	// restarted process after AckWait.)
 	// If empty, Watch uses an ordered consumer, starting at the newest
 	// event when Watch starts and resuming after the last sequence it saw
 	// when the connection or the consumer is lost.

@@ -205,7 +205,12 @@ func TestPollsWithoutNATS(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := await(t, reports, ref, 5*time.Second)
-	if h := w.Health(); h.Connected || h.CaughtUp == 0 || h.LastCatchUp.IsZero() {
+	// The counters are updated right after the report: give them a moment.
+	h := w.Health()
+	for deadline := time.Now().Add(5 * time.Second); h.CaughtUp == 0 && time.Now().Before(deadline); h = w.Health() {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if h.Connected || h.CaughtUp == 0 || h.LastCatchUp.IsZero() {
 		t.Errorf("Health = %+v", h)
 	}
 	t.Logf("polling (20 ms): reported after %v", d)
@@ -216,7 +221,10 @@ func TestPollsWithoutNATS(t *testing.T) {
 func TestDurableReplays(t *testing.T) {
 	url := natsURL(t)
 	stream, subject := names(t, url)
-	o := natswatch.Options{URL: url, Stream: stream, Subject: subject, Store: memstore.New(), Durable: "proc-1"}
+	o := natswatch.Options{URL: url, Stream: stream, Subject: subject, Store: memstore.New(), Durable: "proc-1",
+		// An event can reach the closed first Watcher's pull request, which
+		// the server holds until it expires; it is redelivered after AckWait.
+		AckWait: 2 * time.Second}
 	pub := newWatcher(t, o)
 	first := newWatcher(t, o)
 	ctx, cancel := context.WithCancel(t.Context())
@@ -232,7 +240,7 @@ func TestDurableReplays(t *testing.T) {
 	}
 	// "Restarted": a new Watcher with the same durable name.
 	again := newWatcher(t, o)
-	d := await(t, watch(t, again), ref, 10*time.Second)
+	d := await(t, watch(t, again), ref, 15*time.Second)
 	t.Logf("durable consumer replayed the missed event %v after restarting", d)
 }
 

@@ -134,8 +134,7 @@ func (w *Watcher) catchUp(ctx context.Context, r *reporter) {
 		}
 		return
 	}
-	n := r.fromKeystore(ts)
-	w.caught.Add(uint64(n))
+	n := r.fromKeystore(ts, &w.caught)
 	w.setHealth(func(h *Health) { h.LastCatchUp = time.Now() })
 	if m := w.o.Metrics; m != nil && m.CaughtUp != nil {
 		m.CaughtUp(n)
@@ -157,13 +156,16 @@ func (r *reporter) since() time.Time {
 	return r.newest.Add(-lookback)
 }
 
-func (r *reporter) fromKeystore(ts []keystore.Tombstone) int {
+// fromKeystore reports the tombstones not reported yet, counting them in
+// caught first, and returns how many.
+func (r *reporter) fromKeystore(ts []keystore.Tombstone, caught *atomic.Uint64) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	n := 0
 	for _, t := range ts {
 		if _, dup := r.seen[t.Subject]; !dup {
 			r.seen[t.Subject] = t.ForgottenAt
+			caught.Add(1)
 			r.report(t.Subject)
 			n++
 		}
@@ -293,10 +295,8 @@ func (s *session) handle(msg jetstream.Msg) {
 		}
 		return
 	}
-	s.r.fromStream(ref, at)
-	if w.o.Durable != "" {
-		_ = msg.Ack()
-	}
+	// Counters first, so that Health already shows the event when the
+	// Keyring hears of it.
 	w.events.Add(1)
 	now := time.Now()
 	var lag time.Duration
@@ -306,6 +306,10 @@ func (s *session) handle(msg jetstream.Msg) {
 		lag, pending = max(now.Sub(md.Timestamp), 0), md.NumPending
 	}
 	w.setHealth(func(h *Health) { h.LastEvent, h.Lag, h.Pending = now, lag, pending })
+	s.r.fromStream(ref, at)
+	if w.o.Durable != "" {
+		_ = msg.Ack()
+	}
 	if m := w.o.Metrics; m != nil && m.EventReceived != nil {
 		m.EventReceived(lag)
 	}
