@@ -1,17 +1,19 @@
 module github.com/fieldcrypt/fieldcrypt/examples
 
-go 1.25.5
+go 1.26.0
 
 require (
 	github.com/fieldcrypt/fieldcrypt v0.0.0-00010101000000-000000000000
 	github.com/fieldcrypt/fieldcrypt/gormcrypt v0.0.0-00010101000000-000000000000
 	github.com/fieldcrypt/fieldcrypt/internal/testdb v0.0.0-00010101000000-000000000000
+	github.com/fieldcrypt/fieldcrypt/keys/natswatch v0.0.0-00010101000000-000000000000
 	github.com/fieldcrypt/fieldcrypt/keys/sqlstore v0.0.0-00010101000000-000000000000
 	github.com/fieldcrypt/fieldcrypt/keys/vaultkms v0.0.0-00010101000000-000000000000
 	github.com/glebarez/go-sqlite v1.23.0
 	github.com/glebarez/sqlite v1.11.0
 	github.com/hashicorp/vault/api v1.23.0
 	github.com/jackc/pgx/v5 v5.13.0
+	github.com/nats-io/nats.go v1.56.0
 	gorm.io/driver/postgres v1.6.3
 	gorm.io/gorm v1.31.2
 )
@@ -37,19 +39,22 @@ require (
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	github.com/jinzhu/inflection v1.0.0 // indirect
 	github.com/jinzhu/now v1.1.5 // indirect
+	github.com/klauspost/compress v1.20.0 // indirect
 	github.com/mattn/go-isatty v0.0.20 // indirect
 	github.com/mitchellh/go-homedir v1.1.0 // indirect
 	github.com/mitchellh/mapstructure v1.5.0 // indirect
+	github.com/nats-io/nkeys v0.4.16 // indirect
+	github.com/nats-io/nuid v1.0.1 // indirect
 	github.com/ncruces/go-strftime v1.0.0 // indirect
 	github.com/nyaruka/phonenumbers v1.8.1 // indirect
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
 	github.com/ryanuber/go-glob v1.0.0 // indirect
 	github.com/tink-crypto/tink-go/v2 v2.9.0 // indirect
-	golang.org/x/crypto v0.53.0 // indirect
-	golang.org/x/net v0.55.0 // indirect
-	golang.org/x/sync v0.22.0 // indirect
-	golang.org/x/sys v0.46.0 // indirect
-	golang.org/x/text v0.41.0 // indirect
+	golang.org/x/crypto v0.57.0 // indirect
+	golang.org/x/net v0.58.0 // indirect
+	golang.org/x/sync v0.23.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+	golang.org/x/text v0.42.0 // indirect
 	golang.org/x/time v0.12.0 // indirect
 	google.golang.org/protobuf v1.36.11 // indirect
 	modernc.org/libc v1.74.1 // indirect
@@ -67,3 +72,5 @@ replace github.com/fieldcrypt/fieldcrypt/keys/sqlstore => ../keys/sqlstore
 replace github.com/fieldcrypt/fieldcrypt/keys/vaultkms => ../keys/vaultkms
 
 replace github.com/fieldcrypt/fieldcrypt/gormcrypt => ../gormcrypt
+
+replace github.com/fieldcrypt/fieldcrypt/keys/natswatch => ../keys/natswatch

@@ -43,7 +43,9 @@
 //     operation started after Forget returns obtains the key.
 //   - Other processes: within their watcher's latency when the Store
 //     implements [keystore.Watcher] (keys/sqlstore: a few ms on PostgreSQL,
-//     up to the 250 ms poll interval plus one query elsewhere), and at the
+//     up to the 250 ms poll interval plus one query elsewhere) or
+//     Config.Watcher is set (keys/natswatch: a few ms over NATS JetStream,
+//     on any keystore), and at the
 //     latest after Config.CacheMaxAge plus [MaxAgeSlack] (1 minute + 1 ms by
 //     default), counted from the start of the keystore read that fetched the
 //     key and measured in wall time, also across a suspended machine (see

@@ -47,6 +47,14 @@ type Config struct {
 	// users won't need it: without the watcher, only CacheMaxAge bounds how
 	// long other processes' Forget calls take to reach this one.
 	DisableWatch bool
+
+	// Watcher, if set, watches for subjects forgotten by other processes
+	// instead of the Store (whether or not the Store implements
+	// [keystore.Watcher]): keys/natswatch, say, for a broadcast over NATS
+	// JetStream. If it also implements [keystore.Broadcaster], Forget
+	// announces every Forget through it once the Store has committed it.
+	// DisableWatch turns it off too (Forget still announces).
+	Watcher keystore.Watcher
 }
 
 // Keyring hands out per-subject keys: it creates them on first use, wraps
@@ -71,6 +79,8 @@ type Keyring struct {
 	closeOnce sync.Once
 
 	hooks forgetHooks // OnForget subscriptions (see watch.go)
+
+	broadcast keystore.Broadcaster // Config.Watcher's, or nil (see broadcast.go)
 }
 
 // Key is one unwrapped subject key version. Its secret is reachable only
@@ -182,9 +192,9 @@ func derivedAs[T any](d derivedValue, label string) (T, error) {
 // records the root key check value; on an existing one it verifies it and
 // fails with ErrRootKeyMismatch if cfg.KMS holds a different root key.
 //
-// If cfg.Store implements [keystore.Watcher], Open starts a goroutine that
-// evicts subjects forgotten by other processes from the cache, until
-// [Keyring.Close] (or the Store's own Close) stops it.
+// If cfg.Watcher is set, or else cfg.Store implements [keystore.Watcher],
+// Open starts a goroutine that evicts subjects forgotten by other processes
+// from the cache, until [Keyring.Close] (or the Store's own Close) stops it.
 func Open(ctx context.Context, cfg Config) (*Keyring, error) {
 	if cfg.KMS == nil || cfg.Store == nil {
 		return nil, errors.New("keys: Config.KMS and Config.Store are required")
@@ -214,7 +224,12 @@ func Open(ctx context.Context, cfg Config) (*Keyring, error) {
 		return nil, err
 	}
 	register(kr)
-	if w, ok := cfg.Store.(keystore.Watcher); ok && !cfg.DisableWatch {
+	w, ok := cfg.Store.(keystore.Watcher)
+	if cfg.Watcher != nil {
+		w, ok = cfg.Watcher, true
+		kr.broadcast, _ = cfg.Watcher.(keystore.Broadcaster)
+	}
+	if ok && !cfg.DisableWatch {
 		kr.watch(w)
 	}
 	return kr, nil
@@ -472,7 +487,9 @@ func (kr *Keyring) Rotate(ctx context.Context, subject, purpose string) (uint32,
 // obtains the subject's keys, and none will ever be created again; other
 // processes stop within their watcher's latency, at most the cache MaxAge
 // (see [keystore.Watcher]). Once the tombstone is stored, the
-// [Keyring.OnForget] subscribers of those Keyrings are told.
+// [Keyring.OnForget] subscribers of those Keyrings are told, and
+// Config.Watcher, if it is a [keystore.Broadcaster], announces the Forget
+// to the other processes (a failure to announce is logged, not returned).
 //
 // Forget is idempotent: forgetting a forgotten subject returns the first
 // tombstone (time, reason). It still destroys any key material it finds
@@ -508,6 +525,7 @@ func (kr *Keyring) Forget(ctx context.Context, subject, reason string) (Tombston
 		return Tombstone{}, fmt.Errorf("keys: forget: %w", err)
 	}
 	notifyEverywhere(kr, ref)
+	kr.announce(ctx, t)
 	kr.emit(ctx, Event{Type: EventForgotten, Subject: ref, Reason: t.Reason, Destroyed: t.DestroyedNow,
 		Repeated: !t.ForgottenAt.Equal(now)})
 	return t, nil

@@ -572,6 +572,7 @@ func (kr *Keyring) forgetNow(ctx context.Context, ref SubjectRef, reason string,
 		return Tombstone{}, fmt.Errorf("keys: forget: %w", err)
 	}
 	notifyEverywhere(kr, ref)
+	kr.announce(ctx, t)
 	kr.emit(ctx, Event{Type: EventForgotten, Subject: ref, Reason: t.Reason, Destroyed: t.DestroyedNow,
 		Repeated: !t.ForgottenAt.Equal(now)})
 	return t, nil

@@ -20,6 +20,11 @@
 //     once (keys/sqlstore).
 //   - [ForgottenLister]: a Store answers "which of these subjects are
 //     forgotten" in one round trip.
+//   - [TombstoneLister]: a Store lists the tombstones recorded since a
+//     time, for a Watcher that catches up from the keystore (keys/natswatch).
+//   - [Broadcaster]: a Watcher given as keys.Config.Watcher announces each
+//     Forget once the Store has committed it (keys/natswatch, over NATS
+//     JetStream).
 //   - [RotatableStore]: a Store lists its live keys and replaces wrapped
 //     values by compare-and-swap, which keys.RotateRoot needs.
 //   - [VersionDestroyer]: a Store destroys the versions of a key below a

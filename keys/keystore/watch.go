@@ -7,11 +7,12 @@ import "context"
 // process, so that their keys leave every cache long before the cache's
 // MaxAge runs out.
 //
-// keys.Open starts watching when its Config.Store implements Watcher
-// (unless Config.DisableWatch is set) and calls keys.Keyring.Evict for
-// every reported subject; keys.Keyring.Close stops it. keys/sqlstore
-// implements it (PostgreSQL: LISTEN/NOTIFY; MySQL/MariaDB and SQLite:
-// polling the tombstones).
+// keys.Open starts watching when its Config.Store implements Watcher, or
+// with Config.Watcher, which takes precedence (unless Config.DisableWatch
+// is set), and calls keys.Keyring.Evict for every reported subject;
+// keys.Keyring.Close stops it. keys/sqlstore implements it (PostgreSQL:
+// LISTEN/NOTIFY; MySQL/MariaDB and SQLite: polling the tombstones), and
+// keys/natswatch for any Store, over NATS JetStream (see [Broadcaster]).
 //
 // # The bound
 //

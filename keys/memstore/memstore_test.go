@@ -40,3 +40,7 @@ func TestLifecycle(t *testing.T) {
 		},
 	})
 }
+
+func TestTombstoneListerConformance(t *testing.T) {
+	keystest.RunTombstoneListerTests(t, func(*testing.T) keystest.TombstoneListingStore { return memstore.New() })
+}

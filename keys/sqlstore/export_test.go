@@ -8,3 +8,10 @@ func DB(s *Store) *sql.DB { return s.db }
 
 // Rebind binds ? placeholders for s's dialect.
 func Rebind(s *Store, q string) string { return s.sql.rebind(q) }
+
+// SetListenHook makes every Watch wrap its Listener with h, until the
+// returned function restores the default.
+func SetListenHook(h func(Listener) Listener) (restore func()) {
+	listenHook = h
+	return func() { listenHook = nil }
+}

@@ -45,12 +45,16 @@ type helperConfig struct {
 	CacheMaxAge  time.Duration
 	StaleMaxAge  time.Duration // CacheMaxAge of the second, non-watching keyring
 	PollInterval time.Duration
+	NoNotify     bool // PostgreSQL: sqlstore.WithoutNotify
 }
 
 func (c helperConfig) openStore(ctx context.Context) (*sqlstore.Store, error) {
 	var opts []sqlstore.Option
 	if c.PollInterval > 0 {
 		opts = append(opts, sqlstore.WithPollInterval(c.PollInterval))
+	}
+	if c.NoNotify {
+		opts = append(opts, sqlstore.WithoutNotify())
 	}
 	switch c.Dialect {
 	case "sqlite":
@@ -210,7 +214,7 @@ func TestHelperProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Dialect == "postgres" {
+	if c.Dialect == "postgres" && !c.NoNotify {
 		// Measure the steady state: wait until the listener has run its
 		// catch-up query after LISTEN. (A
 		// Forget before that is found by its catch-up query, later.)
@@ -408,72 +412,100 @@ func TestInvalidationAcrossProcesses(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			pc := propagationCases[b.name]
 			c := processTarget(t, b.name)
-			c.CacheMaxAge, c.StaleMaxAge, c.PollInterval = time.Hour, time.Hour, pc.poll
-			kr, store := c.openKeyring(t, keys.Config{})
-			t.Cleanup(func() { kr.Close(); store.Close() })
-			cipher, err := envelope.New(kr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			B := startHelper(t, c)
-			ctx := t.Context()
-			lat := make([]time.Duration, 0, pc.trials)
-			// Each round forgets trialLanes customers, each at its own
-			// random moment, while B watches all of them.
-			for round := 0; round < pc.trials; round += trialLanes {
-				cts := make([]string, trialLanes)
-				customers := make([]string, trialLanes)
-				for j := range trialLanes {
-					customers[j] = fmt.Sprintf("customer-%d", round+j)
-					ct, err := cipher.Encrypt(ctx, customers[j], []byte("ada@example.com"), nil)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if _, err := cipher.Decrypt(ctx, ct, nil); err != nil {
-						t.Fatalf("A before Forget: %v", err)
-					}
-					cts[j] = hex.EncodeToString(ct)
-				}
-				if got := B.do("LOAD %s", strings.Join(cts, " ")); got != strings.TrimSpace(strings.Repeat("ok ok ", trialLanes)) {
-					t.Fatalf("round %d: B before Forget: %s", round, got)
-				}
-				B.send("WAIT %d %s", (pc.bound + 5*time.Second).Milliseconds(), strings.Join(cts, " "))
-				forgotten := make([]time.Time, trialLanes)
-				var wg sync.WaitGroup
-				for j := range trialLanes {
-					wg.Go(func() {
-						// At a random point of B's poll cycle (or, on
-						// PostgreSQL, of the round).
-						time.Sleep(rand.N(max(pc.poll, 20*time.Millisecond)))
-						if _, err := kr.Forget(ctx, customers[j], "trial"); err != nil {
-							t.Error(err)
-						}
-						forgotten[j] = time.Now()
-					})
-				}
-				wg.Wait()
-				f := strings.Fields(B.await())
-				if len(f) != trialLanes+1 || f[0] != "destroyed" {
-					t.Fatalf("round %d: B after Forget: %v, want destroyed", round, f)
-				}
-				for j := range trialLanes {
-					n, _ := strconv.ParseInt(f[j+1], 10, 64)
-					d := max(time.Unix(0, n).Sub(forgotten[j]), 0)
-					if d > pc.bound {
-						t.Errorf("trial %d: B refused after %v, bound %v", round+j, d, pc.bound)
-					}
-					lat = append(lat, d)
-				}
-				if got := B.do("STALE %s", strings.Join(cts, " ")); got != strings.TrimSpace(strings.Repeat("ok ", trialLanes)) {
-					t.Fatalf("round %d: B's non-watching keyring: %s; want ok (served from its cache)", round, got)
-				}
-			}
+			lat := measurePropagation(t, c, pc)
 			slices.Sort(lat)
 			q := func(p float64) time.Duration { return lat[int(p*float64(len(lat)-1))] }
 			t.Logf("%s: Forget in A -> refusal in B over %d trials (poll %v): p50 %v, p99 %v, max %v",
 				b.name, len(lat), pc.poll, q(0.5), q(0.99), lat[len(lat)-1])
 		})
 	}
+}
+
+// measurePropagation runs pc.trials Forgets in this process (A) against a
+// helper process (B) on c's keystore and returns B's refusal latencies.
+func measurePropagation(t *testing.T, c helperConfig, pc propagation) []time.Duration {
+	c.CacheMaxAge, c.StaleMaxAge, c.PollInterval = time.Hour, time.Hour, pc.poll
+	kr, store := c.openKeyring(t, keys.Config{})
+	t.Cleanup(func() { kr.Close(); store.Close() })
+	cipher, err := envelope.New(kr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	B := startHelper(t, c)
+	ctx := t.Context()
+	lat := make([]time.Duration, 0, pc.trials)
+	// Each round forgets trialLanes customers, each at its own
+	// random moment, while B watches all of them.
+	for round := 0; round < pc.trials; round += trialLanes {
+		cts := make([]string, trialLanes)
+		customers := make([]string, trialLanes)
+		for j := range trialLanes {
+			customers[j] = fmt.Sprintf("customer-%d", round+j)
+			ct, err := cipher.Encrypt(ctx, customers[j], []byte("ada@example.com"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := cipher.Decrypt(ctx, ct, nil); err != nil {
+				t.Fatalf("A before Forget: %v", err)
+			}
+			cts[j] = hex.EncodeToString(ct)
+		}
+		if got := B.do("LOAD %s", strings.Join(cts, " ")); got != strings.TrimSpace(strings.Repeat("ok ok ", trialLanes)) {
+			t.Fatalf("round %d: B before Forget: %s", round, got)
+		}
+		B.send("WAIT %d %s", (pc.bound + 5*time.Second).Milliseconds(), strings.Join(cts, " "))
+		forgotten := make([]time.Time, trialLanes)
+		var wg sync.WaitGroup
+		for j := range trialLanes {
+			wg.Go(func() {
+				// At a random point of B's poll cycle (or, on
+				// PostgreSQL, of the round).
+				time.Sleep(rand.N(max(pc.poll, 20*time.Millisecond)))
+				if _, err := kr.Forget(ctx, customers[j], "trial"); err != nil {
+					t.Error(err)
+				}
+				forgotten[j] = time.Now()
+			})
+		}
+		wg.Wait()
+		f := strings.Fields(B.await())
+		if len(f) != trialLanes+1 || f[0] != "destroyed" {
+			t.Fatalf("round %d: B after Forget: %v, want destroyed", round, f)
+		}
+		for j := range trialLanes {
+			n, _ := strconv.ParseInt(f[j+1], 10, 64)
+			d := max(time.Unix(0, n).Sub(forgotten[j]), 0)
+			if d > pc.bound {
+				t.Errorf("trial %d: B refused after %v, bound %v", round+j, d, pc.bound)
+			}
+			lat = append(lat, d)
+		}
+		if got := B.do("STALE %s", strings.Join(cts, " ")); got != strings.TrimSpace(strings.Repeat("ok ", trialLanes)) {
+			t.Fatalf("round %d: B's non-watching keyring: %s; want ok (served from its cache)", round, got)
+		}
+	}
+	return lat
+}
+
+// TestInvalidationPostgresNotifyVsPolling measures, in one run, how fast a
+// Forget reaches another process on PostgreSQL with LISTEN/NOTIFY and with
+// sqlstore.WithoutNotify (polling, as for CockroachDB).
+func TestInvalidationPostgresNotifyVsPolling(t *testing.T) {
+	var med [2]time.Duration
+	for i, noNotify := range []bool{false, true} {
+		c := processTarget(t, "Postgres")
+		c.NoNotify = noNotify
+		pc := propagation{trials: 40, bound: 3 * time.Second}
+		if noNotify {
+			pc.poll = sqlstore.DefaultPollInterval
+			pc.bound += pc.poll
+		}
+		lat := measurePropagation(t, c, pc)
+		slices.Sort(lat)
+		med[i] = lat[len(lat)/2]
+	}
+	t.Logf("PostgreSQL, Forget in A -> refusal in B, median over 40 trials: LISTEN/NOTIFY %v, WithoutNotify (polling every %v) %v",
+		med[0], sqlstore.DefaultPollInterval, med[1])
 }
 
 // TestInvalidationListenerKilled terminates B's PostgreSQL listener

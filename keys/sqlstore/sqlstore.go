@@ -27,6 +27,8 @@ type Store struct {
 
 	closeOnce sync.Once
 	closed    chan struct{} // closed by Close; stops every Watch
+
+	pollFallback sync.Once // logs the switch from LISTEN to polling (see watch.go)
 }
 
 var (
@@ -315,7 +317,7 @@ func (s *Store) Forget(ctx context.Context, t keystore.Tombstone) (keystore.Tomb
 			out.ForgottenAt = fromMicros(micros(t.ForgottenAt))
 			out.Destroyed, out.DestroyedNow = int(n), int(n)
 		}
-		if s.sql == Postgres && (n > 0 || !forgotten.Valid) {
+		if s.sql == Postgres && !s.opts.noNotify && (n > 0 || !forgotten.Valid) {
 			// Delivered to every listener when, and only if, the
 			// transaction commits.
 			payload := t.Subject.String() + " " + strconv.FormatInt(micros(out.ForgottenAt), 10)

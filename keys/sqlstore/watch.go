@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +36,7 @@ type Option func(*options)
 type options struct {
 	pollInterval time.Duration
 	ownDB        bool
+	noNotify     bool
 }
 
 // WithOwnedDB hands the *sql.DB given to [New] over to the Store: Close
@@ -51,6 +53,19 @@ func WithOwnedDB() Option {
 // tombstones of the last few seconds.
 func WithPollInterval(d time.Duration) Option {
 	return func(o *options) { o.pollInterval = d }
+}
+
+// WithoutNotify turns PostgreSQL's LISTEN/NOTIFY off: Forget sends no
+// NOTIFY and Watch polls the tombstones every poll interval (see
+// [WithPollInterval]), as on MySQL/MariaDB. For servers that speak
+// PostgreSQL's protocol but not LISTEN/NOTIFY (CockroachDB and others),
+// where pg_notify fails or LISTEN is refused. Every process on the keystore
+// should use it: a Store with it still hears the NOTIFY of a Store without
+// it only by polling. Without it, Watch also switches to polling by itself,
+// logging once, when the server refuses LISTEN as not supported (SQLSTATE
+// 0A000); Forget's NOTIFY must then still be accepted, or Forget fails.
+func WithoutNotify() Option {
+	return func(o *options) { o.noNotify = true }
 }
 
 // notifyChannel names the PostgreSQL NOTIFY channel of the keystore in
@@ -86,6 +101,11 @@ func notifyChannel(schema string) string {
 // poll reads everything newer than the newest tombstone seen (less the
 // lookback).
 //
+// [WithoutNotify] turns LISTEN/NOTIFY off, for PostgreSQL-compatible
+// servers without it: Watch then polls as on MySQL. A server that refuses
+// LISTEN as not supported (SQLSTATE 0A000) makes Watch poll by itself,
+// with one warning logged (log/slog) per Store.
+//
 // Either way, the hard bound when reports are lost for longer is the
 // reading process's cache MaxAge plus keys.MaxAgeSlack.
 func (s *Store) Watch(ctx context.Context, forgotten func(keystore.SubjectRef)) error {
@@ -100,7 +120,7 @@ func (s *Store) Watch(ctx context.Context, forgotten func(keystore.SubjectRef)) 
 	}()
 	c := &cursor{seen: make(map[keystore.SubjectRef]int64), report: forgotten}
 	l, ok := s.dialect.(Listener)
-	if !ok || s.sql != Postgres || !s.listen(ctx, l, c) {
+	if !ok || s.sql != Postgres || s.opts.noNotify || !s.listen(ctx, l, c) {
 		s.poll(ctx, c)
 	}
 	select {
@@ -243,6 +263,14 @@ func (s *Store) listen(ctx context.Context, l Listener, c *cursor) bool {
 		if errors.Is(err, ErrNotSupported) {
 			return false
 		}
+		if featureNotSupported(err) {
+			s.pollFallback.Do(func() {
+				slog.Warn("sqlstore: the server refuses LISTEN as not supported (SQLSTATE 0A000); "+
+					"watching for Forgets by polling instead (set sqlstore.WithoutNotify to say so)",
+					"poll_interval", s.opts.pollInterval)
+			})
+			return false
+		}
 		if time.Since(start) > time.Minute {
 			backoff = 50 * time.Millisecond // it worked for a while: reconnect quickly
 		}
@@ -263,6 +291,9 @@ func (s *Store) listen(ctx context.Context, l Listener, c *cursor) bool {
 // the pool, so that no other user inherits the subscription or whatever
 // else l set on it.
 func (s *Store) listenOnce(ctx context.Context, l Listener, c *cursor) error {
+	if listenHook != nil {
+		l = listenHook(l)
+	}
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return err
@@ -291,6 +322,18 @@ func (s *Store) listenOnce(ctx context.Context, l Listener, c *cursor) error {
 	_ = conn.Raw(func(any) error { return driver.ErrBadConn }) // discard conn
 	return err
 }
+
+// featureNotSupported reports whether err is the server's
+// feature_not_supported (SQLSTATE 0A000), which PostgreSQL-compatible
+// servers without LISTEN return for it. pgx's *pgconn.PgError has the
+// SQLState method.
+func featureNotSupported(err error) bool {
+	var s interface{ SQLState() string }
+	return errors.As(err, &s) && s.SQLState() == "0A000"
+}
+
+// listenHook, if set (by the tests), wraps the Listener of every listenOnce.
+var listenHook func(Listener) Listener
 
 // parseNotification reads the payload Forget sends: the subject reference
 // in hex, a space, and the tombstone's time in microseconds since the epoch.

@@ -21,6 +21,7 @@ import (
 	"github.com/fieldcrypt/fieldcrypt/envelope"
 	"github.com/fieldcrypt/fieldcrypt/keys"
 	"github.com/fieldcrypt/fieldcrypt/keys/localkms"
+	"github.com/fieldcrypt/fieldcrypt/keys/natswatch"
 	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore"
 	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore/mysql"
 	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore/postgres"
@@ -37,11 +38,15 @@ type Service struct {
 	Out     io.Writer
 
 	store *sqlstore.Store
+	nats  *natswatch.Watcher // nil without -nats
 }
 
 // Close stops the keyring's invalidation watcher and closes the databases.
 func (s *Service) Close() {
 	s.Keyring.Close()
+	if s.nats != nil {
+		s.nats.Close()
+	}
 	s.store.Close()
 	if s.DB != nil {
 		s.DB.Close()
@@ -61,11 +66,13 @@ func Main(name string, args []string, out io.Writer, command Command) int {
 	data := fs.String("data", "shop-data", "directory for the shared root key, the SQLite keystore and each service's own database")
 	dsn := fs.String("keystore-dsn", "", "shared keystore on a server instead of <data>/keys.db: postgres://... or user:pass@tcp(host:3306)/db (MySQL/MariaDB)")
 	rootKey := fs.String("root-key", "", "root key file shared by every service (default <data>/root.key)")
+	natsURL := fs.String("nats", "", "carry erasures between the services over NATS JetStream at this URL (nats://host:4222) instead of the keystore's own watcher")
+	natsStream := fs.String("nats-stream", natswatch.DefaultStream, "with -nats: the JetStream stream (created if missing)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	ctx := context.Background()
-	s, err := Open(ctx, name, *data, *dsn, *rootKey, out)
+	s, err := Open(ctx, name, *data, *dsn, *rootKey, out, NATS{URL: *natsURL, Stream: *natsStream})
 	if err == nil {
 		err = cmd(ctx, s, fs.Args())
 		s.Close()
@@ -77,10 +84,18 @@ func Main(name string, args []string, out io.Writer, command Command) int {
 	return 0
 }
 
+// NATS configures the optional NATS JetStream watcher; a zero URL means
+// none: the keystore's own watcher (LISTEN/NOTIFY or polling) is used.
+type NATS struct {
+	URL    string
+	Stream string // natswatch.DefaultStream if empty
+}
+
 // Open opens the shared keystore (dsn, or <data>/keys.db when empty), the
 // shared root key and the service's own database <data>/<name>.db. name
-// "erase" has no database of its own.
-func Open(ctx context.Context, name, data, dsn, rootKey string, out io.Writer) (*Service, error) {
+// "erase" has no database of its own. With n.URL set, erasures travel over
+// NATS JetStream (keys/natswatch).
+func Open(ctx context.Context, name, data, dsn, rootKey string, out io.Writer, n NATS) (*Service, error) {
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return nil, err
 	}
@@ -103,20 +118,40 @@ func Open(ctx context.Context, name, data, dsn, rootKey string, out io.Writer) (
 	if err != nil {
 		return nil, err
 	}
-	// keys.Open starts watching the store: an erase in any process evicts
-	// the customer's keys from this one's cache.
-	kr, err := keys.Open(ctx, keys.Config{KMS: root, Store: store})
+	// keys.Open starts watching the store (or NATS): an erase in any
+	// process evicts the customer's keys from this one's cache.
+	cfg := keys.Config{KMS: root, Store: store}
+	var nw *natswatch.Watcher
+	if n.URL != "" {
+		o := natswatch.Options{Store: store, URL: n.URL, Stream: n.Stream}
+		if n.Stream != "" && n.Stream != natswatch.DefaultStream {
+			o.Subject = natswatch.DefaultSubject + "." + strings.ToLower(n.Stream)
+		}
+		if nw, err = natswatch.New(ctx, o); err != nil {
+			store.Close()
+			return nil, err
+		}
+		// Forget publishes through it, and it is the keyring's watcher.
+		cfg.Watcher = nw
+	}
+	kr, err := keys.Open(ctx, cfg)
 	if err != nil {
+		if nw != nil {
+			nw.Close()
+		}
 		store.Close()
 		return nil, err
 	}
 	c, err := envelope.New(kr)
 	if err != nil {
 		kr.Close()
+		if nw != nil {
+			nw.Close()
+		}
 		store.Close()
 		return nil, err
 	}
-	s := &Service{Name: name, Keyring: kr, Cipher: c, Out: out, store: store}
+	s := &Service{Name: name, Keyring: kr, Cipher: c, Out: out, store: store, nats: nw}
 	if name != "erase" {
 		path := filepath.Join(data, name+".db")
 		if f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600); err == nil {

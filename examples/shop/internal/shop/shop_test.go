@@ -2,6 +2,8 @@ package shop_test
 
 import (
 	"bytes"
+	"context"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +12,8 @@ import (
 	"github.com/fieldcrypt/fieldcrypt/internal/testdb"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fieldcrypt/fieldcrypt/examples/shop/internal/shop"
 )
@@ -93,4 +97,25 @@ func TestWalkThroughSQLite(t *testing.T) {
 
 func TestWalkThroughPostgres(t *testing.T) {
 	walkThrough(t, "-data", t.TempDir(), "-keystore-dsn", testdb.PostgresDSN(t))
+}
+
+// TestWalkThroughMariaDBNATS: the walk-through with a MariaDB keystore and
+// the erasure carried over NATS JetStream (-nats), on a stream of its own.
+func TestWalkThroughMariaDBNATS(t *testing.T) {
+	url := os.Getenv("FIELDCRYPT_TEST_NATS_URL")
+	if url == "" {
+		t.Skip("FIELDCRYPT_TEST_NATS_URL not set; set it (e.g. nats://127.0.0.1:4222) to run the NATS walk-through")
+	}
+	stream := strings.ToUpper(testdb.Name(t))
+	t.Cleanup(func() {
+		nc, err := nats.Connect(url)
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		if js, err := jetstream.New(nc); err == nil {
+			_ = js.DeleteStream(context.Background(), stream)
+		}
+	})
+	walkThrough(t, "-data", t.TempDir(), "-keystore-dsn", testdb.MySQLDSN(t), "-nats", url, "-nats-stream", stream)
 }
