@@ -41,6 +41,10 @@ type ExpireOptions struct {
 	// Receipt, if set, is called with the receipt of every destruction
 	// (signed when Lifecycle.Receipts is set).
 	Receipt func(Receipt)
+	// DryRun destroys nothing: the sweep examines the keys as it would
+	// and reports in ExpireStats.Keys those it would destroy now (their
+	// Destroyed count is 0), with no events, receipts or tombstones.
+	DryRun bool
 }
 
 // ExpireProgress is reported after every batch of the sweep.
@@ -196,6 +200,11 @@ func (kr *Keyring) expireBatch(ctx context.Context, st *ExpireStats, ids []KeyID
 	scheduled := map[KeyID]*keystore.Scheduled{}
 	accept := func(s keystore.KeyState) (string, bool) {
 		reason, ok := decide(s)
+		if ok && opts.DryRun {
+			st.Keys = append(st.Keys, ExpiredKey{Scheduled: s.Scheduled != nil, DestroyedKey: DestroyedKey{
+				Subject: s.Subject, Purpose: s.Purpose, Key: s.ID, FirstVersion: s.Lowest, LastVersion: s.Latest, At: now, Reason: reason}})
+			return reason, false
+		}
 		if ok {
 			scheduled[s.ID] = s.Scheduled
 		}

@@ -112,3 +112,41 @@ func TestSubjectState(t *testing.T) {
 		}
 	}
 }
+
+// TestExpireDryRun lists what the sweep would destroy and destroys nothing.
+func TestExpireDryRun(t *testing.T) {
+	ctx := context.Background()
+	root, _ := localkms.Parse([]byte(localkms.GenerateKey()))
+	clock := keystest.NewFakeClock(time.Now())
+	audit := &countingAuditor{}
+	kr, err := keys.Open(ctx, keys.Config{KMS: root, Store: memstore.New(), Audit: audit,
+		Lifecycle: keys.Lifecycle{Policies: keystest.Shop(), Now: clock.Now}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 12; i++ {
+		if _, err := kr.Current(ctx, "customer-"+strconv.Itoa(i), "contact"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Set(clock.Now().Add(3 * keystest.Year))
+	before := audit.n
+	dry, err := kr.Expire(ctx, keys.ExpireOptions{BatchSize: 5, DryRun: true})
+	if err != nil || len(dry.Keys) != 12 || dry.Keys[0].Purpose != "contact" || dry.Keys[0].Reason == "" || audit.n != before {
+		t.Fatalf("dry run: %d keys, %v, %d events", len(dry.Keys), err, audit.n-before)
+	}
+	if _, err := kr.Current(ctx, "customer-3", "contact"); err != nil {
+		t.Fatalf("a dry run destroyed a key: %v", err)
+	}
+	if err := kr.FlushActivity(ctx); err != nil {
+		t.Fatal(err)
+	}
+	real, err := kr.Expire(ctx, keys.ExpireOptions{})
+	if err != nil || len(real.Keys) != 11 { // customer-3 was active again just now
+		t.Fatalf("the sweep after the dry run: %d keys, %v; want 11", len(real.Keys), err)
+	}
+}
+
+type countingAuditor struct{ n int }
+
+func (a *countingAuditor) Audit(context.Context, keys.Event) { a.n++ }
