@@ -13,7 +13,6 @@ import (
 
 	"github.com/fieldcrypt/fieldcrypt/keys"
 	"github.com/fieldcrypt/fieldcrypt/keys/localkms"
-	"github.com/fieldcrypt/fieldcrypt/tokenize"
 )
 
 // idKeyMeta is the keystore metadata entry every initialised keystore has
@@ -96,20 +95,25 @@ func dirOf(path string) string {
 }
 
 type purposeStatus struct {
-	Purpose  string      `json:"purpose"`
-	Versions []keyStatus `json:"versions"`
-}
-
-type keyStatus struct {
-	Version uint32    `json:"version"`
-	Created time.Time `json:"created"`
+	Purpose     string     `json:"purpose"`
+	Live        bool       `json:"live"`
+	Versions    string     `json:"versions,omitempty"`
+	Created     *time.Time `json:"created,omitempty"`
+	Policy      string     `json:"policy,omitempty"`
+	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
+	HeldUntil   *time.Time `json:"held_until,omitempty"`
+	HeldBecause string     `json:"held_because,omitempty"`
+	Scheduled   *time.Time `json:"scheduled_for,omitempty"`
 }
 
 type statusOut struct {
-	Subject   string          `json:"subject_ref"`
-	Forgotten bool            `json:"forgotten"`
-	Tombstone *tombstoneOut   `json:"tombstone,omitempty"`
-	Purposes  []purposeStatus `json:"purposes"`
+	Subject        string          `json:"subject_ref"`
+	Forgotten      bool            `json:"forgotten"`
+	Tombstone      *tombstoneOut   `json:"tombstone,omitempty"`
+	LastActive     *time.Time      `json:"last_active,omitempty"`
+	ErasurePending bool            `json:"erasure_pending"`
+	Purposes       []purposeStatus `json:"purposes"`
+	Holds          []holdOut       `json:"holds"`
 }
 
 type tombstoneOut struct {
@@ -118,11 +122,24 @@ type tombstoneOut struct {
 	Destroyed   int       `json:"destroyed_versions"`
 }
 
+type holdOut struct {
+	Purpose string    `json:"purpose,omitempty"`
+	Until   time.Time `json:"until"`
+	Reason  string    `json:"reason"`
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
+}
+
 func newStatus(e *env) *cobra.Command {
-	var purposes []string
-	cmd := &cobra.Command{
+	return &cobra.Command{
 		Use:   "status SUBJECT",
-		Short: "Show whether a subject has keys (per purpose: versions, created) or was forgotten; never prints key material",
+		Short: "Show a subject's keys per purpose (versions, created, retention, holds, schedule) or its tombstone; never key material",
 		Args:  args(1, "one SUBJECT"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			ctx := cmd.Context()
@@ -135,7 +152,7 @@ func newStatus(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out := statusOut{Subject: hex.EncodeToString(s.Subject[:]), Forgotten: s.Forgotten, Purposes: []purposeStatus{}}
+			out := statusOut{Subject: hex.EncodeToString(s.Subject[:]), Forgotten: s.Forgotten, Purposes: []purposeStatus{}, Holds: []holdOut{}}
 			var b strings.Builder
 			fmt.Fprintf(&b, "subject reference %s\n", out.Subject)
 			if s.Forgotten {
@@ -144,61 +161,63 @@ func newStatus(e *env) *cobra.Command {
 				fmt.Fprintf(&b, "forgotten at %s, reason %q, %d key versions destroyed\n", t.ForgottenAt.UTC().Format(time.RFC3339), t.Reason, t.Destroyed)
 				return e.print(out, b.String())
 			}
-			for _, p := range purposes {
-				ks, err := kr.LiveKeys(ctx, a[0], p)
-				if err != nil {
-					return err
+			ss, err := kr.SubjectState(ctx, a[0])
+			if err != nil {
+				return err
+			}
+			out.LastActive, out.ErasurePending = timePtr(ss.LastActive), ss.ErasurePending
+			if ss.ErasurePending {
+				b.WriteString("erasure requested: the remaining keys are kept by a legal minimum or a hold, and scheduled\n")
+			}
+			if la := out.LastActive; la != nil {
+				fmt.Fprintf(&b, "last activity %s\n", la.Format(time.RFC3339))
+			}
+			if len(ss.Purposes) == 0 {
+				b.WriteString("no keys\n")
+			}
+			for _, p := range ss.Purposes {
+				ps := purposeStatus{Purpose: p.Purpose, Live: p.Live, Created: timePtr(p.Created), Policy: p.Policy,
+					ExpiresAt: timePtr(p.ExpiresAt), HeldBecause: p.HeldBecause}
+				if p.HeldUntil.After(time.Now()) {
+					ps.HeldUntil = timePtr(p.HeldUntil)
 				}
-				ps := purposeStatus{Purpose: p, Versions: []keyStatus{}}
-				for _, k := range ks {
-					ps.Versions = append(ps.Versions, keyStatus{Version: k.Version(), Created: k.Created().UTC()})
+				if p.Live {
+					ps.Versions = fmt.Sprintf("%d-%d", p.FirstVersion, p.LastVersion)
+				}
+				if p.Scheduled != nil {
+					ps.Scheduled = timePtr(p.Scheduled.Due)
 				}
 				out.Purposes = append(out.Purposes, ps)
-				if len(ks) == 0 {
-					fmt.Fprintf(&b, "purpose %s: no key\n", p)
+				if !p.Live {
+					fmt.Fprintf(&b, "purpose %s: destroyed\n", p.Purpose)
 					continue
 				}
-				fmt.Fprintf(&b, "purpose %s: %d live versions, current %d created %s\n", p, len(ks), ks[0].Version(), ks[0].Created().UTC().Format(time.RFC3339))
+				fmt.Fprintf(&b, "purpose %s: versions %s, created %s", p.Purpose, ps.Versions, p.Created.UTC().Format(time.RFC3339))
+				if p.Policy != "" {
+					fmt.Fprintf(&b, ", policy %s", p.Policy)
+				}
+				if ps.ExpiresAt != nil {
+					fmt.Fprintf(&b, ", expires %s", ps.ExpiresAt.Format(time.RFC3339))
+				}
+				if ps.HeldUntil != nil {
+					fmt.Fprintf(&b, ", kept until %s (%s)", ps.HeldUntil.Format(time.RFC3339), p.HeldBecause)
+				}
+				if ps.Scheduled != nil {
+					fmt.Fprintf(&b, ", scheduled for destruction %s", ps.Scheduled.Format(time.RFC3339))
+				}
+				b.WriteString("\n")
+			}
+			for _, h := range ss.Holds {
+				out.Holds = append(out.Holds, holdOut{Purpose: h.Purpose, Until: h.Until.UTC(), Reason: h.Reason})
+				what := h.Purpose
+				if what == "" {
+					what = "every purpose"
+				}
+				fmt.Fprintf(&b, "hold on %s until %s: %s\n", what, h.Until.UTC().Format(time.RFC3339), h.Reason)
 			}
 			return e.print(out, b.String())
 		},
 	}
-	cmd.Flags().StringSliceVar(&purposes, "purpose", []string{keys.DefaultPurpose, tokenize.DefaultPurpose},
-		"purposes to report (repeat or comma-separate); default: fieldcrypt's field encryption and tokenization purposes")
-	return cmd
-}
-
-func newForget(e *env) *cobra.Command {
-	var reason string
-	cmd := &cobra.Command{
-		Use:   "forget SUBJECT --reason TICKET",
-		Short: "Crypto-shred a subject: destroy every key version of every purpose, keep a tombstone",
-		Args:  args(1, "one SUBJECT"),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			if strings.TrimSpace(reason) == "" {
-				return usagef("forget needs --reason (the erasure ticket)")
-			}
-			ctx := cmd.Context()
-			kr, _, done, err := e.open(ctx)
-			if err != nil {
-				return err
-			}
-			defer done()
-			if err := e.confirm("destroy every key of this subject? Their data becomes unreadable everywhere."); err != nil {
-				return err
-			}
-			t, err := kr.Forget(ctx, a[0], reason)
-			if err != nil {
-				return err
-			}
-			ref := hex.EncodeToString(t.Subject[:])
-			out := map[string]any{"subject_ref": ref, "forgotten_at": t.ForgottenAt.UTC(), "reason": t.Reason, "destroyed_versions": t.Destroyed}
-			text := fmt.Sprintf("forgotten: subject reference %s, %d key versions destroyed at %s\n", ref, t.Destroyed, t.ForgottenAt.UTC().Format(time.RFC3339))
-			return e.print(out, text)
-		},
-	}
-	cmd.Flags().StringVar(&reason, "reason", "", "the erasure ticket or reason, kept in the tombstone (required)")
-	return cmd
 }
 
 // rotateState is what rotate-root keeps between an interrupted run and

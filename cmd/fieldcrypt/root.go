@@ -30,8 +30,9 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 
-	root, keystore string
-	json, yes      bool
+	root, keystore, config string
+	json, yes              bool
+	cfg                    fileConfig
 }
 
 func newRoot(e *env) *cobra.Command {
@@ -51,10 +52,17 @@ Exit codes: 0 success, 1 operational failure, 2 usage error.`,
 	}
 	root.PersistentFlags().StringVar(&e.root, "root", os.Getenv("FIELDCRYPT_ROOT"), "root key: a key file path or hcvault://HOST/MOUNT/keys/NAME (env FIELDCRYPT_ROOT)")
 	root.PersistentFlags().StringVar(&e.keystore, "keystore", os.Getenv("FIELDCRYPT_KEYSTORE"), "keystore: a SQLite path, a postgres:// URL or a MySQL DSN (env FIELDCRYPT_KEYSTORE)")
+	root.PersistentFlags().StringVar(&e.config, "config", os.Getenv("FIELDCRYPT_CONFIG"), "configuration file (JSON): retention policies, export tables (env FIELDCRYPT_CONFIG)")
 	root.PersistentFlags().BoolVar(&e.json, "json", false, "print the result as JSON")
 	root.PersistentFlags().BoolVar(&e.yes, "yes", false, "do not ask for confirmation of destructive commands")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newInit(e), newStatus(e), newForget(e), newRotateRoot(e), newTokenize(e, false), newTokenize(e, true), newMigrate(e))
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		var err error
+		e.cfg, err = loadConfig(e.config)
+		return err
+	}
+	root.AddCommand(newInit(e), newStatus(e), newForget(e), newWithdraw(e), newExpire(e), newHold(e), newRelease(e),
+		newRotateRoot(e), newTokenize(e, false), newTokenize(e, true), newMigrate(e), newExport(e), newReceipt(e), newAudit(e))
 	return root
 }
 
@@ -196,12 +204,17 @@ func (e *env) open(ctx context.Context) (*keys.Keyring, store, func(), error) {
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	kr, err := keys.Open(ctx, keys.Config{KMS: root, Store: st, DisableWatch: true})
+	life, err := e.cfg.lifecycle()
 	if err != nil {
 		st.Close()
 		return nil, nil, nil, err
 	}
-	return kr, st, func() { kr.Close(); st.Close() }, nil
+	kr, err := keys.Open(ctx, keys.Config{KMS: root, Store: st, DisableWatch: true, Lifecycle: life})
+	if err != nil {
+		st.Close()
+		return nil, nil, nil, err
+	}
+	return kr, st, func() { kr.FlushActivity(context.Background()); kr.Close(); st.Close() }, nil
 }
 
 // confirm asks on a terminal whether to go on; elsewhere (a script, a
