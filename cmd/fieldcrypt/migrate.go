@@ -22,10 +22,10 @@ import (
 var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 
 func newMigrate(e *env) *cobra.Command {
-	var dsn, table, column, subjectColumn, pk, pkType, mode string
+	var dsn, table, column, subjectColumn, pk, pkType, mode, indexColumn, normalize string
 	var batch int
 	cmd := &cobra.Command{
-		Use:   "migrate --dsn DSN --table T --column C --subject-column S --mode encrypt|token=FORMAT",
+		Use:   "migrate --dsn DSN --table T --column C --subject-column S --mode encrypt|token=FORMAT|blind-index",
 		Short: "Backfill: protect the plaintext values of one column of a live table, resumable, with progress",
 		Long: `migrate runs gormcrypt.Backfill for one column of a table that holds
 plaintext: it walks the table in primary-key order, in short transactions,
@@ -42,6 +42,13 @@ application's model must declare it (see gormcrypt, "Adopting on a live
 database"). The ciphertext of --mode encrypt is longer than the plaintext:
 make sure the column holds it (gormcrypt's size: checks do not apply here).
 
+--mode blind-index fills the blind index of a column that is already
+encrypted (gormcrypt.Reindex): --index-column (default <column>_index) is
+added if it is missing (32 characters), rows whose index is missing or
+under an older key version get it, with an optimistic UPDATE. The
+application's model declares it with fieldcrypt:"blind_index:...;
+normalize:..." and the same --normalize (lower, exact or digits).
+
 --dsn is a postgres:// URL, a MySQL DSN (user:pass@tcp(host:3306)/db) or a
 SQLite path.`,
 		Args: args(0, "no arguments"),
@@ -56,14 +63,14 @@ SQLite path.`,
 			}
 			var format string
 			switch {
-			case mode == "encrypt":
+			case mode == "encrypt", mode == "blind-index":
 			case strings.HasPrefix(mode, "token="):
 				format = strings.ToLower(strings.TrimPrefix(mode, "token="))
 				if gormcrypt.DefaultTokenFormats()[format] == nil {
 					return usagef("unknown token format %q (known: %s)", format, formatNames())
 				}
 			default:
-				return usagef("--mode is encrypt or token=FORMAT, not %q", mode)
+				return usagef("--mode is encrypt, token=FORMAT or blind-index, not %q", mode)
 			}
 			var keyType reflect.Type
 			switch pkType {
@@ -80,7 +87,23 @@ SQLite path.`,
 				return err
 			}
 			defer done()
+			if mode == "blind-index" {
+				if indexColumn == "" {
+					indexColumn = column + "_index"
+				}
+				if !identifier.MatchString(indexColumn) {
+					return usagef("--index-column must be a plain SQL identifier")
+				}
+				switch normalize {
+				case gormcrypt.NormalizeLower, gormcrypt.NormalizeExact, gormcrypt.NormalizeDigits:
+				default:
+					return usagef("--normalize is lower, exact or digits, not %q", normalize)
+				}
+			}
 			model := migrationModel(keyType, pk, subjectColumn, column, format)
+			if mode == "blind-index" {
+				model = indexModel(keyType, pk, subjectColumn, column, indexColumn, normalize)
+			}
 			db, err := gorm.Open(dialector(dsn), &gorm.Config{
 				Logger:         logger.Discard, // its lines could quote values
 				NamingStrategy: tableNamer{table: table},
@@ -106,6 +129,24 @@ SQLite path.`,
 				if err := db.Migrator().AddColumn(model, "Tokenized"); err != nil {
 					return fmt.Errorf("adding the token marker column %s_tokenized: %w", column, err)
 				}
+			}
+			if mode == "blind-index" {
+				if !db.Migrator().HasColumn(model, "Index") {
+					if err := db.Migrator().AddColumn(model, "Index"); err != nil {
+						return fmt.Errorf("adding the blind index column %s: %w", indexColumn, err)
+					}
+				}
+				bar := newProgress(e.stderr, "rows")
+				pr, err := gormcrypt.Reindex(ctx, db, model, "Value", gormcrypt.ReindexOptions{BatchSize: batch,
+					Progress: func(p gormcrypt.ReindexProgress) { bar.set(p.Scanned, 0) }})
+				bar.finish()
+				if err != nil {
+					return fmt.Errorf("%w (run the same command again to resume)", err)
+				}
+				return e.print(map[string]any{"table": table, "column": column, "index_column": indexColumn, "scanned": pr.Scanned,
+					"updated": pr.Updated, "skipped": pr.Skipped, "version": pr.Version},
+					fmt.Sprintf("%s.%s: %d rows read, %d indexed under key version %d, %d left to concurrent writers\n",
+						table, indexColumn, pr.Scanned, pr.Updated, pr.Version, pr.Skipped))
 			}
 			bar := newProgress(e.stderr, "rows")
 			pr, err := gormcrypt.Backfill(ctx, db, model, gormcrypt.BackfillOptions{Columns: []string{"Value"}, BatchSize: batch,
@@ -134,6 +175,8 @@ SQLite path.`,
 	f.StringVar(&pkType, "pk-type", "int", "the primary key's type: int or string")
 	f.StringVar(&mode, "mode", "encrypt", "encrypt, or token=FORMAT ("+formatNames()+")")
 	f.IntVar(&batch, "batch", 0, "rows per transaction (default 500)")
+	f.StringVar(&indexColumn, "index-column", "", "--mode blind-index: the index column (default <column>_index)")
+	f.StringVar(&normalize, "normalize", gormcrypt.NormalizeLower, "--mode blind-index: lower, exact or digits, as the model's normalize:")
 	return cmd
 }
 
@@ -156,6 +199,18 @@ func migrationModel(keyType reflect.Type, pk, subject, column, format string) an
 				Tag: reflect.StructTag(fmt.Sprintf(`gorm:"column:%s;serializer:token" fieldcrypt:"token:%s;migrating"`, column, format))})
 	}
 	return reflect.New(reflect.StructOf(fields)).Interface()
+}
+
+// indexModel is the run-time model of an encrypted column and its blind
+// index.
+func indexModel(keyType reflect.Type, pk, subject, column, index, normalize string) any {
+	return reflect.New(reflect.StructOf([]reflect.StructField{
+		{Name: "Key", Type: keyType, Tag: reflect.StructTag(fmt.Sprintf(`gorm:"column:%s;primaryKey;autoIncrement:false"`, pk))},
+		{Name: "Subject", Type: reflect.TypeFor[string](), Tag: reflect.StructTag(fmt.Sprintf(`gorm:"column:%s" fieldcrypt:"subject"`, subject))},
+		{Name: "Value", Type: reflect.TypeFor[*string](), Tag: reflect.StructTag(fmt.Sprintf(`gorm:"column:%s;serializer:encrypt"`, column))},
+		{Name: "Index", Type: reflect.TypeFor[*string](),
+			Tag: reflect.StructTag(fmt.Sprintf(`gorm:"column:%s;size:32" fieldcrypt:"blind_index:Value;normalize:%s"`, index, normalize))},
+	})).Interface()
 }
 
 // tableNamer names the run-time model's table (an unnamed struct type).
