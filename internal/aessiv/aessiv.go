@@ -116,8 +116,9 @@ type cmacState struct {
 // arrays would be moved to the heap on every message; pooled scratch
 // costs no allocation.
 type scratch struct {
-	st cmacState
-	ks block // CTR keystream
+	st cmacState // the associated data's CMAC
+	t  cmacState // the message's CMAC
+	ks block     // CTR keystream
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -173,10 +174,30 @@ func (s *SIV) cmac(sc *scratch, head, tail []byte) block {
 	return s.sum(&sc.st)
 }
 
+// msgStart begins CMAC(msg xorend d) before d is known: msg xorend d
+// changes only the last 16 bytes, so the full blocks before the block they
+// start in are absorbed into sc.t straight from msg. Called before the
+// associated data is absorbed, these AES calls do not wait for that chain
+// and the processor overlaps the two. It returns how many bytes it took.
+func (s *SIV) msgStart(sc *scratch, msg []byte) int {
+	sc.t = cmacState{}
+	if len(msg) < 2*aes.BlockSize {
+		return 0
+	}
+	start := (len(msg) - aes.BlockSize) &^ (aes.BlockSize - 1)
+	x := &sc.t.x
+	for p := msg[:start]; len(p) > 0; p = p[aes.BlockSize:] {
+		xorInto(x, p[:aes.BlockSize]) // more follows: never the final block
+		s.mac.Encrypt(x[:], x[:])
+	}
+	return start
+}
+
 // final is S2V's last step: given the state d after the associated-data
-// components, CMAC(msg xorend d) for a message of at least a block,
-// CMAC(dbl(d) xor pad(msg)) for a shorter one.
-func (s *SIV) final(sc *scratch, d block, msg []byte) block {
+// components, CMAC(msg xorend d) for a message of at least a block (its
+// first start bytes already absorbed by msgStart), CMAC(dbl(d) xor
+// pad(msg)) for a shorter one.
+func (s *SIV) final(sc *scratch, d block, msg []byte, start int) block {
 	n := len(msg)
 	if n < aes.BlockSize {
 		t := dbl(d)
@@ -186,23 +207,77 @@ func (s *SIV) final(sc *scratch, d block, msg []byte) block {
 		xorInto(&t, p[:])
 		return s.cmac(sc, nil, t[:])
 	}
-	// msg xorend d changes only the last 16 bytes: absorb the full blocks
-	// before them straight from msg and the rest (16 to 31 bytes) from a
-	// copy with d XORed in.
-	start := (n - aes.BlockSize) &^ (aes.BlockSize - 1)
+	// The rest (16 to 31 bytes) from a copy with d XORed into its last 16.
 	var tail [2 * aes.BlockSize]byte
 	k := copy(tail[:], msg[start:])
 	off := k - aes.BlockSize
 	xorInto((*block)(tail[off:off+aes.BlockSize]), d[:])
-	return s.cmac(sc, msg[:start], tail[:k])
+	s.write(&sc.t, tail[:k])
+	return s.sum(&sc.t)
 }
 
 // s2v is S2V with one associated-data component, adHead || adTail.
 func (s *SIV) s2v(sc *scratch, adHead, adTail, msg []byte) block {
+	start := s.msgStart(sc, msg)
 	d := s.d0
 	m := s.cmac(sc, adHead, adTail)
 	xorInto(&d, m[:])
-	return s.final(sc, d, msg)
+	return s.final(sc, d, msg, start)
+}
+
+// ADPrefix is the S2V state after a fixed start of the one associated-data
+// component, made once by [SIV.NewADPrefix] for bytes that begin many
+// messages' associated data (a header naming the key, say), so that they
+// are not absorbed again per message. It is immutable and belongs to the
+// SIV that made it.
+type ADPrefix struct {
+	s  *SIV
+	st cmacState
+}
+
+// NewADPrefix absorbs prefix, all but its last (up to 16) bytes, which
+// CMAC must hold back until it knows whether more follow.
+func (s *SIV) NewADPrefix(prefix []byte) *ADPrefix {
+	p := &ADPrefix{s: s}
+	sc := new(scratch)
+	s.write(&sc.st, prefix)
+	p.st = sc.st
+	return p
+}
+
+func (s *SIV) s2vPrefixed(sc *scratch, pre *ADPrefix, ad, msg []byte) block {
+	if pre.s != s {
+		panic("aessiv: ADPrefix of another SIV")
+	}
+	start := s.msgStart(sc, msg)
+	sc.st = pre.st
+	s.write(&sc.st, ad)
+	m := s.sum(&sc.st)
+	d := s.d0
+	xorInto(&d, m[:])
+	return s.final(sc, d, msg, start)
+}
+
+// SealPrefixed is Seal with the associated-data component prefix || ad,
+// where pre was made from prefix: the same output as
+// SealJoined(dst, plaintext, prefix, ad).
+func (s *SIV) SealPrefixed(dst, plaintext []byte, pre *ADPrefix, ad []byte) []byte {
+	sc := getScratch()
+	defer putScratch(sc)
+	v := s.s2vPrefixed(sc, pre, ad, plaintext)
+	return s.seal(sc, dst, plaintext, &v)
+}
+
+// OpenPrefixed is Open for SealPrefixed.
+func (s *SIV) OpenPrefixed(dst, ciphertext []byte, pre *ADPrefix, ad []byte) ([]byte, error) {
+	sc := getScratch()
+	defer putScratch(sc)
+	out, pt, v, ok := s.decrypt(sc, dst, ciphertext)
+	if !ok {
+		return dst, ErrOpen
+	}
+	want := s.s2vPrefixed(sc, pre, ad, pt)
+	return verify(dst, out, pt, &v, &want)
 }
 
 // ctrXOR writes in XOR the AES-CTR keystream under iv (the synthetic IV
@@ -292,6 +367,7 @@ func (s *SIV) seal(sc *scratch, dst, plaintext []byte, v *block) []byte {
 }
 
 func (s *SIV) s2vComponents(sc *scratch, ad [][]byte, msg []byte) block {
+	start := s.msgStart(sc, msg)
 	d := s.d0
 	if len(ad) == 0 {
 		// d0 is dbl(CMAC(0)); with no component before the message, S2V
@@ -307,7 +383,7 @@ func (s *SIV) s2vComponents(sc *scratch, ad [][]byte, msg []byte) block {
 			xorInto(&d, m[:])
 		}
 	}
-	return s.final(sc, d, msg)
+	return s.final(sc, d, msg, start)
 }
 
 // Open authenticates and decrypts V || C sealed by Seal with the same ad

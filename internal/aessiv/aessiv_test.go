@@ -301,3 +301,33 @@ func TestOverlapPanics(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPrefixed: SealPrefixed and OpenPrefixed equal SealJoined and
+// OpenJoined for prefixes of every length around the block size.
+func TestPrefixed(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	s, _ := New(randBytes(r, 64))
+	for n := 0; n <= 50; n++ {
+		prefix := randBytes(r, n)
+		pre := s.NewADPrefix(prefix)
+		for _, adLen := range []int{0, 1, 10, 16, 27, 40} {
+			ad := randBytes(r, adLen)
+			pt := randBytes(r, r.IntN(70))
+			want := s.SealJoined(nil, pt, prefix, ad)
+			got := s.SealPrefixed(nil, pt, pre, ad)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("prefix %d, ad %d: SealPrefixed differs from SealJoined", n, adLen)
+			}
+			if p, err := s.OpenPrefixed(nil, want, pre, ad); err != nil || !bytes.Equal(p, pt) {
+				t.Fatalf("prefix %d, ad %d: OpenPrefixed: %v", n, adLen, err)
+			}
+			if adLen > 0 {
+				bad := bytes.Clone(ad)
+				bad[0] ^= 1
+				if _, err := s.OpenPrefixed(nil, want, pre, bad); !errors.Is(err, ErrOpen) {
+					t.Fatalf("OpenPrefixed accepted other associated data: %v", err)
+				}
+			}
+		}
+	}
+}
