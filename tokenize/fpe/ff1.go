@@ -4,7 +4,9 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"encoding/binary"
+	"hash/maphash"
 	"math/bits"
+	"sync/atomic"
 )
 
 const (
@@ -24,12 +26,32 @@ const (
 // FF1 is the FF1 format-preserving cipher of NIST SP 800-38G Rev.1 with an
 // AES key and a fixed alphabet. It is the recommended mode for new data.
 //
-// An FF1 holds only immutable state after construction and is safe for
-// concurrent use by multiple goroutines.
+// An FF1 is safe for concurrent use by multiple goroutines. Besides its
+// key schedule it remembers, for the last few (length, tweak) pairs it
+// saw, the CBC-MAC state after the block P and the tweak (SP 800-38G
+// Algorithm 7, steps 5 and 6), which every call with that pair starts
+// from; it must not be copied.
 type FF1 struct {
 	block    cipher.Block
 	alphabet *Alphabet
 	ri       *radixInfo
+
+	// prefixes remembers, per (length, tweak), the CBC-MAC state after P
+	// and the full blocks of Q that are the same in every round: a field's
+	// values share both, so a call with a remembered pair starts at the
+	// first round. Direct-mapped by a hash of the pair; a miss computes
+	// the state and replaces the slot.
+	seed     maphash.Seed
+	prefixes [prefixSlots]atomic.Pointer[ff1Prefix]
+}
+
+const prefixSlots = 16
+
+// ff1Prefix is an immutable cache entry of FF1.prefixes.
+type ff1Prefix struct {
+	n     int
+	tweak string
+	state [16]byte
 }
 
 // NewFF1 returns an FF1 cipher for a 16-, 24- or 32-byte AES key and the
@@ -53,7 +75,7 @@ func NewFF1WithAlphabet(key []byte, alphabet *Alphabet) (*FF1, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &FF1{block: block, alphabet: alphabet, ri: newRadixInfo(alphabet.Radix())}, nil
+	return &FF1{block: block, alphabet: alphabet, ri: newRadixInfo(alphabet.Radix()), seed: maphash.MakeSeed()}, nil
 }
 
 func newAES(key []byte) (cipher.Block, error) {
@@ -95,9 +117,21 @@ func (c *FF1) Decrypt(ciphertext string, tweak []byte) (string, error) {
 }
 
 func (c *FF1) cryptString(s string, tweak []byte, enc bool) (string, error) {
+	if len(s) <= shortString {
+		// Most values are short: a small buffer is cheaper to clear.
+		var buf [shortString]uint16
+		return c.cryptStringIn(buf[:0], s, tweak, enc)
+	}
 	var buf [stackNumerals]uint16
-	x := buf[:0]
-	if n := c.alphabet.Len(s); n > len(buf) {
+	return c.cryptStringIn(buf[:0], s, tweak, enc)
+}
+
+// shortString is the longest string, in bytes, converted in the small
+// numeral buffer.
+const shortString = 32
+
+func (c *FF1) cryptStringIn(x []uint16, s string, tweak []byte, enc bool) (string, error) {
+	if n := c.alphabet.Len(s); n > cap(x) {
 		if uint64(n) > MaxLenFF1 {
 			return "", wrapf(ErrInvalidInput, "length exceeds the FF1 maximum of %d", uint64(MaxLenFF1))
 		}
@@ -193,16 +227,7 @@ func (c *FF1) crypt(dst, src []uint16, tweak []byte, enc bool) error {
 	pad := (16 - (t+b+1)%16) % 16
 	varStart := t + pad
 	fixed := varStart &^ 15
-	ff1P(&s.state, c.ri.radix, u, n, t)
-	c.block.Encrypt(s.state[:], s.state[:])
-	for off := 0; off < fixed; off += 16 {
-		var blk [16]byte
-		if off < t {
-			copy(blk[:], tweak[off:min(t, off+16)])
-		}
-		xor16(&s.state, blk[:])
-		c.block.Encrypt(s.state[:], s.state[:])
-	}
+	c.prefixState(s, n, u, tweak, fixed)
 	var tail [32]byte
 	if fixed < t {
 		copy(tail[:], tweak[fixed:])
@@ -273,6 +298,40 @@ func (c *FF1) crypt(dst, src []uint16, tweak []byte, enc bool) error {
 	c.ri.strBE(dst[u:], B)
 	return nil
 }
+
+// prefixState sets s.state to the CBC-MAC state after P and the first
+// fixed bytes of Q (all of them tweak or padding, a multiple of 16), from
+// the cache when (n, tweak) was seen before. u, t, b and so fixed follow
+// from n, the radix and len(tweak).
+func (c *FF1) prefixState(s *scratch, n, u int, tweak []byte, fixed int) {
+	h := uint64(n)
+	if len(tweak) > 0 {
+		h ^= maphash.Bytes(c.seed, tweak)
+	}
+	slot := &c.prefixes[h%prefixSlots]
+	if p := slot.Load(); p != nil && p.n == n && p.tweak == string(tweak) {
+		s.state = p.state
+		return
+	}
+	t := len(tweak)
+	ff1P(&s.state, c.ri.radix, u, n, t)
+	c.block.Encrypt(s.state[:], s.state[:])
+	for off := 0; off < fixed; off += 16 {
+		var blk [16]byte
+		if off < t {
+			copy(blk[:], tweak[off:min(t, off+16)])
+		}
+		xor16(&s.state, blk[:])
+		c.block.Encrypt(s.state[:], s.state[:])
+	}
+	if t <= maxCachedTweak {
+		slot.Store(&ff1Prefix{n: n, tweak: string(tweak), state: s.state})
+	}
+}
+
+// maxCachedTweak is the longest tweak whose prefix state is remembered:
+// longer ones are rare and would make an entry costly to compare.
+const maxCachedTweak = 256
 
 // rounds64 runs the ten FF1 rounds when radix^v < 2^64, Q's variable part
 // is the single block tail and d = 8.
