@@ -118,3 +118,32 @@ func BenchmarkFormats(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTokenizeVsCard measures one value of each format of issue 16
+// beside the card in the same run, so that their ratios to the card are
+// meaningful on a noisy machine.
+func BenchmarkTokenizeVsCard(b *testing.B) {
+	_, tk := newTokenizer(b)
+	for _, bc := range []struct {
+		name string
+		f    tokenize.Format
+		v    string
+	}{
+		{"card", tokenize.Card{}, "4111 1111 1111 1111"},
+		{"phone", tokenize.Phone{}, "+48 601 234 567"},
+		{"pesel", tokenize.PESEL{}, "44051401359"},
+		{"date", tokenize.Date{}, "1985-03-14"},
+		{"iban", tokenize.IBAN{}, "PL61 1090 1014 0000 0712 1981 2874"},
+	} {
+		if _, err := tk.Tokenize(ctx, "cust-1", "customers.col", bc.f, bc.v); err != nil {
+			b.Fatalf("%s: %v", bc.name, err)
+		}
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(bc.v)))
+			for b.Loop() {
+				sink, _ = tk.Tokenize(ctx, "cust-1", "customers.col", bc.f, bc.v)
+			}
+		})
+	}
+}

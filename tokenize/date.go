@@ -130,18 +130,25 @@ func (f Date) Transform(e *Engine, v string, decrypt bool) (string, error) {
 	if n < minDomain && !f.InsecureSmallDomain {
 		return "", tooSmall("date", "window of %d days, need 10^6 (see Date.InsecureSmallDomain)", n)
 	}
-	if first := time.Unix(lo*86400, 0).UTC(); first.Format(layout) == first.AddDate(0, 0, 1).Format(layout) {
+	dateOnly := layout == time.DateOnly // writes the day: no need to check
+	if first := time.Unix(lo*86400, 0).UTC(); !dateOnly && first.Format(layout) == first.AddDate(0, 0, 1).Format(layout) {
 		return "", invalid("date", "layout must write the day of the month")
 	}
 	if v == "" {
 		return "", invalid("date", "empty value")
 	}
-	t, err := parseDate(layout, v)
-	if err != nil {
-		return "", invalid("date", "does not match the layout")
+	t, fast := time.Time{}, false
+	if dateOnly {
+		t, fast = parseDateOnly(v)
 	}
-	if t.Format(layout) != v {
-		return "", invalid("date", "does not format back identically under the layout")
+	if !fast {
+		var err error
+		if t, err = parseDate(layout, v); err != nil {
+			return "", invalid("date", "does not match the layout")
+		}
+		if t.Format(layout) != v {
+			return "", invalid("date", "does not format back identically under the layout")
+		}
 	}
 	day := dayNumber(t)
 	if day < lo || day > hi {
@@ -155,6 +162,10 @@ func (f Date) Transform(e *Engine, v string, decrypt bool) (string, error) {
 	y, m, d := nd.Date()
 	// t's location is UTC or a fixed zone (see parseDate), so the token
 	// keeps the clock and zone exactly.
+	if fast {
+		// YYYY-MM-DD of a date of years 1 to 9999: it parses back.
+		return string(appendDateOnly(make([]byte, 0, len(time.DateOnly)), y, int(m), d)), nil
+	}
 	tt := time.Date(y, m, d, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), t.Location())
 	out := tt.Format(layout)
 	// The layout must represent every date of the window (a two-digit
@@ -163,6 +174,42 @@ func (f Date) Transform(e *Engine, v string, decrypt bool) (string, error) {
 		return "", invalid("date", "layout cannot represent every date of the window (use a four-digit year)")
 	}
 	return out, nil
+}
+
+// parseDateOnly reads a value of the default layout, time.DateOnly, without
+// time.Parse: exactly four, two and two ASCII digits between dashes, a
+// month of 1 to 12 and a day of that month. It returns false for anything
+// else, which the general path then parses (and refuses) as before; what
+// it accepts is exactly what parseDate accepts and formats back
+// identically, at midnight UTC.
+func parseDateOnly(v string) (time.Time, bool) {
+	if len(v) != len(time.DateOnly) || v[4] != '-' || v[7] != '-' {
+		return time.Time{}, false
+	}
+	num := func(s string) (int, bool) {
+		n := 0
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	y, ok1 := num(v[0:4])
+	m, ok2 := num(v[5:7])
+	d, ok3 := num(v[8:10])
+	if !ok1 || !ok2 || !ok3 || m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
+		return time.Time{}, false
+	}
+	return time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC), true
+}
+
+// appendDateOnly appends y-m-d in time.DateOnly for 0 ≤ y ≤ 9999.
+func appendDateOnly(b []byte, y, m, d int) []byte {
+	return append(b, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+m/10), byte('0'+m%10), '-', byte('0'+d/10), byte('0'+d%10))
 }
 
 // parseDate reads v in layout independently of the machine's time zone:
