@@ -132,6 +132,7 @@ func BenchmarkTokenizeVsCard(b *testing.B) {
 		{"card", tokenize.Card{}, "4111 1111 1111 1111"},
 		{"phone", tokenize.Phone{}, "+48 601 234 567"},
 		{"pesel", tokenize.PESEL{}, "44051401359"},
+		{"pesel-v2", tokenize.PESEL{Version: 2}, "44051401359"},
 		{"date", tokenize.Date{}, "1985-03-14"},
 		{"iban", tokenize.IBAN{}, "PL61 1090 1014 0000 0712 1981 2874"},
 	} {

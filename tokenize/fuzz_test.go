@@ -74,7 +74,7 @@ func FuzzPhone(f *testing.F) {
 }
 
 func FuzzNationalID(f *testing.F) {
-	fuzzFormats(f, []tokenize.Format{tokenize.PESEL{}, tokenize.PESEL{KeepSex: true}, tokenize.NIP{}, tokenize.SSN{}},
+	fuzzFormats(f, []tokenize.Format{tokenize.PESEL{}, tokenize.PESEL{KeepSex: true}, tokenize.PESEL{Version: 2}, tokenize.PESEL{Version: 2, KeepSex: true}, tokenize.NIP{}, tokenize.SSN{}},
 		"44051401359", "123-456-32-18", "PL1234563218", "123-45-6789")
 }
 

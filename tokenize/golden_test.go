@@ -59,6 +59,8 @@ var goldenFormats = []struct {
 	{"phone-national-de", tokenize.Phone{DefaultRegion: "DE"}, "030 12345678", false},
 	{"phone-possible", tokenize.Phone{DefaultRegion: "PL", AllowPossible: true}, "+48 601 234 567", false},
 	{"pesel", tokenize.PESEL{}, "44051401359", false},
+	{"pesel-v2", tokenize.PESEL{Version: 2}, "44051401359", false},
+	{"pesel-v2-sex", tokenize.PESEL{Version: 2, KeepSex: true}, "44051401359", false},
 	{"nip", tokenize.NIP{}, "123-456-32-18", false},
 	{"ssn", tokenize.SSN{}, "123-45-6789", false},
 	{"iban", tokenize.IBAN{}, "PL61109010140000071219812874", false},

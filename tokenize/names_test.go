@@ -29,6 +29,8 @@ func TestDefaultNames(t *testing.T) {
 		"phone/possible":                  tokenize.Phone{AllowPossible: true},
 		"pesel":                           tokenize.PESEL{},
 		"pesel/sex":                       tokenize.PESEL{KeepSex: true},
+		"pesel/v2":                        tokenize.PESEL{Version: 2},
+		"pesel/v2/sex":                    tokenize.PESEL{Version: 2, KeepSex: true},
 		"nip":                             tokenize.NIP{},
 		"ssn":                             tokenize.SSN{},
 		"iban":                            tokenize.IBAN{},
