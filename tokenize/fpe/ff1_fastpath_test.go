@@ -1,6 +1,7 @@
 package fpe
 
 import (
+	"math/bits"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -160,4 +161,31 @@ func FuzzFF1FastVsBig(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestBarrettOneSubtraction: with recip = ⌊(2^64-1)/m⌋ one conditional
+// subtraction reduces any 64-bit y modulo every m < 2^32 of the fast
+// rounds, powers of two included, as rounds64 relies on.
+func TestBarrettOneSubtraction(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, radix := range []int{2, 3, 10, 16, 26, 36, 62, 255, 256, 1000, 65535, 65536} {
+		ri := newRadixInfo(radix)
+		for k := 1; k <= ri.k64; k++ {
+			md, _ := ri.modulus(k)
+			m := md.m1
+			if m >= 1<<32 {
+				break
+			}
+			ys := []uint64{0, 1, m - 1, m, m + 1, ^uint64(0), ^uint64(0) - 1, ^uint64(0) / m * m, ^uint64(0)/m*m - 1}
+			for range 2000 {
+				ys = append(ys, r.Uint64(), r.Uint64()/m*m+m-1)
+			}
+			for _, y := range ys {
+				q, _ := bits.Mul64(y, md.recip)
+				if got := condSub(y-q*m, m); got != y%m {
+					t.Fatalf("radix %d, k %d: %d mod %d = %d, want %d", radix, k, y, m, got, y%m)
+				}
+			}
+		}
+	}
 }
