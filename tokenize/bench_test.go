@@ -134,6 +134,7 @@ func BenchmarkTokenizeVsCard(b *testing.B) {
 		{"pesel", tokenize.PESEL{}, "44051401359"},
 		{"pesel-v2", tokenize.PESEL{Version: 2}, "44051401359"},
 		{"date", tokenize.Date{}, "1985-03-14"},
+		{"date-v2", tokenize.Date{Version: 2}, "1985-03-14"},
 		{"iban", tokenize.IBAN{}, "PL61 1090 1014 0000 0712 1981 2874"},
 	} {
 		if _, err := tk.Tokenize(ctx, "cust-1", "customers.col", bc.f, bc.v); err != nil {

@@ -160,11 +160,7 @@ var peselIndexCiphers = sync.OnceValue(func() [2]peselIndexCipher {
 		for r*r*r < n {
 			r++
 		}
-		runes := make([]rune, r)
-		for j := range runes {
-			runes[j] = rune(0x100 + j) // any distinct characters: only numerals are used
-		}
-		out[i] = peselIndexCipher{n: n, r: r, a: mustAlphabet(string(runes))}
+		out[i] = peselIndexCipher{n: n, r: r, a: radixAlphabet(int(r))}
 	}
 	return out
 })
