@@ -2,6 +2,7 @@ package tokenize
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -214,9 +215,12 @@ func (f Date) Transform(e *Engine, v string, decrypt bool) (string, error) {
 // until the result is below n again (r² < n + 2r + 1, so nearly always
 // at once).
 func (e *Engine) cryptIndexSquare(x, n uint64, decrypt bool) (uint64, error) {
-	r := uint64(1)
-	for r*r < n {
+	r := uint64(math.Sqrt(float64(n)))
+	for r*r < n { // exact ⌈√n⌉ whatever the float rounding
 		r++
+	}
+	for r > 1 && (r-1)*(r-1) >= n {
+		r--
 	}
 	c, err := e.cipher(radixAlphabet(int(r)))
 	if err != nil {
