@@ -59,6 +59,7 @@ type ff1Prefix struct {
 	iPos, tailLen int      // where [i] goes in tail, and tail's length (16 or 32)
 	tail          [32]byte // Q's variable blocks with their fixed bytes
 	fast          bool     // rounds64 applies
+	wide          bool     // fast with d = 12: y is 96 bits
 	st0, st1      uint64   // fast: state XOR tail's fixed bytes
 	shift         uint     // fast: 8·b, the position of [i]
 }
@@ -226,7 +227,11 @@ func (c *FF1) crypt(dst, src []uint16, tweak []byte, enc bool) error {
 	w := &s.work
 	if p.fast {
 		A, B := c.ri.numBE64(src[:u]), c.ri.numBE64(src[u:])
-		A, B = c.rounds64(w, p, A, B, enc)
+		if p.wide {
+			A, B = c.rounds96(w, p, A, B, enc)
+		} else {
+			A, B = c.rounds64(w, p, A, B, enc)
+		}
 		c.ri.strBE(dst[:u], u128{0, A})
 		c.ri.strBE(dst[u:], u128{0, B})
 		return nil
@@ -331,11 +336,13 @@ func (c *FF1) plan(s *scratch, n int, tweak []byte) *ff1Prefix {
 	}
 	p.iPos = varStart - fixed
 	p.tailLen = p.iPos + 1 + p.b // 16 or 32
-	if p.tailLen == 16 && p.d == 8 && p.mv.m2 == 1 {
-		// Common case (halves below 2^32, e.g. up to 18 decimal digits): Q's
-		// variable part is one block, y is the first 8 bytes of R, and all
-		// arithmetic is on uint64 values held in registers.
+	if p.tailLen == 16 && p.mv.m2 == 1 && (p.d == 8 || p.d == 12 && p.b <= 7) {
+		// Common case (halves below 2^56, e.g. up to 32 decimal digits): Q's
+		// variable part is one block, y is the first 8 (halves below 2^32)
+		// or 12 bytes of R, and all arithmetic is on uint64 values held in
+		// registers.
 		p.fast = true
+		p.wide = p.d == 12
 		p.st0 = binary.BigEndian.Uint64(p.state[0:8]) ^ binary.BigEndian.Uint64(p.tail[0:8])
 		p.st1 = binary.BigEndian.Uint64(p.state[8:16]) ^ binary.BigEndian.Uint64(p.tail[8:16])
 		p.shift = uint(8 * p.b)
@@ -349,6 +356,43 @@ func (c *FF1) plan(s *scratch, n int, tweak []byte) *ff1Prefix {
 // maxCachedTweak is the longest tweak whose prefix state is remembered:
 // longer ones are rare and would make an entry costly to compare.
 const maxCachedTweak = 256
+
+// rounds96 is rounds64 for d = 12 (halves of 2^32 to 2^56): y is the
+// 96-bit y1·2^64 + y0, reduced with Barrett steps for a modulus below 2^32
+// and with one 128-by-64-bit division otherwise (y1 < 2^32 ≤ m).
+func (c *FF1) rounds96(w *[16]byte, p *ff1Prefix, A, B uint64, enc bool) (uint64, uint64) {
+	st0, st1, shift := p.st0, p.st1, p.shift
+	for r := uint64(0); r < 10; r++ {
+		i, x := r, B
+		if !enc {
+			i, x = 9-r, A
+		}
+		binary.BigEndian.PutUint64(w[0:8], st0)
+		binary.BigEndian.PutUint64(w[8:16], st1^x^i<<shift)
+		c.block.Encrypt(w[:], w[:])
+		md := &p.mv
+		if i%2 == 0 {
+			md = &p.mu
+		}
+		m := md.m1
+		y1 := uint64(binary.BigEndian.Uint32(w[0:4]))
+		y0 := binary.BigEndian.Uint64(w[4:12])
+		var y uint64
+		if m < 1<<32 {
+			y = condSub(md.barrett(md.barrett(y1)*md.r64)+md.barrett(y0), m)
+		} else {
+			_, y = bits.Div64(y1, y0, m)
+		}
+		if enc {
+			// A, y < m < 2^56: no overflow.
+			A, B = B, condSub(A+y, m)
+		} else {
+			d, bw := bits.Sub64(B, y, 0)
+			A, B = d+(m&-bw), A
+		}
+	}
+	return A, B
+}
 
 // rounds64 runs the ten FF1 rounds of a fast plan: radix^v < 2^32, Q's
 // variable part the single block whose constant bytes are in st0/st1, and
