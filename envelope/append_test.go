@@ -110,3 +110,36 @@ func TestAppendAllocations(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendOverlapPanics: encrypting into the plaintext's own storage
+// would overwrite it with the header before sealing (a ciphertext of other
+// bytes, silently), and decrypting into the ciphertext's would overwrite
+// it before it is authenticated: both panic.
+func TestAppendOverlapPanics(t *testing.T) {
+	c := newCipher(t)
+	mustPanic := func(what string, f func()) {
+		t.Helper()
+		defer func() {
+			if recover() == nil {
+				t.Fatalf("%s did not panic", what)
+			}
+		}()
+		f()
+	}
+	buf := make([]byte, 512)
+	copy(buf[10:], "ada@example.com")
+	pt := buf[10:25]
+	mustPanic("AppendEncrypt into the plaintext", func() { c.AppendEncrypt(ctx, buf[:0], "cust-1", pt, nil) })
+	mustPanic("AppendEncryptDeterministic into the plaintext", func() { c.AppendEncryptDeterministic(ctx, buf[:0], "cust-1", pt, nil) })
+	ct, err := c.Encrypt(ctx, "cust-1", []byte("ada@example.com"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(buf[100:], ct)
+	mustPanic("AppendDecrypt into the ciphertext", func() { c.AppendDecrypt(ctx, buf[:95], buf[100:100+len(ct)], nil) })
+	// Disjoint parts of one buffer are fine.
+	out, err := c.AppendDecrypt(ctx, buf[:0], buf[100:100+len(ct)], nil) // 15 bytes before it
+	if err != nil || string(out) != "ada@example.com" {
+		t.Fatalf("AppendDecrypt into a disjoint part: %q, %v", out, err)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/fieldcrypt/fieldcrypt/internal/aessiv"
 	"github.com/fieldcrypt/fieldcrypt/keys"
@@ -322,8 +323,9 @@ func (c *Cipher) Encrypt(ctx context.Context, subject string, plaintext, associa
 // manner of cipher.AEAD.Seal: it returns dst extended by the ciphertext
 // (len(plaintext) + 82 bytes), reusing dst's capacity when it is enough,
 // so a caller that keeps one buffer encrypts without allocating once the
-// subject's key is cached. The appended bytes must not overlap plaintext
-// (it panics if they do). On error it returns nil.
+// subject's key is cached. The appended bytes must not overlap plaintext:
+// encryption is never in place, and it panics if they share memory. On
+// error it returns nil.
 func (c *Cipher) AppendEncrypt(ctx context.Context, dst []byte, subject string, plaintext, associatedData []byte) ([]byte, error) {
 	k, err := c.current(ctx, subject)
 	if err != nil {
@@ -339,6 +341,7 @@ func appendGCM(dst []byte, k *keys.Key, plaintext, associatedData []byte) ([]byt
 		return nil, err
 	}
 	out := slices.Grow(dst, HeaderSize+gcmOverhead+len(plaintext))
+	checkOverlap(out[len(dst):len(dst)+HeaderSize+gcmOverhead+len(plaintext)], plaintext)
 	out = putHeader(out, Randomized, k, &p.commit)
 	bp, ad := withHeader(out[len(dst):], associatedData)
 	out = p.aead.Seal(out, nil, plaintext, ad) // appends nonce | ciphertext | tag
@@ -380,6 +383,7 @@ func appendSIV(dst []byte, k *keys.Key, plaintext, associatedData []byte) ([]byt
 		return nil, err
 	}
 	out := slices.Grow(dst, HeaderSize+sivOverhead+len(plaintext))
+	checkOverlap(out[len(dst):len(dst)+HeaderSize+sivOverhead+len(plaintext)], plaintext)
 	out = append(append(out, p.header[:]...), p.commit[:]...)
 	return p.siv.SealPrefixed(out, plaintext, p.pre, associatedData), nil
 }
@@ -430,7 +434,8 @@ func (c *Cipher) Decrypt(ctx context.Context, ciphertext, associatedData []byte)
 // manner of cipher.AEAD.Open: it returns dst extended by the plaintext,
 // reusing dst's capacity when it is enough, so that a caller that keeps
 // one buffer decrypts without allocating once the key is cached. The
-// appended bytes must not overlap ciphertext (it panics if they do). On
+// appended bytes must not overlap ciphertext: decryption is never in
+// place, and it panics if they share memory. On
 // error it returns nil, and no unauthenticated plaintext is left in dst's
 // spare capacity.
 func (c *Cipher) AppendDecrypt(ctx context.Context, dst, ciphertext, associatedData []byte) ([]byte, error) {
@@ -448,10 +453,31 @@ func (c *Cipher) AppendDecrypt(ctx context.Context, dst, ciphertext, associatedD
 	if k.Purpose() != c.purpose {
 		return nil, fmt.Errorf("%w: the key serves another purpose than this Cipher's", ErrDecrypt)
 	}
+	ptLen := len(body) - sivOverhead
+	if h.mode == Randomized {
+		ptLen = len(body) - gcmOverhead
+	}
+	if cap(dst)-len(dst) >= ptLen { // else the plaintext goes to a new array
+		checkOverlap(dst[len(dst):len(dst)+ptLen], ciphertext)
+	}
 	if h.version == 1 {
 		return openV1(dst, k, h.mode, body, associatedData)
 	}
 	return open(dst, k, h.mode, ciphertext[:HeaderSize], body, associatedData)
+}
+
+// checkOverlap panics if out, the bytes an Append method is about to
+// write, shares memory with in, the input it reads: the header would
+// overwrite plaintext before it is sealed, or plaintext ciphertext before
+// it is authenticated, and crypto/cipher does not catch every case.
+func checkOverlap(out, in []byte) {
+	if len(out) == 0 || len(in) == 0 {
+		return
+	}
+	o, i := uintptr(unsafe.Pointer(unsafe.SliceData(out))), uintptr(unsafe.Pointer(unsafe.SliceData(in)))
+	if o < i+uintptr(len(in)) && i < o+uintptr(len(out)) {
+		panic("envelope: the destination buffer overlaps the input")
+	}
 }
 
 // sameCommitment compares a key's commitment with a header's in constant
