@@ -15,8 +15,9 @@
 // process memory, so two clones of a VM snapshot or a checkpoint/restore
 // (Firecracker, SnapStart-style, CRIU) never repeat a (key, nonce) pair as
 // long as the kernel reseeds on restore, which Linux does for VM forks
-// (vmgenid). EncryptDeterministic is AES-SIV (RFC 5297, Tink's
-// implementation): equal plaintexts under one subject key, purpose and
+// (vmgenid). EncryptDeterministic is AES-SIV (RFC 5297, AES-SIV-512;
+// fieldcrypt's own implementation, byte for byte the output of Tink's
+// DeterministicAEAD that earlier releases used): equal plaintexts under one subject key, purpose and
 // associated data give equal ciphertexts, which allows equality lookups and
 // leaks exactly that equality (and the frequency of each value). Both modes
 // decrypt with Decrypt.
@@ -87,6 +88,14 @@
 // again) and purge old copies; the randomised mode of version 1 is not
 // affected. testdata/golden holds vectors of both versions, which must
 // decrypt forever.
+//
+// # Buffers
+//
+// [Cipher.AppendEncrypt], [Cipher.AppendEncryptDeterministic] and
+// [Cipher.AppendDecrypt] append to a caller's buffer, as cipher.AEAD's Seal
+// and Open do, so that a loop over many fields reuses one buffer and
+// allocates nothing once the subject's key is cached. Encrypt,
+// EncryptDeterministic and Decrypt return a new slice each time.
 //
 // # Associated data
 //

@@ -10,11 +10,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
+	"unsafe"
 
-	tinksubtle "github.com/tink-crypto/tink-go/v2/daead/subtle"
-
+	"github.com/fieldcrypt/fieldcrypt/internal/aessiv"
 	"github.com/fieldcrypt/fieldcrypt/keys"
 	"github.com/fieldcrypt/fieldcrypt/keys/insecuresecretaccess"
 )
@@ -70,7 +71,8 @@ const (
 	authenticated = 22
 	nonceSize     = 12
 	gcmOverhead   = nonceSize + 16
-	sivOverhead   = 16
+	sivOverhead   = aessiv.Overhead
+	sivKeySize    = 64 // AES-SIV-512: two AES-256 keys
 
 	// Labels of the HKDF-SHA256 derivations from a subject key: one data
 	// key per format version and mode, and the version 2 key commitment.
@@ -177,8 +179,13 @@ type gcmPrimitive struct {
 }
 
 type sivPrimitive struct {
-	siv    *tinksubtle.AESSIV
+	siv    *aessiv.SIV // key schedules, CMAC subkeys and S2V's first state, built once
 	commit [CommitmentSize]byte
+	// Version 2: the authenticated header bytes this key writes, and the
+	// S2V state after them, which every message's associated data starts
+	// with.
+	header [authenticated]byte
+	pre    *aessiv.ADPrefix
 }
 
 // dataKey derives the data key of one format version and mode.
@@ -227,22 +234,21 @@ func gcmOf(k *keys.Key, label string) (*gcmPrimitive, error) {
 
 func sivOf(k *keys.Key, label string) (*sivPrimitive, error) {
 	prim, err := keys.Derive(k, insecuresecretaccess.Token{}, label, func(secret []byte) (*sivPrimitive, error) {
-		dk, err := dataKey(secret, label, tinksubtle.AESSIVKeySize)
+		dk, err := dataKey(secret, label, sivKeySize)
 		if err != nil {
 			return nil, err
 		}
-		// Tink's AESSIV keeps the key slice and builds its CTR cipher from
-		// the second half on every call, so dk must stay as it is for the
-		// primitive's life: it is this primitive's own copy.
+		defer clear(dk) // aessiv.New expands it into its key schedules
 		if label == labelSIVv1 {
-			// Format 1 cleared dk right after NewAESSIV, so every version 1
-			// deterministic ciphertext was CTR-encrypted under an all-zero
-			// key: readable by anyone, with or without the subject key.
-			// Reading them back needs the same zero half. See the package
-			// documentation (# Backwards compatibility).
+			// Format 1 handed dk to Tink's AESSIV, which kept the slice,
+			// and then cleared it, so every version 1 deterministic
+			// ciphertext was CTR-encrypted under an all-zero key: readable
+			// by anyone, with or without the subject key. Reading them
+			// back needs the same zero half. See the package documentation
+			// (# Backwards compatibility).
 			clear(dk[32:])
 		}
-		siv, err := tinksubtle.NewAESSIV(dk)
+		siv, err := aessiv.New(dk)
 		if err != nil {
 			return nil, err
 		}
@@ -251,6 +257,8 @@ func sivOf(k *keys.Key, label string) (*sivPrimitive, error) {
 			if p.commit, err = commitment(secret); err != nil {
 				return nil, err
 			}
+			putHeader(p.header[:0], Deterministic, k, &p.commit)
+			p.pre = siv.NewADPrefix(p.header[:])
 		}
 		return p, nil
 	})
@@ -308,13 +316,34 @@ func (c *Cipher) Encrypt(ctx context.Context, subject string, plaintext, associa
 	if err != nil {
 		return nil, err
 	}
+	return appendGCM(make([]byte, 0, HeaderSize+gcmOverhead+len(plaintext)), k, plaintext, associatedData)
+}
+
+// AppendEncrypt is [Cipher.Encrypt] appending the ciphertext to dst, in the
+// manner of cipher.AEAD.Seal: it returns dst extended by the ciphertext
+// (len(plaintext) + 82 bytes), reusing dst's capacity when it is enough,
+// so a caller that keeps one buffer encrypts without allocating once the
+// subject's key is cached. The appended bytes must not overlap plaintext:
+// encryption is never in place, and it panics if they share memory. On
+// error it returns nil.
+func (c *Cipher) AppendEncrypt(ctx context.Context, dst []byte, subject string, plaintext, associatedData []byte) ([]byte, error) {
+	k, err := c.current(ctx, subject)
+	if err != nil {
+		return nil, err
+	}
+	return appendGCM(dst, k, plaintext, associatedData)
+}
+
+// appendGCM appends a version 2 randomised ciphertext under k to dst.
+func appendGCM(dst []byte, k *keys.Key, plaintext, associatedData []byte) ([]byte, error) {
 	p, err := gcmOf(k, labelGCM)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]byte, 0, HeaderSize+gcmOverhead+len(plaintext))
+	out := slices.Grow(dst, HeaderSize+gcmOverhead+len(plaintext))
+	checkOverlap(out[len(dst):len(dst)+HeaderSize+gcmOverhead+len(plaintext)], plaintext)
 	out = putHeader(out, Randomized, k, &p.commit)
-	bp, ad := withHeader(out, associatedData)
+	bp, ad := withHeader(out[len(dst):], associatedData)
 	out = p.aead.Seal(out, nil, plaintext, ad) // appends nonce | ciphertext | tag
 	releaseAD(bp, ad)
 	return out, nil
@@ -329,26 +358,34 @@ func (c *Cipher) EncryptDeterministic(ctx context.Context, subject string, plain
 	if err != nil {
 		return nil, err
 	}
-	return encryptSIV(k, plaintext, associatedData)
+	return appendSIV(make([]byte, 0, HeaderSize+sivOverhead+len(plaintext)), k, plaintext, associatedData)
 }
 
-// encryptSIV is EncryptDeterministic under the key version k.
-func encryptSIV(k *keys.Key, plaintext, associatedData []byte) ([]byte, error) {
+// AppendEncryptDeterministic is [Cipher.EncryptDeterministic] appending
+// the ciphertext (len(plaintext) + 70 bytes) to dst, as [Cipher.AppendEncrypt]
+// does. It allocates nothing for a cached key and a dst with room, up to
+// 128-byte plaintexts (longer ones cost one small allocation for the CTR
+// keystream).
+func (c *Cipher) AppendEncryptDeterministic(ctx context.Context, dst []byte, subject string, plaintext, associatedData []byte) ([]byte, error) {
+	k, err := c.current(ctx, subject)
+	if err != nil {
+		return nil, err
+	}
+	return appendSIV(dst, k, plaintext, associatedData)
+}
+
+// appendSIV appends a version 2 deterministic ciphertext under k to dst. The
+// AES-SIV associated data is the one component header[:22] || ad, absorbed
+// without joining the two.
+func appendSIV(dst []byte, k *keys.Key, plaintext, associatedData []byte) ([]byte, error) {
 	p, err := sivOf(k, labelSIV)
 	if err != nil {
 		return nil, err
 	}
-	var hdr [HeaderSize]byte
-	putHeader(hdr[:0], Deterministic, k, &p.commit)
-	bp, ad := withHeader(hdr[:], associatedData)
-	ct, err := p.siv.EncryptDeterministically(plaintext, ad)
-	releaseAD(bp, ad)
-	if err != nil {
-		return nil, fmt.Errorf("envelope: encrypt: %w", err)
-	}
-	out := make([]byte, 0, HeaderSize+len(ct))
-	out = append(out, hdr[:]...)
-	return append(out, ct...), nil
+	out := slices.Grow(dst, HeaderSize+sivOverhead+len(plaintext))
+	checkOverlap(out[len(dst):len(dst)+HeaderSize+sivOverhead+len(plaintext)], plaintext)
+	out = append(append(out, p.header[:]...), p.commit[:]...)
+	return p.siv.SealPrefixed(out, plaintext, p.pre, associatedData), nil
 }
 
 // EncryptDeterministicAll returns what EncryptDeterministic returns under
@@ -370,7 +407,7 @@ func (c *Cipher) EncryptDeterministicAll(ctx context.Context, subject string, pl
 	}
 	out := make([][]byte, 0, len(ks))
 	for _, k := range ks {
-		ct, err := encryptSIV(k, plaintext, associatedData)
+		ct, err := appendSIV(make([]byte, 0, HeaderSize+sivOverhead+len(plaintext)), k, plaintext, associatedData)
 		if err != nil {
 			return nil, err
 		}
@@ -383,6 +420,25 @@ func (c *Cipher) EncryptDeterministicAll(ctx context.Context, subject string, pl
 // format version, looking up the key it names. associatedData must equal
 // the bytes given to Encrypt. The key must serve the Cipher's purpose.
 func (c *Cipher) Decrypt(ctx context.Context, ciphertext, associatedData []byte) ([]byte, error) {
+	pt, err := c.AppendDecrypt(ctx, nil, ciphertext, associatedData)
+	if err != nil {
+		return nil, err
+	}
+	if pt == nil {
+		pt = []byte{}
+	}
+	return pt, nil
+}
+
+// AppendDecrypt is [Cipher.Decrypt] appending the plaintext to dst, in the
+// manner of cipher.AEAD.Open: it returns dst extended by the plaintext,
+// reusing dst's capacity when it is enough, so that a caller that keeps
+// one buffer decrypts without allocating once the key is cached. The
+// appended bytes must not overlap ciphertext: decryption is never in
+// place, and it panics if they share memory. On
+// error it returns nil, and no unauthenticated plaintext is left in dst's
+// spare capacity.
+func (c *Cipher) AppendDecrypt(ctx context.Context, dst, ciphertext, associatedData []byte) ([]byte, error) {
 	h, body, err := parse(ciphertext)
 	if err != nil {
 		return nil, err
@@ -397,19 +453,31 @@ func (c *Cipher) Decrypt(ctx context.Context, ciphertext, associatedData []byte)
 	if k.Purpose() != c.purpose {
 		return nil, fmt.Errorf("%w: the key serves another purpose than this Cipher's", ErrDecrypt)
 	}
-	var pt []byte
+	ptLen := len(body) - sivOverhead
+	if h.mode == Randomized {
+		ptLen = len(body) - gcmOverhead
+	}
+	if cap(dst)-len(dst) >= ptLen { // else the plaintext goes to a new array
+		checkOverlap(dst[len(dst):len(dst)+ptLen], ciphertext)
+	}
 	if h.version == 1 {
-		pt, err = openV1(k, h.mode, body, associatedData)
-	} else {
-		pt, err = open(k, h.mode, ciphertext[:HeaderSize], body, associatedData)
+		return openV1(dst, k, h.mode, body, associatedData)
 	}
-	if err != nil {
-		return nil, err
+	return open(dst, k, h.mode, ciphertext[:HeaderSize], body, associatedData)
+}
+
+// checkOverlap panics if out, the bytes an Append method is about to
+// write, shares memory with in, the input it reads: the header would
+// overwrite plaintext before it is sealed, or plaintext ciphertext before
+// it is authenticated, and crypto/cipher does not catch every case.
+func checkOverlap(out, in []byte) {
+	if len(out) == 0 || len(in) == 0 {
+		return
 	}
-	if pt == nil {
-		pt = []byte{}
+	o, i := uintptr(unsafe.Pointer(unsafe.SliceData(out))), uintptr(unsafe.Pointer(unsafe.SliceData(in)))
+	if o < i+uintptr(len(in)) && i < o+uintptr(len(out)) {
+		panic("envelope: the destination buffer overlaps the input")
 	}
-	return pt, nil
 }
 
 // sameCommitment compares a key's commitment with a header's in constant
@@ -423,36 +491,39 @@ func sameCommitment(key *[CommitmentSize]byte, header []byte) bool {
 	return x == 0
 }
 
-// open decrypts a version 2 body: the key commitment first (in constant
-// time), then the AEAD with the header as the start of the associated data.
-func open(k *keys.Key, mode Mode, header, body, associatedData []byte) ([]byte, error) {
-	var (
-		commit *[CommitmentSize]byte
-		gcm    *gcmPrimitive
-		siv    *sivPrimitive
-		err    error
-	)
+// open decrypts a version 2 body, appending the plaintext to dst: the key
+// commitment first (in constant time), then the AEAD with the header as the
+// start of the associated data.
+func open(dst []byte, k *keys.Key, mode Mode, header, body, associatedData []byte) ([]byte, error) {
 	if mode == Randomized {
-		if gcm, err = gcmOf(k, labelGCM); err != nil {
+		p, err := gcmOf(k, labelGCM)
+		if err != nil {
 			return nil, err
 		}
-		commit = &gcm.commit
-	} else {
-		if siv, err = sivOf(k, labelSIV); err != nil {
-			return nil, err
+		if !sameCommitment(&p.commit, header[22:HeaderSize]) {
+			return nil, ErrDecrypt
 		}
-		commit = &siv.commit
+		bp, ad := withHeader(header, associatedData)
+		pt, err := p.aead.Open(dst, nil, body, ad)
+		releaseAD(bp, ad)
+		if err != nil {
+			return nil, ErrDecrypt
+		}
+		return pt, nil
 	}
-	if !sameCommitment(commit, header[22:HeaderSize]) {
+	p, err := sivOf(k, labelSIV)
+	if err != nil {
+		return nil, err
+	}
+	if !sameCommitment(&p.commit, header[22:HeaderSize]) {
 		return nil, ErrDecrypt
 	}
-	bp, ad := withHeader(header, associatedData)
-	defer releaseAD(bp, ad)
 	var pt []byte
-	if gcm != nil {
-		pt, err = gcm.aead.Open(nil, nil, body, ad)
+	if string(header[:authenticated]) == string(p.header[:]) {
+		// Always so: the key was found by this header's ID and version.
+		pt, err = p.siv.OpenPrefixed(dst, body, p.pre, associatedData)
 	} else {
-		pt, err = siv.siv.DecryptDeterministically(body, ad)
+		pt, err = p.siv.OpenJoined(dst, body, header[:authenticated], associatedData)
 	}
 	if err != nil {
 		return nil, ErrDecrypt
@@ -460,16 +531,16 @@ func open(k *keys.Key, mode Mode, header, body, associatedData []byte) ([]byte, 
 	return pt, nil
 }
 
-// openV1 decrypts a version 1 body: no commitment, the header bound only
-// through the key it selects.
-func openV1(k *keys.Key, mode Mode, body, associatedData []byte) ([]byte, error) {
+// openV1 decrypts a version 1 body, appending the plaintext to dst: no
+// commitment, the header bound only through the key it selects.
+func openV1(dst []byte, k *keys.Key, mode Mode, body, associatedData []byte) ([]byte, error) {
 	var pt []byte
 	if mode == Randomized {
 		p, err := gcmOf(k, labelGCMv1)
 		if err != nil {
 			return nil, err
 		}
-		pt, err = p.aead.Open(nil, nil, body, associatedData)
+		pt, err = p.aead.Open(dst, nil, body, associatedData)
 		if err != nil {
 			return nil, ErrDecrypt
 		}
@@ -479,7 +550,7 @@ func openV1(k *keys.Key, mode Mode, body, associatedData []byte) ([]byte, error)
 	if err != nil {
 		return nil, err
 	}
-	pt, err = p.siv.DecryptDeterministically(body, associatedData)
+	pt, err = p.siv.Open(dst, body, associatedData)
 	if err != nil {
 		return nil, ErrDecrypt
 	}

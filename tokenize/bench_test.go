@@ -118,3 +118,68 @@ func BenchmarkFormats(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTokenizeVsCard measures the formats of issue 16 beside the card
+// in the same run, so that their ratios to the card are meaningful on a
+// noisy machine. Card, PESEL and Date walk a number of FF1 steps that
+// depends on the value, so each cycles through 64 values (phone and IBAN
+// through one) to measure the average walk.
+func BenchmarkTokenizeVsCard(b *testing.B) {
+	_, tk := newTokenizer(b)
+	var cards, pesels, dates []string
+	for i := range 64 {
+		body := fmt.Sprintf("411111%09d", 7919*i)
+		cards = append(cards, body+luhnCheckDigit(body))
+		d := time.Date(1950, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, 331*i)
+		dates = append(dates, d.Format(time.DateOnly))
+		mm := int(d.Month())
+		if d.Year() >= 2000 {
+			mm += 20
+		}
+		pesels = append(pesels, peselWithCheck(fmt.Sprintf("%02d%02d%02d%04d", d.Year()%100, mm, d.Day(), 37*i)))
+	}
+	for _, bc := range []struct {
+		name   string
+		f      tokenize.Format
+		values []string
+	}{
+		{"card", tokenize.Card{}, cards},
+		{"phone", tokenize.Phone{}, []string{"+48 601 234 567"}},
+		{"pesel", tokenize.PESEL{}, pesels},
+		{"pesel-v2", tokenize.PESEL{Version: 2}, pesels},
+		{"date", tokenize.Date{}, dates},
+		{"date-v2", tokenize.Date{Version: 2}, dates},
+		{"iban", tokenize.IBAN{}, []string{"PL61 1090 1014 0000 0712 1981 2874"}},
+	} {
+		for _, v := range bc.values {
+			if _, err := tk.Tokenize(ctx, "cust-1", "customers.col", bc.f, v); err != nil {
+				b.Fatalf("%s %q: %v", bc.name, v, err)
+			}
+		}
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(bc.values[0])))
+			i := 0
+			for b.Loop() {
+				sink, _ = tk.Tokenize(ctx, "cust-1", "customers.col", bc.f, bc.values[i%len(bc.values)])
+				i++
+			}
+		})
+	}
+}
+
+// luhnCheckDigit returns the digit that makes body+digit Luhn-valid.
+func luhnCheckDigit(body string) string {
+	sum := 0
+	for i := range len(body) {
+		d := int(body[len(body)-1-i] - '0')
+		if i%2 == 0 {
+			d *= 2
+			if d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+	}
+	return fmt.Sprint((10 - sum%10) % 10)
+}

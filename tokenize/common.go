@@ -73,10 +73,23 @@ var errWalk = errors.New("tokenize: cycle walk did not terminate")
 // again, until ok(x) holds. Cycle walking restricts the FF1 permutation to
 // the set where ok holds: when the input is in that set, the walk ends and
 // walking back with decrypt returns it.
+//
+// The cipher and the tweak are looked up once per walk, not per step: each
+// step is the same FF1 call Numerals makes.
 func (e *Engine) walk(part string, x []uint16, decrypt bool, ok func([]uint16) bool) error {
+	c, err := e.cipher(decimalAlphabet)
+	if err != nil {
+		return err
+	}
+	tw := e.partTweak(part)
 	for range maxWalk {
-		if err := e.Numerals(decimalAlphabet, part, x, x, decrypt); err != nil {
-			return err
+		if decrypt {
+			err = c.DecryptNumerals(x, x, tw)
+		} else {
+			err = c.EncryptNumerals(x, x, tw)
+		}
+		if err != nil {
+			return mapErr(err)
 		}
 		if ok(x) {
 			return nil

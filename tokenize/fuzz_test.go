@@ -74,7 +74,7 @@ func FuzzPhone(f *testing.F) {
 }
 
 func FuzzNationalID(f *testing.F) {
-	fuzzFormats(f, []tokenize.Format{tokenize.PESEL{}, tokenize.PESEL{KeepSex: true}, tokenize.NIP{}, tokenize.SSN{}},
+	fuzzFormats(f, []tokenize.Format{tokenize.PESEL{}, tokenize.PESEL{KeepSex: true}, tokenize.PESEL{Version: 2}, tokenize.PESEL{Version: 2, KeepSex: true}, tokenize.NIP{}, tokenize.SSN{}},
 		"44051401359", "123-456-32-18", "PL1234563218", "123-45-6789")
 }
 
@@ -90,7 +90,7 @@ func FuzzPostcode(f *testing.F) {
 }
 
 func FuzzDate(f *testing.F) {
-	fuzzFormats(f, []tokenize.Format{tokenize.Date{}, tokenize.Date{Layout: "02.01.2006 15:04 MST"},
+	fuzzFormats(f, []tokenize.Format{tokenize.Date{}, tokenize.Date{Version: 2}, tokenize.Date{Layout: "02.01.2006 15:04 MST"},
 		tokenize.Date{Layout: "January 2, 2006", Min: time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC), Max: time.Date(2099, 12, 31, 0, 0, 0, 0, time.UTC), InsecureSmallDomain: true}},
 		"1985-03-14", "14.03.1985 10:30 CET", "0001-01-01", "March 14, 1985")
 }

@@ -45,26 +45,32 @@ var ibanLengths = map[string]int{
 }
 
 // ibanMod97 returns the ISO 7064 mod-97 remainder of the rearranged IBAN
-// (BBAN, country code, check digits) of the compact IBAN c.
+// (BBAN, country code, check digits) of the compact IBAN c, letters read
+// as 10 to 35. The digits are accumulated in a uint64 and reduced every 16
+// of them (r < 97 then, so r stays below 97·10^18 < 2^64): the remainder
+// is the same as reducing after every digit.
 func ibanMod97(c []byte) int {
-	r := 0
-	add := func(ch byte) {
+	var r uint64
+	n := 0
+	for i := range c {
+		ch := c[(i+4)%len(c)] // c[4:], then c[:4]
 		switch {
 		case '0' <= ch && ch <= '9':
-			r = (r*10 + int(ch-'0')) % 97
+			r = r*10 + uint64(ch-'0')
+			n++
 		case 'A' <= ch && ch <= 'Z':
-			r = (r*100 + int(ch-'A') + 10) % 97
+			r = r*100 + uint64(ch-'A') + 10
+			n += 2
 		case 'a' <= ch && ch <= 'z':
-			r = (r*100 + int(ch-'a') + 10) % 97
+			r = r*100 + uint64(ch-'a') + 10
+			n += 2
+		}
+		if n >= 16 {
+			r %= 97
+			n = 0
 		}
 	}
-	for _, ch := range c[4:] {
-		add(ch)
-	}
-	for _, ch := range c[:4] {
-		add(ch)
-	}
-	return r
+	return int(r % 97)
 }
 
 // Transform implements Format.
@@ -99,7 +105,10 @@ func (IBAN) Transform(e *Engine, v string, decrypt bool) (string, error) {
 	if c[2] < '0' || c[2] > '9' || c[3] < '0' || c[3] > '9' {
 		return "", invalid("IBAN", "check digits are not digits")
 	}
-	country := string(c[:2])
+	country := v[:2] // c[:2] without a copy, unless a space splits it ("P L61…")
+	if v[1] == ' ' {
+		country = string(c[:2])
+	}
 	if n, ok := ibanLengths[country]; ok && len(c) != n {
 		return "", invalid("IBAN", "has %d characters, %s IBANs have %d", len(c), country, n)
 	}
@@ -123,7 +132,8 @@ func (IBAN) Transform(e *Engine, v string, decrypt bool) (string, error) {
 	c[2], c[3] = '0', '0'
 	check := 98 - ibanMod97(c)
 	c[2], c[3] = byte('0'+check/10), byte('0'+check%10)
-	out := []byte(v)
+	var obuf [96]byte
+	out := append(obuf[:0], v...)
 	j := 0
 	for i := range out {
 		if out[i] != ' ' {

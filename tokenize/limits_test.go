@@ -171,7 +171,7 @@ func peselWithCheck(s string) string {
 func TestLimitsNationalID(t *testing.T) {
 	_, tk := newTokenizer(t)
 	// PESEL: 11 digits; dates 1800-01-01 (month 81) to 2299-12-31 (month 72).
-	for _, f := range []tokenize.PESEL{{}, {KeepSex: true}} {
+	for _, f := range []tokenize.PESEL{{}, {KeepSex: true}, {Version: 2}, {Version: 2, KeepSex: true}} {
 		atLimit(t, tk, f, peselWithCheck("0081010000"), peselWithCheck("9972310001"), peselWithCheck("0022290000"))
 		beyond(t, tk, f, tokenize.ErrInvalidFormat,
 			peselWithCheck("0080010000"), // month 80: before 1800

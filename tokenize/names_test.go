@@ -29,6 +29,8 @@ func TestDefaultNames(t *testing.T) {
 		"phone/possible":                  tokenize.Phone{AllowPossible: true},
 		"pesel":                           tokenize.PESEL{},
 		"pesel/sex":                       tokenize.PESEL{KeepSex: true},
+		"pesel/v2":                        tokenize.PESEL{Version: 2},
+		"pesel/v2/sex":                    tokenize.PESEL{Version: 2, KeepSex: true},
 		"nip":                             tokenize.NIP{},
 		"ssn":                             tokenize.SSN{},
 		"iban":                            tokenize.IBAN{},
@@ -60,6 +62,10 @@ func TestDefaultNames(t *testing.T) {
 		"date/window=1920-01-01..9999-12-31":                   {Min: time.Date(1920, 1, 1, 0, 0, 0, 0, time.UTC)},
 		"date/window=1920-01-01..2020-12-31":                   {Min: time.Date(1920, 1, 1, 23, 30, 0, 0, warsaw), Max: time.Date(2020, 12, 31, 0, 0, 0, 0, time.UTC)},
 		"date/window=0001-01-01..2020-12-31/layout=02.01.2006": {Layout: "02.01.2006", Max: time.Date(2020, 12, 31, 0, 0, 0, 0, time.UTC)},
+		"date":                                  {Version: 1},
+		"date/v2":                               {Version: 2},
+		"date/v2/layout=02.01.2006":             {Version: 2, Layout: "02.01.2006"},
+		"date/v2/window=1920-01-01..9999-12-31": {Version: 2, Min: time.Date(1920, 1, 1, 0, 0, 0, 0, time.UTC)},
 	} {
 		if got := f.Name(); got != want {
 			t.Errorf("%#v.Name() = %q, want %q", f, got, want)

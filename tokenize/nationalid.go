@@ -1,5 +1,13 @@
 package tokenize
 
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/fieldcrypt/fieldcrypt/tokenize/fpe"
+)
+
 // PESEL tokenizes Polish personal identification numbers: 11 digits
 // YYMMDDZZZXQ with the birth date (the month carries the century: +80 for
 // 1800s, +0 for 1900s, +20, +40, +60 for 2000s to 2200s), a serial whose
@@ -12,16 +20,38 @@ package tokenize
 // walk also keeps the parity of X (about 9·10^8 tokens). Keeping the birth
 // date is not offered: it would leave 10^4 tokens. Input must be a valid
 // PESEL (date and check digit); no separators.
+//
+// That is format version 1, the default. Version 2 (Version: 2) issues
+// other tokens of the same values, from the same set of valid PESELs,
+// about five times faster: the birth date becomes its day number from
+// 1800-01-01 and, with the serial ZZZX, an index below
+// 182,621 · 10^4 (182,621 · 5,000 with KeepSex, the serial's parity
+// set aside), which FF1 encrypts as three numerals of the smallest radix
+// whose cube holds it, so that cycle walking almost never takes a second
+// step, where version 1 walks over the 82% of ten-digit strings that are no
+// date. The version is part of the tweak (Name), and a token reads back
+// only under the version that issued it: tokens do not say which one that
+// was, so keep the version with the column.
 type PESEL struct {
 	// KeepSex keeps the sex encoded in the tenth digit.
 	KeepSex bool
+	// Version is the token format: 0 or 1 for version 1, 2 for version 2.
+	Version int
 }
 
 var _ Format = PESEL{}
 
-// Name implements Format.
+// Name implements Format: "pesel" and "pesel/sex" for version 1, as they
+// always were, "pesel/v2" and "pesel/v2/sex" for version 2.
 func (p PESEL) Name() string {
-	if p.KeepSex {
+	switch {
+	case p.Version == 2 && p.KeepSex:
+		return "pesel/v2/sex"
+	case p.Version == 2:
+		return "pesel/v2"
+	case p.Version > 2 || p.Version < 0:
+		return fmt.Sprintf("pesel/v%d", p.Version) // refused by Transform
+	case p.KeepSex:
 		return "pesel/sex"
 	}
 	return "pesel"
@@ -87,6 +117,17 @@ func (p PESEL) Transform(e *Engine, v string, decrypt bool) (string, error) {
 		return "", invalid("PESEL", "wrong check digit")
 	}
 	sex := d[9] % 2
+	switch p.Version {
+	case 0, 1:
+	case 2:
+		if err := peselV2(e, d, p.KeepSex, decrypt); err != nil {
+			return "", err
+		}
+		d[10] = peselCheck(d)
+		return replaceDigits(v, d), nil
+	default:
+		return "", fmt.Errorf("tokenize: PESEL.Version %d is not 1 or 2", p.Version)
+	}
 	err = e.walk("", d[:10], decrypt, func(x []uint16) bool {
 		return peselDate(x) && (!p.KeepSex || x[9]%2 == sex)
 	})
@@ -95,6 +136,117 @@ func (p PESEL) Transform(e *Engine, v string, decrypt bool) (string, error) {
 	}
 	d[10] = peselCheck(d)
 	return replaceDigits(v, d), nil
+}
+
+// PESEL version 2: the dates 1800-01-01 to 2299-12-31 as day numbers.
+var (
+	peselFirstDay = dayNumber(time.Date(1800, 1, 1, 0, 0, 0, 0, time.UTC))
+	peselDays     = uint64(dayNumber(time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)) - peselFirstDay)
+)
+
+// peselIndexCipher is the FF1 domain of version 2's index: three numerals
+// of radix ⌈∛n⌉ for the n = days · serials indexes.
+type peselIndexCipher struct {
+	n uint64
+	r uint64
+	a *fpe.Alphabet
+}
+
+var peselIndexCiphers = sync.OnceValue(func() [2]peselIndexCipher {
+	var out [2]peselIndexCipher
+	for i, serials := range []uint64{10000, 5000} { // KeepSex: half the serials
+		n := peselDays * serials
+		r := uint64(1)
+		for r*r*r < n {
+			r++
+		}
+		out[i] = peselIndexCipher{n: n, r: r, a: radixAlphabet(int(r))}
+	}
+	return out
+})
+
+// peselV2 rewrites the first ten digits of the valid PESEL d as version 2
+// does: (day number, serial) to an index, FF1 over its three radix-r
+// numerals with cycle walking until the result is an index again, and back.
+func peselV2(e *Engine, d []uint16, keepSex, decrypt bool) error {
+	yy := int(d[0]*10 + d[1])
+	mm := int(d[2]*10 + d[3])
+	dd := int(d[4]*10 + d[5])
+	// The month code: +80 for the 1800s, +0, +20, +40, +60 for 1900s to
+	// 2200s (peselDate has checked it).
+	var century int
+	switch mm / 20 {
+	case 0:
+		century = 1900
+	case 1:
+		century = 2000
+	case 2:
+		century = 2100
+	case 3:
+		century = 2200
+	case 4:
+		century = 1800
+	}
+	day := uint64(dayNumber(time.Date(century+yy, time.Month(mm%20), dd, 0, 0, 0, 0, time.UTC)) - peselFirstDay)
+	serial := uint64(d[6])*1000 + uint64(d[7])*100 + uint64(d[8])*10 + uint64(d[9])
+	ic := peselIndexCiphers()[0]
+	sex := uint64(0)
+	if keepSex {
+		ic = peselIndexCiphers()[1]
+		sex = serial % 2
+		serial /= 2
+	}
+	idx := day*(ic.n/peselDays) + serial
+	c, err := e.cipher(ic.a)
+	if err != nil {
+		return err
+	}
+	tw := e.partTweak("")
+	x := [3]uint16{uint16(idx / (ic.r * ic.r)), uint16(idx / ic.r % ic.r), uint16(idx % ic.r)}
+	for i := 0; ; i++ {
+		if i == maxWalk {
+			return errWalk
+		}
+		if decrypt {
+			err = c.DecryptNumerals(x[:], x[:], tw)
+		} else {
+			err = c.EncryptNumerals(x[:], x[:], tw)
+		}
+		if err != nil {
+			return mapErr(err)
+		}
+		if idx = (uint64(x[0])*ic.r+uint64(x[1]))*ic.r + uint64(x[2]); idx < ic.n {
+			break
+		}
+	}
+	serials := ic.n / peselDays
+	day, serial = idx/serials, idx%serials
+	if keepSex {
+		serial = serial*2 + sex
+	}
+	y, m, dd2 := time.Unix((peselFirstDay+int64(day))*86400, 0).UTC().Date()
+	mm = int(m) + peselMonthCode(y)
+	yy = y % 100
+	for i, v := range []int{yy / 10, yy % 10, mm / 10, mm % 10, dd2 / 10, dd2 % 10,
+		int(serial / 1000), int(serial / 100 % 10), int(serial / 10 % 10), int(serial % 10)} {
+		d[i] = uint16(v)
+	}
+	return nil
+}
+
+// peselMonthCode is what PESEL adds to the month of a date in year y.
+func peselMonthCode(y int) int {
+	switch y / 100 {
+	case 18:
+		return 80
+	case 20:
+		return 20
+	case 21:
+		return 40
+	case 22:
+		return 60
+	}
+	return 0
 }
 
 // parseDigits appends the n ASCII digits of v to d; v must have exactly n

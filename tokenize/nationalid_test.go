@@ -54,7 +54,7 @@ func randomPESEL(r *rand.Rand) string {
 func TestPESEL(t *testing.T) {
 	_, tk := newTokenizer(t)
 	fixed := []string{"44051401359", "02070803628", "90090515836", "00322900002"}
-	for _, f := range []tokenize.PESEL{{}, {KeepSex: true}} {
+	for _, f := range []tokenize.PESEL{{}, {KeepSex: true}, {Version: 2}, {Version: 2, KeepSex: true}} {
 		t.Run(f.Name(), func(t *testing.T) {
 			runFormat(t, tk, formatCase{
 				name: f.Name(), f: f, gen: randomPESEL, fixed: fixed,
@@ -147,4 +147,62 @@ func TestNationalIDBadInput(t *testing.T) {
 		"1234567890" /* sum mod 11 = 10 */, "-1234563218")
 	expectInvalid(t, tk, tokenize.SSN{}, "", "000-12-3456", "666-12-3456", "900-12-3456", "123-00-4567", "123-45-0000",
 		"12-345-6789", "123-45-678", "123456789a", "123-45 6789", "123 456 789")
+}
+
+// TestPESELv2EveryDay: version 2 maps every day of 1800-01-01 to
+// 2299-12-31 (each 7th day, and the edges and leap days) with serials at
+// both ends to valid PESELs and back, keeps the parity with KeepSex, and
+// its tokens are not version 1's.
+func TestPESELv2EveryDay(t *testing.T) {
+	_, tk := newTokenizer(t)
+	first := time.Date(1800, 1, 1, 0, 0, 0, 0, time.UTC)
+	last := time.Date(2299, 12, 31, 0, 0, 0, 0, time.UTC)
+	var days []time.Time
+	for d := first; !d.After(last); d = d.AddDate(0, 0, 7) {
+		days = append(days, d)
+	}
+	days = append(days, last, time.Date(2000, 2, 29, 0, 0, 0, 0, time.UTC), time.Date(2296, 2, 29, 0, 0, 0, 0, time.UTC))
+	code := map[int]int{18: 80, 19: 0, 20: 20, 21: 40, 22: 60}
+	centuries := map[int]int{}
+	same := 0
+	for i, d := range days {
+		serial := []int{0, 9999, 1, 1234}[i%4]
+		v := peselWithCheck(fmt.Sprintf("%02d%02d%02d%04d", d.Year()%100, int(d.Month())+code[d.Year()/100], d.Day(), serial))
+		for _, f := range []tokenize.PESEL{{Version: 2}, {Version: 2, KeepSex: true}} {
+			tok, err := tk.Tokenize(ctx, "cust-1", "customers.pesel", f, v)
+			if err != nil {
+				t.Fatalf("%s %s: %v", f.Name(), v, err)
+			}
+			if !peselOK(tok) {
+				t.Fatalf("%s: token %q of %q is not a valid PESEL", f.Name(), tok, v)
+			}
+			if f.KeepSex && tok[9]%2 != v[9]%2 {
+				t.Fatalf("%s: sex not kept: %q -> %q", f.Name(), v, tok)
+			}
+			back, err := tk.Detokenize(ctx, "cust-1", "customers.pesel", f, tok)
+			if err != nil || back != v {
+				t.Fatalf("%s: Detokenize(%q) = %q, %v; want %q", f.Name(), tok, back, err, v)
+			}
+			mm := int(tok[2]-'0')*10 + int(tok[3]-'0')
+			centuries[mm/20]++
+			if !f.KeepSex && i < 200 {
+				old, err := tk.Tokenize(ctx, "cust-1", "customers.pesel", tokenize.PESEL{}, v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if old == tok {
+					same++
+				}
+			}
+		}
+	}
+	if len(centuries) != 5 {
+		t.Fatalf("tokens fall in %d of the 5 centuries: %v", len(centuries), centuries)
+	}
+	if same > 2 {
+		t.Fatalf("%d of 200 version 2 tokens equal version 1's", same)
+	}
+	if _, err := tk.Tokenize(ctx, "cust-1", "customers.pesel", tokenize.PESEL{Version: 3}, "44051401359"); err == nil {
+		t.Fatal("PESEL.Version 3 accepted")
+	}
 }

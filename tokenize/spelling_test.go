@@ -161,7 +161,7 @@ func TestOneSpelling(t *testing.T) {
 		)...)
 	})
 	t.Run("national IDs", func(t *testing.T) {
-		for _, f := range []tokenize.PESEL{{}, {KeepSex: true}} {
+		for _, f := range []tokenize.PESEL{{}, {KeepSex: true}, {Version: 2}, {Version: 2, KeepSex: true}} {
 			checkOneSpelling(t, tk, f, "44051401359", with(arabicDigit, plus,
 				respell{"dash", func(s string) string { return s[:6] + "-" + s[6:] }},
 				respell{"space", func(s string) string { return s[:6] + " " + s[6:] }},

@@ -4,8 +4,11 @@ package conformance_test
 // Project Wycheproof (github.com/c2sp/wycheproof, testvectors_v1):
 // aes_gcm_test.json for the AES-256-GCM AEAD exactly as Encrypt/Decrypt
 // construct it (cipher.NewGCM with 96-bit nonces and 128-bit tags),
-// aes_siv_cmac_test.json for Tink's AES-SIV, and hkdf_sha256_test.json for
-// the data-key derivation.
+// aes_siv_cmac_test.json for fieldcrypt's own AES-SIV (internal/aessiv,
+// which EncryptDeterministic uses) and Tink's (which wrote the ciphertexts
+// of earlier releases), aead_aes_siv_cmac_test.json for the multi-component
+// S2V of internal/aessiv, and hkdf_sha256_test.json for the data-key
+// derivation.
 
 import (
 	"bytes"
@@ -22,6 +25,8 @@ import (
 
 	"github.com/c2sp/wycheproof"
 	"github.com/tink-crypto/tink-go/v2/daead/subtle"
+
+	"github.com/fieldcrypt/fieldcrypt/internal/aessiv"
 )
 
 type hexBytes []byte
@@ -155,6 +160,99 @@ func TestWycheproofAESSIV(t *testing.T) {
 	}
 	if ran == 0 {
 		t.Fatal("no 512-bit AES-SIV vectors found")
+	}
+}
+
+// TestWycheproofAESSIVOwn runs every AES-SIV-CMAC vector, all three key
+// sizes, through internal/aessiv: valid ones must seal to the vector and
+// open, invalid ones must fail to open with dst left as it was.
+func TestWycheproofAESSIVOwn(t *testing.T) {
+	suite := loadVectors[struct {
+		TestGroups []struct {
+			KeySize int
+			Tests   []struct {
+				TcID              int `json:"tcId"`
+				Key, Aad, Msg, Ct hexBytes
+				Result            string
+				Flags             []string
+			}
+		}
+	}](t, "aes_siv_cmac_test.json")
+	ran := map[string]int{}
+	for _, g := range suite.TestGroups {
+		for _, tc := range g.Tests {
+			t.Run(fmt.Sprintf("%d/tc%d", g.KeySize, tc.TcID), func(t *testing.T) {
+				ran[tc.Result]++
+				siv, err := aessiv.New(tc.Key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				dst := []byte("dst")
+				pt, err := siv.Open(dst, tc.Ct, tc.Aad)
+				if tc.Result == "invalid" {
+					if err == nil || string(pt) != "dst" {
+						t.Fatalf("Open accepted an invalid vector (flags %v)", tc.Flags)
+					}
+					return
+				}
+				if err != nil || !bytes.Equal(pt[3:], tc.Msg) {
+					t.Fatalf("opening a valid vector: %v", err)
+				}
+				if ct := siv.Seal(nil, tc.Msg, tc.Aad); !bytes.Equal(ct, tc.Ct) {
+					t.Fatalf("Seal = %x, want %x", ct, tc.Ct)
+				}
+			})
+		}
+	}
+	if ran["valid"] == 0 || ran["invalid"] == 0 {
+		t.Fatalf("ran %v: want valid and invalid vectors", ran)
+	}
+}
+
+// TestWycheproofAEADAESSIV: the nonce-based AEAD_AES_SIV_CMAC vectors
+// (RFC 5297 section 3: S2V over the associated data, then the nonce, then
+// the plaintext) check internal/aessiv's general S2V with two components.
+func TestWycheproofAEADAESSIV(t *testing.T) {
+	suite := loadVectors[struct {
+		TestGroups []struct {
+			KeySize int
+			Tests   []struct {
+				TcID                       int `json:"tcId"`
+				Key, Iv, Aad, Msg, Ct, Tag hexBytes
+				Result                     string
+				Flags                      []string
+			}
+		}
+	}](t, "aead_aes_siv_cmac_test.json")
+	ran := 0
+	for _, g := range suite.TestGroups {
+		for _, tc := range g.Tests {
+			t.Run(fmt.Sprintf("%d/tc%d", g.KeySize, tc.TcID), func(t *testing.T) {
+				ran++
+				siv, err := aessiv.New(tc.Key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ad := [][]byte{tc.Aad, tc.Iv}
+				in := append(append([]byte{}, tc.Tag...), tc.Ct...)
+				pt, err := siv.OpenComponents(nil, in, ad)
+				if tc.Result == "invalid" {
+					if err == nil {
+						t.Fatalf("OpenComponents accepted an invalid vector (flags %v)", tc.Flags)
+					}
+					return
+				}
+				if err != nil || !bytes.Equal(pt, tc.Msg) {
+					t.Fatalf("opening a valid vector: %v", err)
+				}
+				if ct := siv.SealComponents(nil, tc.Msg, ad); !bytes.Equal(ct, in) {
+					t.Fatalf("SealComponents = %x, want %x", ct, in)
+				}
+			})
+		}
+	}
+	if ran == 0 {
+		t.Fatal("no AEAD AES-SIV vectors found")
 	}
 }
 

@@ -20,6 +20,8 @@ var benchCases = []struct {
 }{
 	{"radix10_len16", digits, "4111111111111111"},
 	{"radix10_len9", digits, "123456789"},
+	{"radix10_len19", digits, "4000000000000000006"},
+	{"radix10_len24", digits, "109010140000071219812874"},
 	{"radix36_len20", base36, "0123456789abcdefghij"},
 }
 

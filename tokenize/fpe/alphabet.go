@@ -153,6 +153,13 @@ func (a *Alphabet) encodedLen(x []uint16) int {
 
 // toString converts numerals (all < radix) to a string with one allocation.
 func (a *Alphabet) toString(x []uint16) string {
+	if a.asciiOnly && len(x) <= 64 {
+		var b [64]byte
+		for i, v := range x {
+			b[i] = byte(a.runes[v])
+		}
+		return string(b[:len(x)])
+	}
 	var sb strings.Builder
 	sb.Grow(a.encodedLen(x))
 	if a.asciiOnly {

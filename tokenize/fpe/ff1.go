@@ -4,7 +4,9 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"encoding/binary"
+	"hash/maphash"
 	"math/bits"
+	"sync/atomic"
 )
 
 const (
@@ -24,12 +26,42 @@ const (
 // FF1 is the FF1 format-preserving cipher of NIST SP 800-38G Rev.1 with an
 // AES key and a fixed alphabet. It is the recommended mode for new data.
 //
-// An FF1 holds only immutable state after construction and is safe for
-// concurrent use by multiple goroutines.
+// An FF1 is safe for concurrent use by multiple goroutines. Besides its
+// key schedule it remembers, for the last few (length, tweak) pairs it
+// saw, the CBC-MAC state after the block P and the tweak (SP 800-38G
+// Algorithm 7, steps 5 and 6), which every call with that pair starts
+// from; it must not be copied.
 type FF1 struct {
 	block    cipher.Block
 	alphabet *Alphabet
 	ri       *radixInfo
+
+	// prefixes remembers, per (length, tweak), the CBC-MAC state after P
+	// and the full blocks of Q that are the same in every round: a field's
+	// values share both, so a call with a remembered pair starts at the
+	// first round. Direct-mapped by a hash of the pair; a miss computes
+	// the state and replaces the slot.
+	seed     maphash.Seed
+	prefixes [prefixSlots]atomic.Pointer[ff1Prefix]
+}
+
+const prefixSlots = 16
+
+// ff1Prefix is an immutable cache entry of FF1.prefixes: the plan of FF1
+// for one (length, tweak).
+type ff1Prefix struct {
+	n     int
+	tweak string
+	state [16]byte // CBC-MAC state after P and Q's fixed full blocks
+
+	mu, mv        modulus
+	b, d          int
+	iPos, tailLen int      // where [i] goes in tail, and tail's length (16 or 32)
+	tail          [32]byte // Q's variable blocks with their fixed bytes
+	fast          bool     // rounds64 applies
+	wide          bool     // fast with d = 12: y is 96 bits
+	st0, st1      uint64   // fast: state XOR tail's fixed bytes
+	shift         uint     // fast: 8·b, the position of [i]
 }
 
 // NewFF1 returns an FF1 cipher for a 16-, 24- or 32-byte AES key and the
@@ -53,7 +85,7 @@ func NewFF1WithAlphabet(key []byte, alphabet *Alphabet) (*FF1, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &FF1{block: block, alphabet: alphabet, ri: newRadixInfo(alphabet.Radix())}, nil
+	return &FF1{block: block, alphabet: alphabet, ri: newRadixInfo(alphabet.Radix()), seed: maphash.MakeSeed()}, nil
 }
 
 func newAES(key []byte) (cipher.Block, error) {
@@ -95,9 +127,21 @@ func (c *FF1) Decrypt(ciphertext string, tweak []byte) (string, error) {
 }
 
 func (c *FF1) cryptString(s string, tweak []byte, enc bool) (string, error) {
+	if len(s) <= shortString {
+		// Most values are short: a small buffer is cheaper to clear.
+		var buf [shortString]uint16
+		return c.cryptStringIn(buf[:0], s, tweak, enc)
+	}
 	var buf [stackNumerals]uint16
-	x := buf[:0]
-	if n := c.alphabet.Len(s); n > len(buf) {
+	return c.cryptStringIn(buf[:0], s, tweak, enc)
+}
+
+// shortString is the longest string, in bytes, converted in the small
+// numeral buffer.
+const shortString = 32
+
+func (c *FF1) cryptStringIn(x []uint16, s string, tweak []byte, enc bool) (string, error) {
+	if n := c.alphabet.Len(s); n > cap(x) {
 		if uint64(n) > MaxLenFF1 {
 			return "", wrapf(ErrInvalidInput, "length exceeds the FF1 maximum of %d", uint64(MaxLenFF1))
 		}
@@ -173,54 +217,27 @@ func (c *FF1) crypt(dst, src []uint16, tweak []byte, enc bool) error {
 		return wrapf(ErrInvalidTweak, "tweak is %d bytes, FF1 accepts at most %d", t, MaxTweakLenFF1)
 	}
 	u := n / 2
-	v := n - u
-	mu, _ := c.ri.modulus(u)
-	mv, ok := c.ri.modulus(v)
-	if !ok {
+	if n-u > 2*c.ri.k64 { // radix^v ≥ 2^128: no fixed-width modulus
 		c.cryptBig(dst, src, tweak, enc)
 		return nil
 	}
-	// b bytes hold NUM(B); the PRF output y is d bytes (d ≤ 20 here).
-	b := (mv.full.sub(u128{0, 1}).bitLen() + 7) / 8
-	d := 4*((b+3)/4) + 4
-
 	s := getScratch()
 	defer putScratch(s)
-
-	// Q = T || 0^pad || [i] || [NUM(B)]^b. Everything before [i] is the same
-	// in every round, so its full blocks are absorbed into the CBC-MAC state
-	// once, right after P.
-	pad := (16 - (t+b+1)%16) % 16
-	varStart := t + pad
-	fixed := varStart &^ 15
-	ff1P(&s.state, c.ri.radix, u, n, t)
-	c.block.Encrypt(s.state[:], s.state[:])
-	for off := 0; off < fixed; off += 16 {
-		var blk [16]byte
-		if off < t {
-			copy(blk[:], tweak[off:min(t, off+16)])
-		}
-		xor16(&s.state, blk[:])
-		c.block.Encrypt(s.state[:], s.state[:])
-	}
-	var tail [32]byte
-	if fixed < t {
-		copy(tail[:], tweak[fixed:])
-	}
-	iPos := varStart - fixed
-	tailLen := iPos + 1 + b // 16 or 32
-
+	p := c.plan(s, n, tweak)
 	w := &s.work
-	if tailLen == 16 && d == 8 && mv.m2 == 1 {
-		// Common case (halves below 2^32, e.g. up to 18 decimal digits): Q's
-		// variable part is one block, y is the first 8 bytes of R, and all
-		// arithmetic is on uint64 values held in registers.
+	if p.fast {
 		A, B := c.ri.numBE64(src[:u]), c.ri.numBE64(src[u:])
-		A, B = c.rounds64(w, s, &tail, &mu, &mv, A, B, uint(8*b), enc)
+		if p.wide {
+			A, B = c.rounds96(w, p, A, B, enc)
+		} else {
+			A, B = c.rounds64(w, p, A, B, enc)
+		}
 		c.ri.strBE(dst[:u], u128{0, A})
 		c.ri.strBE(dst[u:], u128{0, B})
 		return nil
 	}
+	b, d, iPos, tailLen := p.b, p.d, p.iPos, p.tailLen
+	tail := p.tail
 	A := c.ri.numBE(src[:u])
 	B := c.ri.numBE(src[u:])
 	var nb [16]byte
@@ -234,7 +251,7 @@ func (c *FF1) crypt(dst, src []uint16, tweak []byte, enc bool) error {
 		tail[iPos] = byte(i)
 		x.putBE(&nb)
 		copy(tail[iPos+1:tailLen], nb[16-b:])
-		*w = s.state
+		*w = p.state
 		for off := 0; off < tailLen; off += 16 {
 			xor16(w, tail[off:off+16])
 			c.block.Encrypt(w[:], w[:])
@@ -258,9 +275,9 @@ func (c *FF1) crypt(dst, src []uint16, tweak []byte, enc bool) error {
 			y1 = binary.BigEndian.Uint64(w[4:12])
 			y0 = uint64(binary.BigEndian.Uint32(w[12:16]))<<32 | uint64(binary.BigEndian.Uint32(s.ext[0:4]))
 		}
-		md := &mv
+		md := &p.mv
 		if i%2 == 0 {
-			md = &mu
+			md = &p.mu
 		}
 		y := md.reduce(y2, y1, y0)
 		if enc {
@@ -269,16 +286,82 @@ func (c *FF1) crypt(dst, src []uint16, tweak []byte, enc bool) error {
 			A, B = subMod(B, y, md.full), A
 		}
 	}
+	clear(tail[:])
 	c.ri.strBE(dst[:u], A)
 	c.ri.strBE(dst[u:], B)
 	return nil
 }
 
-// rounds64 runs the ten FF1 rounds when radix^v < 2^64, Q's variable part
-// is the single block tail and d = 8.
-func (c *FF1) rounds64(w *[16]byte, s *scratch, tail *[32]byte, mu, mv *modulus, A, B uint64, shift uint, enc bool) (uint64, uint64) {
-	st0 := binary.BigEndian.Uint64(s.state[0:8]) ^ binary.BigEndian.Uint64(tail[0:8])
-	st1 := binary.BigEndian.Uint64(s.state[8:16]) ^ binary.BigEndian.Uint64(tail[8:16])
+// plan returns everything FF1 computes from (n, tweak) alone before the
+// rounds, from the cache when the pair was seen before: the moduli, the
+// byte counts b and d, the layout of Q's variable tail, and the CBC-MAC
+// state after P and Q's full blocks before that tail (all of them tweak or
+// padding). Only the uint64/u128 paths use it (n-u ≤ 2·k64).
+func (c *FF1) plan(s *scratch, n int, tweak []byte) *ff1Prefix {
+	h := uint64(n)
+	if len(tweak) > 0 {
+		h ^= maphash.Bytes(c.seed, tweak)
+	}
+	slot := &c.prefixes[h%prefixSlots]
+	if p := slot.Load(); p != nil && p.n == n && p.tweak == string(tweak) {
+		return p
+	}
+	t := len(tweak)
+	u := n / 2
+	p := &ff1Prefix{n: n, tweak: string(tweak)}
+	p.mu, _ = c.ri.modulus(u)
+	p.mv, _ = c.ri.modulus(n - u)
+	// b bytes hold NUM(B); the PRF output y is d bytes (d ≤ 20 here).
+	p.b = (p.mv.full.sub(u128{0, 1}).bitLen() + 7) / 8
+	p.d = 4*((p.b+3)/4) + 4
+	// Q = T || 0^pad || [i] || [NUM(B)]^b. Everything before [i] is the same
+	// in every round, so its full blocks are absorbed into the CBC-MAC state
+	// once, right after P.
+	pad := (16 - (t+p.b+1)%16) % 16
+	varStart := t + pad
+	fixed := varStart &^ 15
+	ff1P(&s.state, c.ri.radix, u, n, t)
+	c.block.Encrypt(s.state[:], s.state[:])
+	for off := 0; off < fixed; off += 16 {
+		var blk [16]byte
+		if off < t {
+			copy(blk[:], tweak[off:min(t, off+16)])
+		}
+		xor16(&s.state, blk[:])
+		c.block.Encrypt(s.state[:], s.state[:])
+	}
+	p.state = s.state
+	if fixed < t {
+		copy(p.tail[:], tweak[fixed:])
+	}
+	p.iPos = varStart - fixed
+	p.tailLen = p.iPos + 1 + p.b // 16 or 32
+	if p.tailLen == 16 && p.mv.m2 == 1 && (p.d == 8 || p.d == 12 && p.b <= 7) {
+		// Common case (halves below 2^56, e.g. up to 32 decimal digits): Q's
+		// variable part is one block, y is the first 8 (halves below 2^32)
+		// or 12 bytes of R, and all arithmetic is on uint64 values held in
+		// registers.
+		p.fast = true
+		p.wide = p.d == 12
+		p.st0 = binary.BigEndian.Uint64(p.state[0:8]) ^ binary.BigEndian.Uint64(p.tail[0:8])
+		p.st1 = binary.BigEndian.Uint64(p.state[8:16]) ^ binary.BigEndian.Uint64(p.tail[8:16])
+		p.shift = uint(8 * p.b)
+	}
+	if t <= maxCachedTweak {
+		slot.Store(p)
+	}
+	return p
+}
+
+// maxCachedTweak is the longest tweak whose prefix state is remembered:
+// longer ones are rare and would make an entry costly to compare.
+const maxCachedTweak = 256
+
+// rounds96 is rounds64 for d = 12 (halves of 2^32 to 2^56): y is the
+// 96-bit y1·2^64 + y0, reduced with Barrett steps for a modulus below 2^32
+// and with one 128-by-64-bit division otherwise (y1 < 2^32 ≤ m).
+func (c *FF1) rounds96(w *[16]byte, p *ff1Prefix, A, B uint64, enc bool) (uint64, uint64) {
+	st0, st1, shift := p.st0, p.st1, p.shift
 	for r := uint64(0); r < 10; r++ {
 		i, x := r, B
 		if !enc {
@@ -287,13 +370,54 @@ func (c *FF1) rounds64(w *[16]byte, s *scratch, tail *[32]byte, mu, mv *modulus,
 		binary.BigEndian.PutUint64(w[0:8], st0)
 		binary.BigEndian.PutUint64(w[8:16], st1^x^i<<shift)
 		c.block.Encrypt(w[:], w[:])
-		m, recip := mv.m1, mv.recip
+		md := &p.mv
 		if i%2 == 0 {
-			m, recip = mu.m1, mu.recip
+			md = &p.mu
+		}
+		m := md.m1
+		y1 := uint64(binary.BigEndian.Uint32(w[0:4]))
+		y0 := binary.BigEndian.Uint64(w[4:12])
+		var y uint64
+		if m < 1<<32 {
+			y = condSub(md.barrett(md.barrett(y1)*md.r64)+md.barrett(y0), m)
+		} else {
+			_, y = bits.Div64(y1, y0, m)
+		}
+		if enc {
+			// A, y < m < 2^56: no overflow.
+			A, B = B, condSub(A+y, m)
+		} else {
+			d, bw := bits.Sub64(B, y, 0)
+			A, B = d+(m&-bw), A
+		}
+	}
+	return A, B
+}
+
+// rounds64 runs the ten FF1 rounds of a fast plan: radix^v < 2^32, Q's
+// variable part the single block whose constant bytes are in st0/st1, and
+// d = 8.
+func (c *FF1) rounds64(w *[16]byte, p *ff1Prefix, A, B uint64, enc bool) (uint64, uint64) {
+	st0, st1, shift := p.st0, p.st1, p.shift
+	mu, ru, mv, rv := p.mu.m1, p.mu.recip, p.mv.m1, p.mv.recip
+	for r := uint64(0); r < 10; r++ {
+		i, x := r, B
+		if !enc {
+			i, x = 9-r, A
+		}
+		binary.BigEndian.PutUint64(w[0:8], st0)
+		binary.BigEndian.PutUint64(w[8:16], st1^x^i<<shift)
+		c.block.Encrypt(w[:], w[:])
+		m, recip := mv, rv
+		if i%2 == 0 {
+			m, recip = mu, ru
 		}
 		y := binary.BigEndian.Uint64(w[0:8])
+		// y mod m: recip = ⌊(2^64-1)/m⌋ ≥ 2^64/m - 1, so y·recip/2^64 >
+		// y/m - 1 and the estimate q is at most one below ⌊y/m⌋: one
+		// conditional subtraction finishes (TestBarrettOneSubtraction).
 		q, _ := bits.Mul64(y, recip)
-		y = condSub(condSub(y-q*m, m), m) // y mod m, Barrett
+		y = condSub(y-q*m, m)
 		if enc {
 			// A, y < m < 2^32: no overflow.
 			A, B = B, condSub(A+y, m)

@@ -1,0 +1,48 @@
+package tokenize
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// ibanMod97Ref is the digit-by-digit ISO 7064 mod 97 that ibanMod97 must
+// equal.
+func ibanMod97Ref(c []byte) int {
+	r := 0
+	add := func(ch byte) {
+		switch {
+		case '0' <= ch && ch <= '9':
+			r = (r*10 + int(ch-'0')) % 97
+		case 'A' <= ch && ch <= 'Z':
+			r = (r*100 + int(ch-'A') + 10) % 97
+		case 'a' <= ch && ch <= 'z':
+			r = (r*100 + int(ch-'a') + 10) % 97
+		}
+	}
+	for _, ch := range c[4:] {
+		add(ch)
+	}
+	for _, ch := range c[:4] {
+		add(ch)
+	}
+	return r
+}
+
+func TestIBANMod97(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	const chars = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz9999zzzz"
+	for range 100000 {
+		c := make([]byte, 4+r.IntN(31))
+		for i := range c {
+			c[i] = chars[r.IntN(len(chars))]
+		}
+		if got, want := ibanMod97(c), ibanMod97Ref(c); got != want {
+			t.Fatalf("ibanMod97(%q) = %d, want %d", c, got, want)
+		}
+	}
+	for _, s := range []string{"PL61109010140000071219812874", "GB82WEST12345698765432", "ZZ99zzzzzzzzzzzzzzzzzzzzzzzzzzzzzz", "0000999999999999999999999999999999"} {
+		if got, want := ibanMod97([]byte(s)), ibanMod97Ref([]byte(s)); got != want {
+			t.Fatalf("ibanMod97(%q) = %d, want %d", s, got, want)
+		}
+	}
+}
