@@ -5,6 +5,7 @@ go 1.25.5
 require (
 	github.com/fieldcrypt/fieldcrypt v0.0.0-00010101000000-000000000000
 	github.com/fieldcrypt/fieldcrypt/gormcrypt v0.0.0-00010101000000-000000000000
+	github.com/fieldcrypt/fieldcrypt/internal/testdb v0.0.0-00010101000000-000000000000
 	github.com/fieldcrypt/fieldcrypt/keys/sqlstore v0.0.0-00010101000000-000000000000
 	github.com/fieldcrypt/fieldcrypt/keys/vaultkms v0.0.0-00010101000000-000000000000
 	github.com/glebarez/go-sqlite v1.23.0

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -220,6 +221,10 @@ func newStatus(e *env) *cobra.Command {
 	}
 }
 
+// killRotateEnv, set to N, makes rotate-root kill itself with SIGKILL once
+// N keys are done: the tests' crash in the middle of a rotation.
+const killRotateEnv = "FIELDCRYPT_TEST_SIGKILL_ROTATE_AFTER"
+
 // rotateState is what rotate-root keeps between an interrupted run and
 // --resume: the position after which to continue, and the target root.
 type rotateState struct {
@@ -286,10 +291,14 @@ func newRotateRoot(e *env) *cobra.Command {
 				return err
 			}
 			bar := newProgress(e.stderr, "keys")
+			killAfter, _ := strconv.Atoi(os.Getenv(killRotateEnv))
 			opts.Progress = func(done, total int, cur keys.KeyCursor) {
 				bar.set(int64(done), int64(total))
 				b, _ := json.Marshal(rotateState{To: to, Cursor: hex.EncodeToString(cur.ID[:]), Ver: cur.Version})
 				os.WriteFile(state, b, 0o600)
+				if killAfter > 0 && done >= killAfter {
+					killSelf() // the crash test: SIGKILL after the position is saved
+				}
 			}
 			stats, err := keys.RotateRoot(ctx, st, from, newRoot, opts)
 			bar.finish()

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"database/sql"
 	"fmt"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -10,6 +12,8 @@ import (
 
 	_ "github.com/glebarez/go-sqlite"
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/fieldcrypt/fieldcrypt/internal/testdb"
 )
 
 // The command's tests are scripts in testdata/script: each runs the real
@@ -21,6 +25,9 @@ func TestMain(m *testing.M) {
 		// sqlite DB STATEMENT... runs SQL on a SQLite file and prints the
 		// rows of the last one, tab-separated: the scripts' shop database.
 		"sqlite": sqliteCmd,
+		// gencsv FILE ROWS [FORGOTTEN]: a CSV of ROWS card numbers of
+		// 1000 customers (c-0 …), without the rows of FORGOTTEN.
+		"gencsv": gencsvCmd,
 	})
 }
 
@@ -34,6 +41,80 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 	})
+}
+
+// flowRows is the size of the CSV of the flow scripts.
+const flowRows = 10000
+
+// TestFlow runs testdata/flow (init, tokenize 10,000 rows, detokenize,
+// forget, receipt, rotate-root killed and resumed) on the embedded
+// default: a root key file and a SQLite keystore.
+func TestFlow(t *testing.T) {
+	runFlow(t, nil)
+}
+
+// TestFlowPostgres runs it with the keystore on PostgreSQL.
+func TestFlowPostgres(t *testing.T) {
+	dsn := testdb.PostgresDSN(t)
+	runFlow(t, map[string]string{"FIELDCRYPT_KEYSTORE": dsn})
+}
+
+// TestFlowVault runs it with the root key in Vault Transit (the harness
+// of .ci/run), rotated to a key file.
+func TestFlowVault(t *testing.T) {
+	addr := os.Getenv("VAULT_ADDR")
+	if addr == "" || os.Getenv("VAULT_TOKEN") == "" {
+		t.Skip("VAULT_ADDR and VAULT_TOKEN not set; start the harness: eval \"$(bash internal/vaultharness/start.sh)\"")
+	}
+	u, err := url.Parse(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runFlow(t, map[string]string{"FIELDCRYPT_ROOT": "hcvault://" + u.Host + "/transit/keys/" + testdb.Name(t),
+		"VAULT_ADDR": addr, "VAULT_TOKEN": os.Getenv("VAULT_TOKEN")})
+}
+
+func runFlow(t *testing.T, env map[string]string) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/flow",
+		Setup: func(e *testscript.Env) error {
+			e.Setenv("XDG_DATA_HOME", e.WorkDir+"/data")
+			e.Setenv("FIELDCRYPT_ROOT", "")
+			e.Setenv("FIELDCRYPT_KEYSTORE", "")
+			e.Setenv("ROWS", strconv.Itoa(flowRows))
+			for k, v := range env {
+				e.Setenv(k, v)
+			}
+			return nil
+		},
+	})
+}
+
+func gencsvCmd() {
+	rows, _ := strconv.Atoi(os.Args[2])
+	skip := ""
+	if len(os.Args) > 3 {
+		skip = os.Args[3]
+	}
+	f, err := os.Create(os.Args[1])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	w := bufio.NewWriter(f)
+	w.WriteString("ref,card,amount\n")
+	for i := range rows {
+		ref := fmt.Sprintf("c-%d", i%1000)
+		if ref == skip {
+			continue
+		}
+		fmt.Fprintf(w, "%s,%s,%d.%02d\n", ref, luhn(fmt.Sprintf("411100%09d", i)), i%500, i%100)
+	}
+	if err := w.Flush(); err != nil {
+		os.Exit(1)
+	}
+	f.Close()
+	os.Exit(0)
 }
 
 func sqliteCmd() {

@@ -36,9 +36,10 @@ func newTokenize(e *env, reverse bool) *cobra.Command {
 		Short: verb + " one column of a CSV file from stdin to stdout, streaming, header row kept",
 		Long: verb + ` one column of a CSV file read from stdin, writing the CSV to stdout
 with the header row kept and the other columns as they are. Memory stays
-constant for any file size. A row whose value does not fit the format is
-reported on stderr by its line number (never its value) and is fatal,
-unless --skip-invalid leaves it out of the output.
+constant for any file size. A row whose value does not fit the format (or,
+detokenizing, whose customer was forgotten) is reported on stderr by its
+line number (never its value) and is fatal, unless --skip-invalid leaves it
+out of the output.
 
 Formats: ` + formatNames() + `.
 
@@ -164,7 +165,9 @@ column holding the customer identifier) or shared by every customer
 // rowError reports whether err is about one row's value (skippable), not
 // about the keystore or the key.
 func rowError(err error) bool {
-	return errors.Is(err, tokenize.ErrInvalidFormat) || errors.Is(err, tokenize.ErrDomainTooSmall) || errors.Is(err, keys.ErrInvalidSubject)
+	return errors.Is(err, tokenize.ErrInvalidFormat) || errors.Is(err, tokenize.ErrDomainTooSmall) || errors.Is(err, keys.ErrInvalidSubject) ||
+		errors.Is(err, keys.ErrKeyDestroyed) // a forgotten customer's row: its token reads no more
+
 }
 
 // csvError keeps encoding/csv's position and reason, which never quote the
