@@ -72,7 +72,6 @@ column holding the customer identifier) or shared by every customer
 				return err
 			}
 			r := csv.NewReader(e.stdin)
-			r.ReuseRecord = true
 			w := csv.NewWriter(e.stdout)
 			header, err := r.Read()
 			if err != nil {
@@ -95,53 +94,21 @@ column holding the customer identifier) or shared by every customer
 			}
 			bar := newProgress(e.stderr, "rows")
 			defer bar.finish()
-			var rows, skipped int64
-			for {
-				rec, err := r.Read()
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				line, _ := r.FieldPos(0)
-				if err != nil {
-					var pe *csv.ParseError
-					if errors.As(err, &pe) && skipInvalid && !errors.Is(pe.Err, csv.ErrQuote) && !errors.Is(pe.Err, csv.ErrBareQuote) {
-						fmt.Fprintf(e.stderr, "fieldcrypt: line %d skipped: %v\n", pe.Line, pe.Err)
-						skipped++
-						continue
-					}
-					return csvError(err)
-				}
+			conv := func(rec []string) (string, error) {
 				v := rec[col]
-				if v != "" {
-					var out string
-					switch {
-					case global && !reverse:
-						out, err = tok.TokenizeGlobal(ctx, field, f, v)
-					case global:
-						out, err = tok.DetokenizeGlobal(ctx, field, f, v)
-					case !reverse:
-						out, err = tok.Tokenize(ctx, rec[subj], field, f, v)
-					default:
-						out, err = tok.Detokenize(ctx, rec[subj], field, f, v)
-					}
-					if err != nil {
-						if !skipInvalid || !rowError(err) {
-							return fmt.Errorf("line %d: column %s: %w", line, column, err)
-						}
-						fmt.Fprintf(e.stderr, "fieldcrypt: line %d skipped: column %s: %v\n", line, column, err)
-						skipped++
-						continue
-					}
-					rec[col] = out
+				switch {
+				case global && !reverse:
+					return tok.TokenizeGlobal(ctx, field, f, v)
+				case global:
+					return tok.DetokenizeGlobal(ctx, field, f, v)
+				case !reverse:
+					return tok.Tokenize(ctx, rec[subj], field, f, v)
 				}
-				if err := w.Write(rec); err != nil {
-					return err
-				}
-				rows++
-				if rows%1000 == 0 {
-					w.Flush()
-					bar.set(rows, 0)
-				}
+				return tok.Detokenize(ctx, rec[subj], field, f, v)
+			}
+			rows, skipped, err := pipeline(ctx, r, w, col, column, skipInvalid, conv, func(n int64) { bar.set(n, 0) }, e.stderr)
+			if err != nil {
+				return err
 			}
 			w.Flush()
 			if err := w.Error(); err != nil {
