@@ -222,6 +222,25 @@
 // [WithErasureErrorHandler]. [Plugin.Close] stops it. The cost at rest is two
 // goroutines per database and, every WithSweepEvery interval, one sweep.
 //
+// # Masked reads
+//
+// A card token column tagged `fieldcrypt:"token:card;mask:card"` reads as
+// its mask ("************1111") unless the context carries a reveal grant
+// for it: roles get columns with [WithReveal], and a request names its
+// roles with [Reveal]:
+//
+//	gormcrypt.New(kr, gormcrypt.WithReveal("billing", "payers.card"))
+//	db.WithContext(ctx).First(&p)                               // p.Card == "************1111"
+//	db.WithContext(gormcrypt.Reveal(ctx, "billing")).First(&p) // p.Card in clear
+//
+// The decision is made before any key is used: every card token keeps the
+// value's last four digits, so the mask comes from the stored token and a
+// masked read detokenizes nothing. A role the plugin does not know reveals
+// nothing and is no error. A masked value is never written back (Save of
+// a row read masked fails with ErrUnsupported; write with a grant, or
+// Select the columns you change). Only card token columns can be masked
+// so far.
+//
 // # Right of access and portability
 //
 // [Export] answers a subject access request (GDPR Art. 15, and Art. 20's

@@ -105,6 +105,8 @@ type Plugin struct {
 	sweepEvery     time.Duration
 	onErasureError func(error)
 
+	reveal map[string][]string // WithReveal: role -> "table.column"
+
 	mu      sync.Mutex
 	models  map[string]*modelMeta // by table, the models Forget clears
 	tables  map[string]*modelMeta // by table, every model with encrypted columns
@@ -124,6 +126,7 @@ type config struct {
 	sweepEvery     time.Duration
 	onErasureError func(error)
 	grace          *time.Duration
+	reveal         map[string][]string // WithReveal: role -> columns
 }
 
 // Option configures New.
@@ -237,7 +240,7 @@ func New(kr *keys.Keyring, opts ...Option) (*Plugin, error) {
 	}
 	return &Plugin{kr: kr, c: c, purpose: cfg.purpose, tok: tok, formats: cfg.formats, redact: !cfg.strict, grace: graceOf(kr, cfg.grace),
 		sweepEvery: cfg.sweepEvery, onErasureError: cfg.onErasureError, pending: cfg.models,
-		noChecks: cfg.noChecks, migrateSpecs: cfg.migrating, migrating: map[reflect.Type]map[string]bool{}, models: map[string]*modelMeta{}, tables: map[string]*modelMeta{}}, nil
+		noChecks: cfg.noChecks, reveal: cfg.reveal, migrateSpecs: cfg.migrating, migrating: map[reflect.Type]map[string]bool{}, models: map[string]*modelMeta{}, tables: map[string]*modelMeta{}}, nil
 }
 
 var serializerOnce sync.Mutex

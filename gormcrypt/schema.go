@@ -29,9 +29,10 @@ const (
 	tagForgotten  = "forgotten"
 	tagMigrating  = "migrating"
 	tagTokenized  = "tokenized"
+	tagMask       = "mask"
 )
 
-var knownTags = []string{tagSubject, tagBlindIndex, tagNormalize, tagToken, tagScope, tagForgotten, tagMigrating, tagTokenized}
+var knownTags = []string{tagSubject, tagBlindIndex, tagNormalize, tagToken, tagScope, tagForgotten, tagMigrating, tagTokenized, tagMask}
 
 // Normalisations a blind index applies before hashing, selected with
 // `fieldcrypt:"blind_index:Email;normalize:lower"`.
@@ -79,6 +80,9 @@ type columnMeta struct {
 	// migrating: the column may still hold plaintext (see migrate.go);
 	// set by the tag or WithMigrating before the model is first used.
 	migrating bool
+	// mask is the mask reads apply without a reveal grant ("" none; see
+	// mask.go).
+	mask string
 	// mark is the token marker of a token column (`fieldcrypt:"tokenized:Card"`),
 	// which says per row whether the column holds a token; nil if none.
 	mark *blindMeta
@@ -260,8 +264,9 @@ func buildMeta(s *schema.Schema, formats map[string]tokenize.Format) *modelMeta 
 			}
 			var format tokenize.Format
 			var global bool
+			var fname string
 			if ser.mode == modeToken {
-				fname := strings.ToLower(tags[tagToken])
+				fname = strings.ToLower(tags[tagToken])
 				if fname == "" {
 					return fail(f, "serializer:%s needs a format: fieldcrypt:\"token:card\" (known: %s)", TokenSerializerName, formatNames(formats))
 				}
@@ -278,13 +283,15 @@ func buildMeta(s *schema.Schema, formats map[string]tokenize.Format) *modelMeta 
 				delete(tags, tagToken)
 				delete(tags, tagScope)
 			}
+			mask, hasMask := tags[tagMask]
+			delete(tags, tagMask)
 			_, migrating := tags[tagMigrating]
 			if migrating && tags[tagMigrating] != "" {
 				return fail(f, "the migrating tag takes no value")
 			}
 			delete(tags, tagMigrating)
 			if len(tags) > 0 {
-				return fail(f, "an encrypted field takes no fieldcrypt tag besides token, scope and migrating; put blind_index on the index field")
+				return fail(f, "an encrypted field takes no fieldcrypt tag besides token, scope, mask and migrating; put blind_index on the index field")
 			}
 			if f.DBName == "" {
 				return fail(f, "encrypted field has no column")
@@ -301,7 +308,13 @@ func buildMeta(s *schema.Schema, formats map[string]tokenize.Format) *modelMeta 
 				if c.kind != kindString {
 					return fail(f, "a token column must be a string or *string, not %s", f.FieldType)
 				}
-				c.format, c.formatTag, c.global = format, tags[tagToken], global
+				c.format, c.formatTag, c.global = format, fname, global
+			}
+			if hasMask {
+				if msg := checkMask(c, mask); msg != "" {
+					return fail(f, "%s", msg)
+				}
+				c.mask = mask
 			}
 			if msg := checkColumnTags(c); msg != "" {
 				return fail(f, "%s", msg)

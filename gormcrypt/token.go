@@ -42,6 +42,9 @@ func (p *Plugin) tokenize(ctx context.Context, c *columnMeta, subject string, v 
 	if s == "" {
 		return "", nil
 	}
+	if err := maskedWrite(c, s); err != nil {
+		return nil, err
+	}
 	var tok string
 	var err error
 	if c.global {
@@ -66,15 +69,24 @@ func (p *Plugin) detokenize(ctx context.Context, st *stmtState, c *columnMeta, d
 	default:
 		return c.errorf(fmt.Errorf("%w: token column holds %T, not text", ErrUnsupported, dbValue))
 	}
+	hide := c.mask != "" && !p.revealed(ctx, c)
 	if c.migrating && c.mark != nil && tok != "" {
 		marked, err := st.tokenMarked(ctx, c, dst)
 		if err != nil {
 			return err
 		}
 		if !marked {
-			openPlaintext(c, tok, rv) // plaintext from before the adoption
+			if hide {
+				masked(c, tok, rv)
+			} else {
+				openPlaintext(c, tok, rv) // plaintext from before the adoption
+			}
 			return nil
 		}
+	}
+	if hide {
+		masked(c, tok, rv) // decided before any key is used
+		return nil
 	}
 	var val string
 	if tok != "" {
