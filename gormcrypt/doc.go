@@ -241,6 +241,17 @@
 // Select the columns you change). Only card token columns can be masked
 // so far.
 //
+// # Access audit
+//
+// [WithAccessAudit] sees every read in clear of an encrypted or token
+// column — who ([WithActor], the roles of [Reveal]), which table and
+// column, the key purpose, how many values and the distinct subjects'
+// references, when; never a value. Reads are aggregated per statement and
+// column, so a list page of 1000 rows with two encrypted columns gives two
+// records; masked reads are not reported. gormcrypt.ScanRows reports per
+// call, and GORM's own Row, Rows and Scan, which run no callback after
+// scanning, per value. Hand the records to slog or the keys audit log.
+//
 // # Right of access and portability
 //
 // [Export] answers a subject access request (GDPR Art. 15, and Art. 20's

@@ -105,7 +105,8 @@ type Plugin struct {
 	sweepEvery     time.Duration
 	onErasureError func(error)
 
-	reveal map[string][]string // WithReveal: role -> "table.column"
+	reveal map[string][]string           // WithReveal: role -> "table.column"
+	access func(context.Context, Access) // WithAccessAudit
 
 	mu      sync.Mutex
 	models  map[string]*modelMeta // by table, the models Forget clears
@@ -127,6 +128,7 @@ type config struct {
 	onErasureError func(error)
 	grace          *time.Duration
 	reveal         map[string][]string // WithReveal: role -> columns
+	access         func(context.Context, Access)
 }
 
 // Option configures New.
@@ -240,7 +242,7 @@ func New(kr *keys.Keyring, opts ...Option) (*Plugin, error) {
 	}
 	return &Plugin{kr: kr, c: c, purpose: cfg.purpose, tok: tok, formats: cfg.formats, redact: !cfg.strict, grace: graceOf(kr, cfg.grace),
 		sweepEvery: cfg.sweepEvery, onErasureError: cfg.onErasureError, pending: cfg.models,
-		noChecks: cfg.noChecks, reveal: cfg.reveal, migrateSpecs: cfg.migrating, migrating: map[reflect.Type]map[string]bool{}, models: map[string]*modelMeta{}, tables: map[string]*modelMeta{}}, nil
+		noChecks: cfg.noChecks, reveal: cfg.reveal, access: cfg.access, migrateSpecs: cfg.migrating, migrating: map[reflect.Type]map[string]bool{}, models: map[string]*modelMeta{}, tables: map[string]*modelMeta{}}, nil
 }
 
 var serializerOnce sync.Mutex
@@ -299,7 +301,8 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 		{"update prepare", cb.Update().Before("*").Register("fieldcrypt:prepare", p.prepareQuery)},
 		{"update", cb.Update().After("gorm:before_update").Before("gorm:update").Register("fieldcrypt:before_update", p.beforeUpdate)},
 		{"update check", cb.Update().After("gorm:update").Register("fieldcrypt:after_update", p.afterUpdate)},
-		{"query prepare", cb.Query().Before("*").Register("fieldcrypt:prepare", p.prepareRead)},
+		{"query prepare", cb.Query().Before("*").Register("fieldcrypt:prepare", p.prepareFind)},
+		{"query access", cb.Query().After("gorm:query").Register("fieldcrypt:access", p.flushAccess)},
 		{"delete prepare", cb.Delete().Before("*").Register("fieldcrypt:prepare", p.prepareQuery)},
 		{"row prepare", cb.Row().Before("*").Register("fieldcrypt:prepare", p.prepareRead)},
 		{"raw prepare", cb.Raw().Before("*").Register("fieldcrypt:prepare", p.prepare)},
@@ -340,6 +343,12 @@ type stmtState struct {
 	// ScanRows knows them.
 	marksFirst bool
 	columns    []string
+
+	// reads are the decryptions of this statement, for WithAccessAudit;
+	// aggregate: they are reported once, after the statement (Query
+	// callbacks, ScanRows), else one by one.
+	reads     map[*columnMeta]*accessCount
+	aggregate bool
 }
 
 type stateKey struct{}
@@ -366,6 +375,7 @@ func (p *Plugin) prepare(db *gorm.DB) {
 		st.failed.Store(false) // the statement is being reused
 		st.mu.Lock()
 		st.sealed, st.subjectGuard, st.marksFirst = nil, false, false
+		st.reads, st.aggregate = nil, false
 		st.mu.Unlock()
 		return
 	}
@@ -418,9 +428,11 @@ func ScanRows(db *gorm.DB, rows *sql.Rows, dest any) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	st := &stmtState{p: p}
+	st := &stmtState{p: p, aggregate: true}
 	if cols, err := rows.Columns(); err == nil {
 		st.columns = cols
 	}
-	return db.WithContext(context.WithValue(ctx, stateKey{}, st)).ScanRows(rows, dest)
+	err = db.WithContext(context.WithValue(ctx, stateKey{}, st)).ScanRows(rows, dest)
+	st.flushAccess(ctx)
+	return err
 }

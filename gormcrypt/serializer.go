@@ -144,6 +144,7 @@ func (p *Plugin) open(ctx context.Context, st *stmtState, field *schema.Field, d
 		}
 		return c.errorf(err)
 	}
+	st.accessed(ctx, c, subject)
 	return decode(c, pt, rv)
 }
 

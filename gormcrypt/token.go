@@ -99,6 +99,9 @@ func (p *Plugin) detokenize(ctx context.Context, st *stmtState, c *columnMeta, d
 				return c.errorf(err)
 			}
 			val, err = p.tok.Detokenize(ctx, subject, tokenField(c), c.format, tok)
+			if err == nil {
+				st.accessed(ctx, c, subject)
+			}
 		}
 		if err != nil {
 			if p.redact && errors.Is(err, keys.ErrKeyDestroyed) {
@@ -106,6 +109,9 @@ func (p *Plugin) detokenize(ctx context.Context, st *stmtState, c *columnMeta, d
 				return nil
 			}
 			return c.errorf(err)
+		}
+		if c.global {
+			st.accessed(ctx, c, "")
 		}
 	}
 	if c.ptr {
