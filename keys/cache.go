@@ -2,8 +2,9 @@ package keys
 
 import (
 	"encoding/binary"
+	"hash/maphash"
 	"math/bits"
-	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,13 +51,14 @@ type versionKey struct {
 }
 
 // cacheEntry is one cached key version. key, loaded and shard never change;
-// slot and cur are guarded by the shard's mutex.
+// slot, cur and curHash are guarded by the shard's mutex.
 type cacheEntry struct {
-	key    *Key
-	loaded int64 // clockNow when the keystore read began
-	shard  *cacheShard
-	slot   int         // index in shard.ring
-	cur    *currentKey // the (subject, purpose) this version was made current for, if any
+	key     *Key
+	loaded  int64 // clockNow when the keystore read began
+	shard   *cacheShard
+	slot    int         // index in shard.ring
+	cur     *currentRef // the current pointer made for this version, if any
+	curHash uint64
 
 	// referenced is the CLOCK bit: set by a hit, cleared by the eviction
 	// hand passing by. It is only written when it changes, so hits on a
@@ -67,22 +69,76 @@ type cacheEntry struct {
 	dead atomic.Bool
 }
 
+// currentRef names the current version of a (subject, purpose). It is
+// immutable: making another version current stores a new one.
+type currentRef struct {
+	subject, purpose string
+	e                *cacheEntry
+}
+
+// currentSet is the current versions of every (subject, purpose) whose
+// subject has one hash: the purposes of a subject, and any subject whose
+// hash collides. It is immutable.
+type currentSet struct{ refs []*currentRef }
+
+func (cs *currentSet) find(subject, purpose string) *currentRef {
+	for _, r := range cs.refs {
+		if r.purpose == purpose && r.subject == subject {
+			return r
+		}
+	}
+	return nil
+}
+
+// with returns the set with r in place of any ref of its (subject,
+// purpose).
+func (cs *currentSet) with(r *currentRef) *currentSet {
+	next := &currentSet{refs: make([]*currentRef, 0, 1+len(cs.refs))}
+	for _, x := range cs.refs {
+		if x.subject != r.subject || x.purpose != r.purpose {
+			next.refs = append(next.refs, x)
+		}
+	}
+	next.refs = append(next.refs, r)
+	return next
+}
+
+// without returns the set without the refs drop matches, or nil if none
+// is left.
+func (cs *currentSet) without(drop func(*currentRef) bool) *currentSet {
+	next := &currentSet{}
+	for _, x := range cs.refs {
+		if !drop(x) {
+			next.refs = append(next.refs, x)
+		}
+	}
+	if len(next.refs) == 0 {
+		return nil
+	}
+	return next
+}
+
 // keyCache holds unwrapped keys, bounded by entry count and age.
 //
 // # Concurrency
 //
-// Lookups take no lock: the two indexes (by version, and the current
-// version by (subject, purpose)) are sync.Maps, whose reads are lock-free,
-// and a hit writes nothing shared except an entry's CLOCK bit the first
-// time it is hit after a sweep and one of cacheStripes hit counters. Every
-// hit still checks the entry's age against the cache clock and its dead
-// flag, so an entry removed by an eviction is never served by a lookup
-// that starts after the eviction returned.
+// Lookups take no lock. The two indexes — key versions by (id, version),
+// current versions by (subject, purpose) — are split into many small
+// copy-on-write maps, chosen by a 64-bit hash of the lookup key and keyed
+// by it, read through an atomic pointer; a hit verifies the entry's own
+// key, so a hash collision costs a miss, never a wrong key. A hit writes
+// nothing shared except an entry's CLOCK bit the first time it is hit
+// after a sweep and one of cacheStripes hit counters. Every hit still
+// checks the entry's age against the cache clock and its dead flag, so an
+// entry removed by an eviction is never served by a lookup that starts
+// after the eviction returned.
 //
 // Inserts and removals are serialised per shard: an entry belongs to the
 // shard its (id, version) hashes to, which holds the CLOCK ring that
 // bounds its size and an index of its entries by subject, so evicting a
-// subject costs O(shards + the subject's entries), not O(cache).
+// subject costs O(shards + the subject's entries), not O(cache). Writing
+// an index map copies it: O(max/indexShardSize) per insert or removal, on
+// the cold path only.
 //
 // gen counts evictions caused by Forget, Rotate and Evict. A load records
 // gen before it reads the keystore (begin) and only inserts its result if
@@ -106,8 +162,8 @@ type keyCache struct {
 	shards   []cacheShard
 	shift    uint // 64 - log2(len(shards))
 
-	byVersion sync.Map // versionKey → *cacheEntry
-	byCurrent sync.Map // currentKey → *cacheEntry
+	byVersion cowIndex[*cacheEntry]
+	byCurrent cowIndex[*currentSet] // by hashSubject
 
 	evictMu sync.RWMutex // read: put; write: evictions that bump gen
 	gen     atomic.Uint64
@@ -119,6 +175,10 @@ type keyCache struct {
 // cacheStripes is the number of hit counters: a hit adds to a random one,
 // so concurrent hits rarely write the same cache line.
 const cacheStripes = 16
+
+// indexShardSize is the number of entries an index map holds on average
+// in a full cache.
+const indexShardSize = 32
 
 type paddedCounter struct {
 	n atomic.Uint64
@@ -132,6 +192,124 @@ type cacheShard struct {
 	bySubject map[SubjectRef][]*cacheEntry
 	evictions uint64 // under mu
 	_         [32]byte
+}
+
+// cowIndex is a map from 64-bit hashes to pointers, split into shards by
+// the hash's high bits. Each shard is an immutable open-addressing table
+// read through an atomic pointer and replaced whole on a write: lock-free
+// reads at the cost of copying the shard (about indexShardSize entries)
+// on every write, which only the cold path does.
+type cowIndex[V comparable] struct {
+	shards []cowShard[V]
+	shift  uint
+}
+
+type cowShard[V comparable] struct {
+	mu sync.Mutex // serialises writers
+	t  atomic.Pointer[cowTable[V]]
+	_  [48]byte
+}
+
+// cowTable is a linear-probing table of len(slots) (a power of two) slots,
+// at most half full; a slot whose v is the zero value is empty.
+type cowTable[V comparable] struct {
+	mask  uint64
+	n     int
+	slots []cowSlot[V]
+}
+
+type cowSlot[V comparable] struct {
+	h uint64
+	v V
+}
+
+func (x *cowIndex[V]) init(n int) {
+	x.shards = make([]cowShard[V], n)
+	x.shift = uint(64 - bits.TrailingZeros(uint(n)))
+}
+
+func (x *cowIndex[V]) load(h uint64) V {
+	var zero V
+	if len(x.shards) == 0 {
+		return zero
+	}
+	t := x.shards[h>>x.shift].t.Load()
+	if t == nil {
+		return zero
+	}
+	for i := h & t.mask; ; i = (i + 1) & t.mask {
+		s := &t.slots[i]
+		if s.v == zero || s.h == h {
+			return s.v
+		}
+	}
+}
+
+// rebuild returns a table holding old's entries but skip (if del), and
+// h → v unless del.
+func rebuild[V comparable](old *cowTable[V], h uint64, v V, del bool) *cowTable[V] {
+	var zero V
+	n := 0
+	if old != nil {
+		n = old.n
+	}
+	size := 8
+	for size < 2*(n+1) {
+		size *= 2
+	}
+	t := &cowTable[V]{mask: uint64(size - 1), slots: make([]cowSlot[V], size)}
+	add := func(h uint64, v V) {
+		i := h & t.mask
+		for t.slots[i].v != zero {
+			i = (i + 1) & t.mask
+		}
+		t.slots[i] = cowSlot[V]{h, v}
+		t.n++
+	}
+	if old != nil {
+		for _, s := range old.slots {
+			if s.v != zero && s.h != h {
+				add(s.h, s.v)
+			}
+		}
+	}
+	if !del {
+		add(h, v)
+	}
+	return t
+}
+
+func (x *cowIndex[V]) store(h uint64, v V) {
+	x.update(h, func(V) V { return v })
+}
+
+// update replaces the value of h with f(its value, or the zero value); a
+// zero result deletes h.
+func (x *cowIndex[V]) update(h uint64, f func(V) V) {
+	var zero V
+	s := &x.shards[h>>x.shift]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := x.load(h)
+	v := f(old)
+	if v == old {
+		return
+	}
+	s.t.Store(rebuild(s.t.Load(), h, v, v == zero))
+}
+
+// each calls f for every value.
+func (x *cowIndex[V]) each(f func(V)) {
+	var zero V
+	for i := range x.shards {
+		if t := x.shards[i].t.Load(); t != nil {
+			for _, s := range t.slots {
+				if s.v != zero {
+					f(s.v)
+				}
+			}
+		}
+	}
 }
 
 func newKeyCache(max int, maxAge time.Duration) *keyCache {
@@ -149,14 +327,33 @@ func newKeyCache(max int, maxAge time.Duration) *keyCache {
 	for i := range c.shards {
 		c.shards[i].bySubject = make(map[SubjectRef][]*cacheEntry)
 	}
+	if max > 0 {
+		idx := 1
+		if max >= 2*indexShardSize {
+			idx = min(1<<13, 1<<(bits.Len(uint(max/indexShardSize))-1))
+		}
+		c.byVersion.init(idx)
+		c.byCurrent.init(idx)
+	}
 	return c
 }
 
-// shardOf picks the shard of (id, version) by Fibonacci hashing of the
+var cacheSeed = maphash.MakeSeed()
+
+// hashVersion hashes (id, version) by Fibonacci hashing of the
 // identifier's first bytes (an HMAC output, so uniform already) and the
 // version.
-func (c *keyCache) shardOf(vk versionKey) *cacheShard {
-	h := (binary.LittleEndian.Uint64(vk.id[:8]) ^ uint64(vk.version)) * 0x9e3779b97f4a7c15
+func hashVersion(id KeyID, version uint32) uint64 {
+	return (binary.LittleEndian.Uint64(id[:8]) ^ uint64(version)) * 0x9e3779b97f4a7c15
+}
+
+// hashSubject hashes a subject identifier; the current versions of its
+// purposes share one currentSet.
+func hashSubject(subject string) uint64 {
+	return maphash.String(cacheSeed, subject)
+}
+
+func (c *keyCache) shardOf(h uint64) *cacheShard {
 	return &c.shards[h>>c.shift]
 }
 
@@ -192,33 +389,41 @@ func (c *keyCache) serve(e *cacheEntry) *Key {
 	return e.key
 }
 
-func (c *keyCache) count(k *Key) {
+// count counts a lookup of the key hashing to h, on the hits stripe h
+// picks: lookups of different keys rarely share a counter.
+func (c *keyCache) count(k *Key, h uint64) {
 	if k == nil {
 		c.misses.Add(1)
 	} else {
-		c.hits[rand.Uint32()%cacheStripes].n.Add(1)
+		c.hits[h%cacheStripes].n.Add(1)
 	}
 }
 
 func (c *keyCache) getCurrent(subject, purpose string) *Key {
 	var k *Key
+	var h uint64
 	if c.max > 0 {
-		if e, ok := c.byCurrent.Load(currentKey{subject, purpose}); ok {
-			k = c.serve(e.(*cacheEntry))
+		h = hashSubject(subject)
+		if cs := c.byCurrent.load(h); cs != nil {
+			if r := cs.find(subject, purpose); r != nil {
+				k = c.serve(r.e)
+			}
 		}
 	}
-	c.count(k)
+	c.count(k, h)
 	return k
 }
 
 func (c *keyCache) getVersion(id KeyID, version uint32) *Key {
 	var k *Key
+	var h uint64
 	if c.max > 0 {
-		if e, ok := c.byVersion.Load(versionKey{id, version}); ok {
-			k = c.serve(e.(*cacheEntry))
+		h = hashVersion(id, version)
+		if e := c.byVersion.load(h); e != nil && e.key.id == id && e.key.version == version {
+			k = c.serve(e)
 		}
 	}
-	c.count(k)
+	c.count(k, h)
 	return k
 }
 
@@ -234,13 +439,13 @@ func (c *keyCache) put(k *Key, cur *currentKey, t loadTicket) {
 	if c.gen.Load() != t.gen {
 		return
 	}
-	vk := versionKey{k.id, k.version}
-	s := c.shardOf(vk)
+	hv := hashVersion(k.id, k.version)
+	s := c.shardOf(hv)
 	s.mu.Lock()
-	var e *cacheEntry
-	if v, ok := c.byVersion.Load(vk); ok {
-		e = v.(*cacheEntry) // under s.mu, so not dead
-		e.referenced.Store(true)
+	defer s.mu.Unlock()
+	e := c.byVersion.load(hv)
+	if e != nil && e.key.id == k.id && e.key.version == k.version {
+		e.referenced.Store(true) // under s.mu, so not dead
 	} else {
 		e = &cacheEntry{key: k, loaded: t.time, shard: s}
 		for len(s.ring) >= c.perShard {
@@ -249,15 +454,18 @@ func (c *keyCache) put(k *Key, cur *currentKey, t loadTicket) {
 		e.slot = len(s.ring)
 		s.ring = append(s.ring, e)
 		s.bySubject[k.subject] = append(s.bySubject[k.subject], e)
-		c.byVersion.Store(vk, e)
+		c.byVersion.store(hv, e)
 	}
 	if cur != nil {
-		if e.cur == nil {
-			e.cur = cur
-		}
-		c.byCurrent.Store(*cur, e)
+		r := &currentRef{subject: cur.subject, purpose: cur.purpose, e: e}
+		e.cur, e.curHash = r, hashSubject(cur.subject)
+		c.byCurrent.update(e.curHash, func(cs *currentSet) *currentSet {
+			if cs == nil {
+				return &currentSet{refs: []*currentRef{r}}
+			}
+			return cs.with(r)
+		})
 	}
-	s.mu.Unlock()
 }
 
 // evictOne removes the first entry the CLOCK hand finds unreferenced,
@@ -281,9 +489,14 @@ func (c *keyCache) evictOne(s *cacheShard) {
 // remove drops e from the cache; s is e's shard and s.mu is held.
 func (c *keyCache) remove(s *cacheShard, e *cacheEntry) {
 	e.dead.Store(true)
-	c.byVersion.CompareAndDelete(versionKey{e.key.id, e.key.version}, e)
-	if e.cur != nil {
-		c.byCurrent.CompareAndDelete(*e.cur, e)
+	c.byVersion.update(hashVersion(e.key.id, e.key.version), func(x *cacheEntry) *cacheEntry {
+		if x == e {
+			return nil
+		}
+		return x
+	})
+	if r := e.cur; r != nil {
+		c.dropCurrent(e.curHash, func(x *currentRef) bool { return x == r })
 	}
 	last := len(s.ring) - 1
 	moved := s.ring[last]
@@ -329,7 +542,19 @@ func (c *keyCache) evictCurrent(subject, purpose string) {
 	c.evictMu.Lock()
 	defer c.evictMu.Unlock()
 	c.gen.Add(1)
-	c.byCurrent.Delete(currentKey{subject, purpose})
+	c.dropCurrent(hashSubject(subject), func(r *currentRef) bool {
+		return r.subject == subject && r.purpose == purpose
+	})
+}
+
+// dropCurrent removes the current pointers under h that drop matches.
+func (c *keyCache) dropCurrent(h uint64, drop func(*currentRef) bool) {
+	c.byCurrent.update(h, func(cs *currentSet) *currentSet {
+		if cs == nil || !slices.ContainsFunc(cs.refs, drop) {
+			return cs
+		}
+		return cs.without(drop)
+	})
 }
 
 func (c *keyCache) evictAll() {

@@ -162,12 +162,13 @@ func TestCacheEvictSubjectUsesIndex(t *testing.T) {
 		t.Fatal("a load that began before the eviction inserted its key")
 	}
 	n := 0
-	c.byCurrent.Range(func(k, v any) bool {
-		if v.(*cacheEntry).key.subject == (SubjectRef{3}) {
-			t.Error("a current pointer to the evicted subject is left")
+	c.byCurrent.each(func(cs *currentSet) {
+		for _, r := range cs.refs {
+			if r.e.key.subject == (SubjectRef{3}) {
+				t.Error("a current pointer to the evicted subject is left")
+			}
+			n++
 		}
-		n++
-		return true
 	})
 	if n != 900 {
 		t.Errorf("%d current pointers, want 900", n)
