@@ -427,6 +427,24 @@ func (c *keyCache) getVersion(id KeyID, version uint32) *Key {
 	return k
 }
 
+// peekCurrent reports whether the current key of (subject, purpose) is
+// cached and fresh, without counting a lookup.
+func (c *keyCache) peekCurrent(subject, purpose string) bool {
+	cs := c.byCurrent.load(hashSubject(subject))
+	if cs == nil {
+		return false
+	}
+	r := cs.find(subject, purpose)
+	return r != nil && !r.e.dead.Load() && time.Duration(clockNow()-r.e.loaded) < c.maxAge
+}
+
+// peekVersion is peekCurrent for one key version.
+func (c *keyCache) peekVersion(id KeyID, version uint32) bool {
+	e := c.byVersion.load(hashVersion(id, version))
+	return e != nil && e.key.id == id && e.key.version == version && !e.dead.Load() &&
+		time.Duration(clockNow()-e.loaded) < c.maxAge
+}
+
 // put inserts k if no eviction happened since t was taken; its age counts
 // from t. cur, if not nil, makes k the current key of that (subject,
 // purpose).
