@@ -28,6 +28,11 @@ type Config struct {
 	Store keystore.Store
 	// CacheEntries bounds the number of unwrapped keys kept in memory.
 	// 0 means DefaultCacheEntries; a negative value disables the cache.
+	// From 128 up the cache is split into up to 64 shards of
+	// ceil(CacheEntries/shards) entries each, so it may hold up to
+	// CacheEntries rounded up to a multiple of the shard count; within a
+	// shard the key least recently used is evicted first, approximately
+	// (CLOCK). Hits take no lock, so they scale with cores.
 	CacheEntries int
 	// CacheMaxAge bounds how long an unwrapped key is served from memory
 	// (plus MaxAgeSlack, 1 ms). 0 means DefaultCacheMaxAge. It is

@@ -10,7 +10,8 @@ type KeyVersionRef struct {
 
 // BatchGetter is an optional Store capability: reading many keys in one
 // query, so that keys.Keyring.Warm loads a page of subjects with a few
-// round trips instead of one per subject. keys/memstore implements it.
+// round trips instead of one per subject. keys/memstore and keys/sqlstore
+// implement it.
 //
 // Both methods return at most one record per requested key, in any order,
 // and leave out keys the store does not hold. They follow the tombstone
@@ -42,7 +43,7 @@ type UnwrapResult struct {
 
 // KMSBatchUnwrapper is an optional KMS capability: unwrapping many values
 // in one call (Vault Transit's batch_input, say), which keys.Keyring.Warm
-// uses. keys/localkms implements it.
+// uses. keys/localkms and keys/vaultkms implement it.
 type KMSBatchUnwrapper interface {
 	// UnwrapBatch returns one result per request, in order. A non-nil
 	// error means the whole call failed (network, permission) and nothing
