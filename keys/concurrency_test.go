@@ -113,9 +113,10 @@ func TestColdLoadCancelDoesNotFailOthers(t *testing.T) {
 	}
 }
 
-// TestNoKeyAfterForgetUnderStress mixes Forget, Rotate, Evict and EvictAll
-// with 64 readers of Current and KeyVersion: a read started after the
-// Forget of its subject returned never gets one of its keys.
+// TestNoKeyAfterForgetUnderStress mixes Forget, Rotate, Evict, EvictAll and
+// batched Warm loads with 64 readers of Current and KeyVersion: a read
+// started after the Forget of its subject returned never gets one of its
+// keys.
 func TestNoKeyAfterForgetUnderStress(t *testing.T) {
 	kms := &countingKMS{KMS: newKMS(t), delay: 300 * time.Microsecond} // loads in flight across the Forgets
 	kr := open(t, keys.Config{KMS: kms, CacheEntries: 200})
@@ -185,6 +186,22 @@ func TestNoKeyAfterForgetUnderStress(t *testing.T) {
 				kr.EvictAll()
 			}
 			time.Sleep(500 * time.Microsecond)
+		}
+	})
+	churn.Go(func() { // batched loads racing with the Forgets
+		names := make([]string, subjects)
+		for i := range names {
+			names[i] = fmt.Sprint("s", i)
+		}
+		for range 30 {
+			kr.EvictAll()
+			if err := kr.Warm(ctx, names, "default"); err != nil {
+				t.Error(err)
+			}
+			if err := kr.WarmVersions(ctx, []keys.KeyVersionRef{{ID: ids[0], Version: 1}, {ID: ids[2], Version: 1}}); err != nil {
+				t.Error(err)
+			}
+			time.Sleep(300 * time.Microsecond)
 		}
 	})
 	churn.Wait()
