@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystest"
 	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 	"github.com/fieldcrypt/fieldcrypt/keys/localkms"
 )
@@ -99,6 +100,14 @@ func TestBatchGetter(t *testing.T) {
 			if st := kr.CacheStats(); st.Misses-before.Misses != 1 {
 				t.Errorf("after Warm, %d of %d Current calls missed, want 1 (the forgotten subject)", st.Misses-before.Misses, n)
 			}
+		})
+	}
+}
+
+func TestBatchGetterConformance(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			keystest.RunBatchGetterTests(t, func(t *testing.T) keystest.BatchStore { return mustOpen(t, b.fresh(t)) })
 		})
 	}
 }
