@@ -83,7 +83,7 @@ func TestColdLoadsCoalesce(t *testing.T) {
 // TestColdLoadCancelDoesNotFailOthers: the caller that started a shared
 // load giving up leaves the other callers their result.
 func TestColdLoadCancelDoesNotFailOthers(t *testing.T) {
-	kms := &countingKMS{KMS: newKMS(t), delay: 50 * time.Millisecond}
+	kms := &countingKMS{KMS: newKMS(t), delay: 300 * time.Millisecond}
 	kr := open(t, keys.Config{KMS: kms})
 	base := kms.unwraps.Load()
 
@@ -93,7 +93,9 @@ func TestColdLoadCancelDoesNotFailOthers(t *testing.T) {
 		_, err := kr.Current(first, "cust-1", "default")
 		firstErr <- err
 	}()
-	time.Sleep(10 * time.Millisecond) // the first caller's load is under way
+	for kms.unwraps.Load() == base { // the first caller's load is under way
+		time.Sleep(time.Millisecond)
+	}
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
@@ -102,7 +104,7 @@ func TestColdLoadCancelDoesNotFailOthers(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(10 * time.Millisecond)
+	time.Sleep(100 * time.Millisecond) // the others have joined
 	cancel()
 	if err := <-firstErr; !errors.Is(err, context.Canceled) {
 		t.Errorf("the cancelled caller got %v, want context.Canceled", err)
