@@ -90,3 +90,87 @@ func TestCacheAgeCountsFromTheRead(t *testing.T) {
 		t.Fatal("an entry read 400 ms ago was served under a 300 ms MaxAge")
 	}
 }
+
+func testKey(subject byte, id uint64, version uint32) *Key {
+	k := &Key{version: version, subject: SubjectRef{subject}}
+	for i := range 8 {
+		k.id[i] = byte(id >> (8 * i))
+	}
+	k.id[8] = subject
+	return k
+}
+
+// TestCacheShardedBound: a large cache is sharded and holds at most its
+// bound rounded up to a multiple of the shard count; a small one is exact.
+func TestCacheShardedBound(t *testing.T) {
+	for _, max := range []int{1, 2, 10, 127, 128, 1000, 10_000} {
+		c := newKeyCache(max, time.Hour)
+		n := len(c.shards)
+		for i := range 3 * max {
+			c.put(testKey(byte(i%7), uint64(i)*0x9e3779b97f4a7c15, 1), nil, c.begin())
+		}
+		limit := (max + n - 1) / n * n
+		st := c.stats()
+		if st.Entries > limit || (n == 1 && st.Entries != max) {
+			t.Errorf("max %d, %d shards: %d entries, want at most %d", max, n, st.Entries, limit)
+		}
+		if uint64(3*max-st.Entries) != st.Evictions {
+			t.Errorf("max %d: %d evictions for %d inserts and %d entries", max, st.Evictions, 3*max, st.Entries)
+		}
+	}
+}
+
+// TestCacheClockKeepsReferenced: the CLOCK hand spares an entry hit since
+// its last pass.
+func TestCacheClockKeepsReferenced(t *testing.T) {
+	c := newKeyCache(3, time.Hour)
+	a, b, d := testKey(1, 1, 1), testKey(1, 2, 1), testKey(1, 3, 1)
+	for _, k := range []*Key{a, b, d} {
+		c.put(k, nil, c.begin())
+	}
+	c.getVersion(a.id, 1)
+	c.put(testKey(1, 4, 1), nil, c.begin())
+	if c.getVersion(a.id, 1) == nil {
+		t.Error("the referenced entry was evicted")
+	}
+	if c.getVersion(b.id, 1) != nil {
+		t.Error("the unreferenced oldest entry was kept")
+	}
+}
+
+// TestCacheEvictSubjectUsesIndex: evicting a subject removes exactly its
+// entries, through the per-subject index, and stops a load that began
+// before from inserting.
+func TestCacheEvictSubjectUsesIndex(t *testing.T) {
+	c := newKeyCache(10_000, time.Hour)
+	for i := range 1000 {
+		c.put(testKey(byte(i%10), uint64(i)<<20, 1), &currentKey{string(rune('a' + i%10)), "p" + string(rune(i))}, c.begin())
+	}
+	racing := c.begin() // a load of subject 3 begins
+	c.evictSubject(SubjectRef{3})
+	c.put(testKey(3, 99, 1), nil, racing)
+	st := c.stats()
+	if st.Entries != 900 || st.Evictions != 100 {
+		t.Fatalf("after evicting one subject of ten: %+v, want 900 entries, 100 evictions", st)
+	}
+	for i := range c.shards {
+		if len(c.shards[i].bySubject[SubjectRef{3}]) != 0 {
+			t.Fatal("the subject index still lists the evicted subject")
+		}
+	}
+	if c.getVersion(testKey(3, 99, 1).id, 1) != nil {
+		t.Fatal("a load that began before the eviction inserted its key")
+	}
+	n := 0
+	c.byCurrent.each(func(cs *currentSet) {
+		for _, r := range cs.refs {
+			if r.e.key.subject == (SubjectRef{3}) {
+				t.Error("a current pointer to the evicted subject is left")
+			}
+			n++
+		}
+	})
+	if n != 900 {
+		t.Errorf("%d current pointers, want 900", n)
+	}
+}

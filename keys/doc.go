@@ -181,7 +181,14 @@
 // # Concurrency
 //
 // A [Keyring] is safe for concurrent use by many goroutines. Store and KMS
-// implementations must be too (see keys/keystore).
+// implementations must be too (see keys/keystore). A cache hit takes no
+// lock, so warm Current and KeyVersion calls scale with cores; concurrent
+// cold loads of one key share one keystore read and one KMS unwrap, and a
+// page of cold keys loads in batches with [Keyring.Warm] and
+// [Keyring.WarmVersions]. None of this weakens the cache's bounds: every
+// hit checks the key's age, and once Forget, Rotate or Evict returns no
+// operation started afterwards gets the keys it dropped, even from a load
+// that was in flight.
 //
 // # Compatibility
 //
