@@ -28,7 +28,7 @@ type csvChunk struct {
 // conv refuses is fatal (the error names its line, never its value), or,
 // with skip and a row-level error, reported on stderr and left out.
 func pipeline(ctx context.Context, r *csv.Reader, w *csv.Writer, col int, column string, skip bool,
-	conv func([]string) (string, error), progress func(int64), stderr io.Writer) (rows, skipped int64, err error) {
+	conv func([]string) (string, error), warm func(rows [][]string), progress func(int64), stderr io.Writer) (rows, skipped int64, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	workers := max(runtime.GOMAXPROCS(0), 1)
@@ -78,6 +78,9 @@ func pipeline(ctx context.Context, r *csv.Reader, w *csv.Writer, col int, column
 		go func() {
 			defer wg.Done()
 			for c := range jobs {
+				if warm != nil {
+					warm(c.rows)
+				}
 				for i, rec := range c.rows {
 					if rec == nil || rec[col] == "" {
 						continue

@@ -106,7 +106,21 @@ column holding the customer identifier) or shared by every customer
 				}
 				return tok.Detokenize(ctx, rec[subj], field, f, v)
 			}
-			rows, skipped, err := pipeline(ctx, r, w, col, column, skipInvalid, conv, func(n int64) { bar.set(n, 0) }, e.stderr)
+			var warm func([][]string)
+			if !global {
+				// One keystore query for the chunk's customers instead of
+				// one per customer (a hint: errors show in the conversion).
+				warm = func(rows [][]string) {
+					subjects := make([]string, 0, len(rows))
+					for _, rec := range rows {
+						if rec != nil && keys.ValidateSubject(rec[subj]) == nil {
+							subjects = append(subjects, rec[subj])
+						}
+					}
+					kr.Warm(ctx, subjects, tokenize.DefaultPurpose)
+				}
+			}
+			rows, skipped, err := pipeline(ctx, r, w, col, column, skipInvalid, conv, warm, func(n int64) { bar.set(n, 0) }, e.stderr)
 			if err != nil {
 				return err
 			}
