@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/perf/benchfmt"
 )
 
 // TestSuiteShort runs two scenarios in short mode and checks the report,
@@ -56,6 +58,32 @@ func TestSuiteShort(t *testing.T) {
 		}
 	}
 
+	// results.txt is Go benchmark format: benchfmt (benchstat's reader)
+	// reads one result per sample, without a syntax error.
+	txt, err := os.Open(filepath.Join(dir, "results.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd := benchfmt.NewReader(txt, "results.txt")
+	var results, samples int
+	for rd.Scan() {
+		switch r := rd.Result().(type) {
+		case *benchfmt.Result:
+			results++
+		case *benchfmt.SyntaxError:
+			t.Errorf("results.txt: %v", r)
+		}
+	}
+	txt.Close()
+	for _, sc := range res.Scenarios {
+		for _, s := range sc.Subjects {
+			samples += len(s.Samples)
+		}
+	}
+	if results == 0 || results != samples {
+		t.Errorf("results.txt holds %d results, want one per sample (%d)", results, samples)
+	}
+
 	svg, err := os.ReadFile(filepath.Join(dir, "ratios.svg"))
 	if err != nil {
 		t.Fatal(err)
@@ -65,8 +93,20 @@ func TestSuiteShort(t *testing.T) {
 		t.Errorf("ratios.svg is not SVG: root %q, %v", root.XMLName.Local, err)
 	}
 
-	// -compare: an identical run passes, a 3× slower one is flagged.
-	old := filepath.Join(dir, "results.json")
+	// -compare: an identical run passes, a 3× slower one is flagged. A
+	// -short run has 2 samples a subject, too few for a significant
+	// difference: the first subject gets 6, jittered as a real run's.
+	first := &res.Scenarios[0].Subjects[0]
+	base := first.Median.NsPerOp
+	first.Samples = nil
+	for _, f := range []float64{1, 1.01, 0.99, 1.02, 0.98, 1} {
+		first.Samples = append(first.Samples, Sample{NsPerOp: base * f, N: 1})
+	}
+	first.summarize()
+	old := filepath.Join(dir, "results6.json")
+	if err := writeJSON(old, res); err != nil {
+		t.Fatal(err)
+	}
 	if code := compareFiles(t, old, old, true); code != 0 {
 		t.Errorf("identical runs: exit %d, want 0", code)
 	}
@@ -109,20 +149,30 @@ func compareFiles(t *testing.T, old, cur string, fail bool) int {
 	return code
 }
 
-func TestThreshold(t *testing.T) {
-	s := func(median, iqr float64) SubjectResult {
-		return SubjectResult{Median: Sample{NsPerOp: median}, IQR: iqr, Samples: []Sample{{NsPerOp: median}}}
+func TestVerdict(t *testing.T) {
+	s := func(ns ...float64) SubjectResult {
+		r := SubjectResult{}
+		for _, x := range ns {
+			r.Samples = append(r.Samples, Sample{NsPerOp: x})
+		}
+		r.summarize()
+		return r
 	}
+	base := s(100, 101, 99, 100, 102, 98)
 	for _, tc := range []struct {
-		old, cur SubjectResult
-		want     float64
+		name string
+		cur  SubjectResult
+		want string
 	}{
-		{s(100, 1), s(100, 2), 0.10},  // quiet runs: the 10% floor
-		{s(100, 10), s(100, 2), 0.20}, // noisy old run: twice its relative IQR
-		{s(100, 1), s(200, 60), 0.60}, // noisy new run
+		{"the same", s(100, 99, 101, 100, 98, 102), "~"},
+		{"30% slower, clearly", s(130, 131, 129, 130, 132, 128), "REGRESSION"},
+		{"30% faster, clearly", s(70, 71, 69, 70, 72, 68), "improved"},
+		{"2% slower, significant but small", s(102, 103, 101, 102, 104, 102.5), "~"},
+		{"30% slower in 2 samples: never significant", s(130, 131), "~"},
+		{"noisy: overlapping samples", s(60, 140, 95, 150, 70, 130), "~"},
 	} {
-		if got := threshold(tc.old, tc.cur); got < tc.want-1e-9 || got > tc.want+1e-9 {
-			t.Errorf("threshold(%v, %v) = %v, want %v", tc.old, tc.cur, got, tc.want)
+		if _, cmp, got := verdictOf(base, tc.cur); got != tc.want {
+			t.Errorf("%s: %s (%v), want %s", tc.name, got, cmp, tc.want)
 		}
 	}
 }

@@ -53,9 +53,13 @@
 // faster. Ratios between subjects of one run are far steadier than the
 // absolute figures, which depend on the machine and its load.
 //
-// The run writes RESULTS.md, ratios.svg (gonum/plot) and results.json
-// (environment and every sample) to -out-dir. With -compare old.json a
-// subject is flagged as a regression when its median is slower by more
-// than max(10%, twice the relative interquartile range of either run); the
+// The run writes RESULTS.md, ratios.svg (gonum/plot), results.json
+// (environment and every sample) and results.txt (every sample in Go's
+// benchmark format, for benchstat) to -out-dir. With -compare old.json a
+// subject is flagged as a regression as benchstat would call it
+// significant: a Mann-Whitney U test of the two runs' samples
+// (golang.org/x/perf/benchmath) with p < 0.05, and a median at least 5%
+// slower; improvements likewise. Runs of fewer than 4 samples a subject
+// can never be significant, so compare runs of the default -count 6. The
 // exit status is non-zero only with -fail-on-regression.
 package main

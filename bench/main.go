@@ -54,7 +54,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var cfg config
 	var runPattern string
 	fs.BoolVar(&cfg.short, "short", false, "CI smoke run: -count 2, -benchtime 50ms, 100 GORM rows; under a minute")
-	fs.IntVar(&cfg.count, "count", 0, "repetitions of every benchmark (default 5, or 2 with -short)")
+	fs.IntVar(&cfg.count, "count", 0, "repetitions of every benchmark (default 6, or 2 with -short)")
 	fs.StringVar(&cfg.benchtime, "benchtime", "", "time per benchmark run, as go test -benchtime (default 500ms, or 50ms with -short)")
 	fs.StringVar(&cfg.outDir, "out-dir", defaultOutDir(), "directory for RESULTS.md, ratios.svg and results.json")
 	fs.StringVar(&runPattern, "run", "", "run only the scenarios whose name matches this regular expression")
@@ -69,7 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if cfg.count == 0 {
-		cfg.count = 5
+		cfg.count = 6
 		if cfg.short {
 			cfg.count = 2
 		}
@@ -128,8 +128,9 @@ func writeReport(cfg *config, res *Results, stdout io.Writer) error {
 		"results.json": func(p string) error { return writeJSON(p, res) },
 		"ratios.svg":   func(p string) error { return writeChart(p, res) },
 		"RESULTS.md":   func(p string) error { return os.WriteFile(p, []byte(markdown(res)), 0o644) },
+		"results.txt":  func(p string) error { return os.WriteFile(p, []byte(goBenchFormat(res)), 0o644) },
 	}
-	for _, name := range []string{"results.json", "ratios.svg", "RESULTS.md"} {
+	for _, name := range []string{"results.json", "ratios.svg", "RESULTS.md", "results.txt"} {
 		p := filepath.Join(cfg.outDir, name)
 		if err := paths[name](p); err != nil {
 			return fmt.Errorf("writing %s: %w", p, err)

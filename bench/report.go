@@ -3,8 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
-	"math"
 	"strings"
+
+	"golang.org/x/perf/benchmath"
 )
 
 // ratio is one fieldcrypt subject's median divided by one peer's.
@@ -119,18 +120,44 @@ func markdown(res *Results) string {
 	return b.String()
 }
 
-// noiseFloor is the smallest relative slowdown flagged as a regression.
-const noiseFloor = 0.10
+// minEffect is the smallest relative change reported as a regression or
+// an improvement, however significant: smaller ones are not worth a
+// failed build.
+const minEffect = 0.05
 
-// threshold is the relative change beyond noise for a subject measured in
-// two runs: max(10%, twice the larger relative IQR of the two).
-func threshold(old, cur SubjectResult) float64 {
-	spread := math.Max(old.IQR/old.Median.NsPerOp, cur.IQR/cur.Median.NsPerOp)
-	return math.Max(noiseFloor, 2*spread)
+// verdictOf compares a subject measured in two runs as benchstat does: a
+// Mann-Whitney U test of the two runs' samples (benchmath.AssumeNothing,
+// which assumes no distribution), significant when p < alpha (0.05), and
+// a change of at least minEffect between the medians. Runs of fewer than
+// 4 samples each can never be significant at that alpha.
+func verdictOf(old, cur SubjectResult) (change float64, cmp benchmath.Comparison, verdict string) {
+	change = cur.Median.NsPerOp/old.Median.NsPerOp - 1
+	cmp = benchmath.AssumeNothing.Compare(
+		benchmath.NewSample(nsPerOp(old.Samples), &benchmath.DefaultThresholds),
+		benchmath.NewSample(nsPerOp(cur.Samples), &benchmath.DefaultThresholds))
+	switch {
+	case cmp.P >= cmp.Alpha:
+		verdict = "~"
+	case change >= minEffect:
+		verdict = "REGRESSION"
+	case -change/(1+change) >= minEffect: // as fast by the same measure: old/new - 1
+		verdict = "improved"
+	default:
+		verdict = "~"
+	}
+	return change, cmp, verdict
+}
+
+func nsPerOp(samples []Sample) []float64 {
+	out := make([]float64, len(samples))
+	for i, s := range samples {
+		out[i] = s.NsPerOp
+	}
+	return out
 }
 
 // printComparison prints every subject present in both runs and returns
-// how many are regressions: median slower than the threshold allows.
+// how many are regressions (see verdictOf).
 func printComparison(w io.Writer, old, cur *Results) (regressions int) {
 	fmt.Fprintf(w, "\ncomparison: old %s (%s, %s) → new %s (%s, %s)\n", old.Env.Date, old.Env.CPU, old.Env.GoVersion,
 		cur.Env.Date, cur.Env.CPU, cur.Env.GoVersion)
@@ -151,21 +178,41 @@ func printComparison(w io.Writer, old, cur *Results) (regressions int) {
 				continue
 			}
 			compared++
-			change := s.Median.NsPerOp/o.Median.NsPerOp - 1
-			th := threshold(o, s)
-			verdict := "~"
-			switch {
-			case change > th:
-				verdict = "REGRESSION"
+			change, cmp, verdict := verdictOf(o, s)
+			switch verdict {
+			case "REGRESSION":
 				regressions++
-			case -change/(1+change) > th: // as fast by the same measure: old/new - 1
-				verdict = "improved"
+			case "improved":
 				improved++
 			}
-			fmt.Fprintf(w, "%-11s %-32s %-58s %10s → %10s  %+6.1f%% (threshold ±%.0f%%)\n", verdict, sc.Name, s.Name,
-				fmtNs(o.Median.NsPerOp), fmtNs(s.Median.NsPerOp), 100*change, 100*th)
+			fmt.Fprintf(w, "%-11s %-32s %-58s %10s → %10s  %+6.1f%% (%s)\n", verdict, sc.Name, s.Name,
+				fmtNs(o.Median.NsPerOp), fmtNs(s.Median.NsPerOp), 100*change, cmp)
 		}
 	}
 	fmt.Fprintf(w, "compared %d subjects: %d regressions, %d improvements\n", compared, regressions, improved)
 	return regressions
+}
+
+// goBenchFormat writes every sample as a line of Go's benchmark format
+// (BenchmarkScenario/subject-GOMAXPROCS N ns/op MB/s B/op allocs/op), so
+// that benchstat compares two runs' results.txt directly.
+func goBenchFormat(res *Results) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "goos: %s\ngoarch: %s\npkg: github.com/fieldcrypt/fieldcrypt/bench\ncpu: %s\n", res.Env.GOOS, res.Env.GOARCH, res.Env.CPU)
+	name := func(s string) string { return strings.Join(strings.Fields(s), "_") }
+	for _, sc := range res.Scenarios {
+		for _, s := range sc.Subjects {
+			for _, x := range s.Samples {
+				fmt.Fprintf(&b, "Benchmark%s/%s-%d\t%d\t%.2f ns/op", name(sc.Name), name(s.Name), res.Env.GOMAXPROCS, max(x.N, 1), x.NsPerOp)
+				if x.MBPerS > 0 {
+					fmt.Fprintf(&b, "\t%.2f MB/s", x.MBPerS)
+				}
+				if !s.Latency {
+					fmt.Fprintf(&b, "\t%.0f B/op\t%.0f allocs/op", x.BytesPerOp, x.AllocsPerOp)
+				}
+				b.WriteString("\n")
+			}
+		}
+	}
+	return b.String()
 }
