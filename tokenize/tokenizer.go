@@ -175,6 +175,7 @@ func appendTweak(dst []byte, field, format string) []byte {
 // not keep it.
 type Engine struct {
 	key      *keys.Key
+	local    *localCiphers // instead of key: a Vault's draw key
 	tweak    []byte
 	tweakBuf [128]byte
 	partBuf  [160]byte
@@ -183,6 +184,9 @@ type Engine struct {
 // cipher returns the FF1 cipher for alphabet under the engine's key,
 // derived once per cached key.
 func (e *Engine) cipher(a *fpe.Alphabet) (*fpe.FF1, error) {
+	if e.local != nil {
+		return e.local.cipher(a)
+	}
 	c, err := keys.Derive(e.key, insecuresecretaccess.Token{}, ff1Label(a), func(secret []byte) (*fpe.FF1, error) {
 		k, err := hkdf.Key(sha256.New, secret, nil, "fieldcrypt/tokenize/v1/ff1", 32)
 		if err != nil {

@@ -19,7 +19,8 @@ type Store struct {
 	tombstones map[keystore.SubjectRef]keystore.Tombstone
 	floors     map[keystore.KeyID]uint32 // versions below were destroyed by DestroyVersions
 	meta       map[string][]byte
-	life       lifeState // see lifecycle.go
+	life       lifeState  // see lifecycle.go
+	vault      vaultState // see tokenvault.go
 }
 
 var _ keystore.Store = (*Store)(nil)
