@@ -149,6 +149,10 @@ type queries struct {
 	destroyVersions string // delete the material below a version
 
 	updateSchemaVersion string // a migration step's last statement
+
+	insertTokenEntry   string // tokenvault.go
+	tokenEntryByToken  string
+	tokenEntryByLookup string
 }
 
 // forgottenIndex indexes tombstones by time, for Watch.
@@ -235,11 +239,15 @@ ON DUPLICATE KEY UPDATE destroyed_below = GREATEST(destroyed_below, VALUES(destr
 	q.nonEmpty = `SELECT CASE WHEN ` + empty + ` THEN 0 ELSE 1 END`
 	q.recentForgets = `SELECT subject_ref, forgotten_at FROM fieldcrypt_subjects WHERE forgotten_at > ?`
 	q.lastForget = `SELECT MAX(forgotten_at) FROM fieldcrypt_subjects`
+	q.insertTokenEntry = `INSERT INTO fieldcrypt_token_vault (field, ` + tokenEntryColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	q.tokenEntryByToken = `SELECT ` + tokenEntryColumns + ` FROM fieldcrypt_token_vault WHERE field = ? AND token = ?`
+	q.tokenEntryByLookup = `SELECT ` + tokenEntryColumns + ` FROM fieldcrypt_token_vault WHERE field = ? AND lookup = ?`
 	q.updateSchemaVersion = d.rebind(`UPDATE fieldcrypt_meta SET value = ? WHERE name = 'schema_version'`)
 
 	for _, p := range []*string{&q.lockSubject, &q.selectSubject, &q.insertKey, &q.getKey, &q.latestKey,
 		&q.destroyKeys, &q.forgetSubject, &q.addDestroyed, &q.tombstone, &q.insertMeta, &q.initMeta,
-		&q.selectMeta, &q.recentForgets, &q.raiseFloor, &q.keyFloor, &q.keySubject, &q.destroyVersions} {
+		&q.selectMeta, &q.recentForgets, &q.raiseFloor, &q.keyFloor, &q.keySubject, &q.destroyVersions,
+		&q.insertTokenEntry, &q.tokenEntryByToken, &q.tokenEntryByLookup} {
 		*p = d.rebind(*p)
 	}
 	return q
@@ -304,5 +312,6 @@ func (d SQL) schema() []string {
 	key_id `+ref+` NOT NULL PRIMARY KEY,
 	destroyed_below `+bigint+` NOT NULL
 )`+suffix)
-	return stmts
+	// The token vault (tokenvault.go): new, independent, not versioned.
+	return append(stmts, d.tokenVaultSchema()...)
 }

@@ -258,6 +258,8 @@ func TestHelperProcess(t *testing.T) {
 			r = waitDestroyed(cph, f[2:], time.Duration(ms)*time.Millisecond)
 		case "RACE": // RACE first count procs me seed
 			r = race(kr, f[1:])
+		case "VAULT": // VAULT at-unix-nanos count: tokenize count new cards at the same instant as the other helpers
+			r = vaultRace(kr, store, f[1:])
 		case "CHECK": // CHECK first count: every subject must be refused
 			first, _ := strconv.Atoi(f[1])
 			n, _ := strconv.Atoi(f[2])

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -292,16 +293,18 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 	})
 }
 
-// CheckCollisions issues n tokens in one field of a format with 10^6
+// CheckCollisions issues n (at most 10^6) tokens in one field of a format with 10^6
 // possible tokens (16-digit cards keeping BIN and last four, any Luhn
 // digit), from workers goroutines, and checks that every token is
 // distinct and detokenizes to its value. At 100,000 tokens a tenth of the
 // space is taken, so redraws happen often.
 func CheckCollisions(t *testing.T, s Store, n, workers int) {
 	ctx := context.Background()
-	_, v := Open(t, s)
+	cs := &countingStore{Store: s}
+	_, v := Open(t, cs)
 	f := tokenize.Card{Keep: tokenize.KeepBINAndLast4, Luhn: tokenize.LuhnAny}
-	pan := func(i int) string { return fmt.Sprintf("411111%06d%04d", i/10000, i%10000) }
+	// One BIN and one last four: every token competes for the same 10^6.
+	pan := func(i int) string { return fmt.Sprintf("411111%06d1111", i) }
 	toks := make([]string, n)
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -323,7 +326,7 @@ func CheckCollisions(t *testing.T, s Store, n, workers int) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	t.Logf("%d tokens in %v", n, time.Since(start).Round(time.Millisecond))
+	t.Logf("%d tokens in %v, %d redraws of a taken token", n, time.Since(start).Round(time.Millisecond), cs.taken.Load())
 	seen := make(map[string]int, n)
 	for i, tok := range toks {
 		if j, dup := seen[tok]; dup {
@@ -340,6 +343,20 @@ func CheckCollisions(t *testing.T, s Store, n, workers int) {
 			t.Fatalf("token %d: Detokenize = %q, %v", i, got, err)
 		}
 	}
+}
+
+// countingStore counts the inserts refused with keystore.ErrTokenTaken.
+type countingStore struct {
+	Store
+	taken atomic.Int64
+}
+
+func (s *countingStore) PutTokenEntry(ctx context.Context, e keystore.TokenEntry) (keystore.TokenEntry, error) {
+	got, err := s.Store.PutTokenEntry(ctx, e)
+	if errors.Is(err, keystore.ErrTokenTaken) {
+		s.taken.Add(1)
+	}
+	return got, err
 }
 
 func luhnDigit(payload string) int {
