@@ -77,7 +77,26 @@
 // valid. MaskCard, MaskEmail and MaskPhone hide values for display without
 // a key.
 //
+// # Token vault: random tokens
+//
+// Vault issues tokens of the same formats that are random rather than
+// computed: the mapping is kept in the keystore database
+// (keystore.TokenVaultStore; keys/sqlstore on SQLite, PostgreSQL, MariaDB),
+// sealed under the customer's key, with a blind index of the value so that
+// the same value gets the same token:
+//
+//	v, _ := tokenize.NewVault(keyring, store) // store: the keys/sqlstore Store
+//	tok, _ := v.Tokenize(ctx, "customer-42", "payments.card", tokenize.Card{}, pan)
+//	pan, _ = v.Detokenize(ctx, "customer-42", "payments.card", tokenize.Card{}, tok)
+//
+// An FPE token is encrypted data (whoever has the key computes the value);
+// a vault token is not a function of the value, so for PCI DSS a system
+// that only stores vault tokens holds no card data. The price is one
+// keystore query per call (two for a new value) instead of none. Tokens are
+// unique within a field; Forget makes the customer's entries unreadable.
+// Vault lists the numbers: token entropy, redraws, limits.
+//
 // # Concurrency
 //
-// A Tokenizer and the formats are safe for concurrent use.
+// A Tokenizer, a Vault and the formats are safe for concurrent use.
 package tokenize

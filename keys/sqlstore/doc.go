@@ -54,6 +54,16 @@
 //	                             destroyed, destroyed_at, reason; PRIMARY KEY (key_id, latest_version)
 //	fieldcrypt_audit_log         seq PRIMARY KEY, entry, hash
 //
+// and, outside the schema versions (a new, independent table that older
+// versions of this package ignore), the token vault of tokenize.Vault
+// (keystore.TokenVaultStore):
+//
+//	fieldcrypt_token_vault  field, token, lookup (32 bytes), subject_ref, key_id, sealed, created_at;
+//	                        PRIMARY KEY (field, token), UNIQUE (field, lookup)
+//
+// Both constraints are what make concurrent first tokenizations of one
+// value, from any number of processes, agree on one token.
+//
 // A purpose destroyed by an expiry or a withdrawal raises its key's floor
 // in fieldcrypt_key_floors above the latest version (so every read path
 // refuses the old versions, and a later first use starts a new version)

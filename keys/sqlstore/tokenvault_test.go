@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/fieldcrypt/fieldcrypt/keys/keystest"
 	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore"
+	"github.com/fieldcrypt/fieldcrypt/keys/sqlstore/sqlite"
 	"github.com/fieldcrypt/fieldcrypt/tokenize"
 	"github.com/fieldcrypt/fieldcrypt/tokenize/vaulttest"
 )
@@ -118,4 +120,56 @@ func vaultRace(kr *keys.Keyring, store *sqlstore.Store, args []string) string {
 		toks[i] = tok
 	}
 	return strings.Join(toks, " ")
+}
+
+// BenchmarkVaultSQLite is tokenize's BenchmarkVault on a SQLite keystore
+// file: the store query dominates.
+func BenchmarkVaultSQLite(b *testing.B) {
+	s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "keys.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	kr, v := vaulttest.Open(b, s)
+	tk, err := tokenize.New(kr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := tokenize.Card{}
+	const pan = "4111111111111111"
+	tok, err := v.Tokenize(ctx, "cust-1", "orders.pan", f, pan)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var sink string
+	b.Run("fpe/tokenize", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			sink, _ = tk.Tokenize(ctx, "cust-1", "orders.pan", f, pan)
+		}
+	})
+	b.Run("vault/tokenize-known", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			sink, _ = v.Tokenize(ctx, "cust-1", "orders.pan", f, pan)
+		}
+	})
+	b.Run("vault/tokenize-new", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			i++
+			if sink, err = v.Tokenize(ctx, "cust-1", "orders.new", tokenize.Card{Luhn: tokenize.LuhnAny}, fmt.Sprintf("4%015d", i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("vault/detokenize", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			sink, _ = v.Detokenize(ctx, "cust-1", "orders.pan", f, tok)
+		}
+	})
+	_ = sink
 }
