@@ -314,9 +314,12 @@ func (c *Cipher) current(ctx context.Context, subject string) (*keys.Key, error)
 func (c *Cipher) Encrypt(ctx context.Context, subject string, plaintext, associatedData []byte) ([]byte, error) {
 	k, err := c.current(ctx, subject)
 	if err != nil {
+		c.kr.ObserveOperation(keys.OpEncrypt, c.purpose, err)
 		return nil, err
 	}
-	return appendGCM(make([]byte, 0, HeaderSize+gcmOverhead+len(plaintext)), k, plaintext, associatedData)
+	out, err := appendGCM(make([]byte, 0, HeaderSize+gcmOverhead+len(plaintext)), k, plaintext, associatedData)
+	c.kr.ObserveOperation(keys.OpEncrypt, c.purpose, err)
+	return out, err
 }
 
 // AppendEncrypt is [Cipher.Encrypt] appending the ciphertext to dst, in the
@@ -329,9 +332,12 @@ func (c *Cipher) Encrypt(ctx context.Context, subject string, plaintext, associa
 func (c *Cipher) AppendEncrypt(ctx context.Context, dst []byte, subject string, plaintext, associatedData []byte) ([]byte, error) {
 	k, err := c.current(ctx, subject)
 	if err != nil {
+		c.kr.ObserveOperation(keys.OpEncrypt, c.purpose, err)
 		return nil, err
 	}
-	return appendGCM(dst, k, plaintext, associatedData)
+	out, err := appendGCM(dst, k, plaintext, associatedData)
+	c.kr.ObserveOperation(keys.OpEncrypt, c.purpose, err)
+	return out, err
 }
 
 // appendGCM appends a version 2 randomised ciphertext under k to dst.
@@ -356,9 +362,12 @@ func appendGCM(dst []byte, k *keys.Key, plaintext, associatedData []byte) ([]byt
 func (c *Cipher) EncryptDeterministic(ctx context.Context, subject string, plaintext, associatedData []byte) ([]byte, error) {
 	k, err := c.current(ctx, subject)
 	if err != nil {
+		c.kr.ObserveOperation(keys.OpEncryptDeterministic, c.purpose, err)
 		return nil, err
 	}
-	return appendSIV(make([]byte, 0, HeaderSize+sivOverhead+len(plaintext)), k, plaintext, associatedData)
+	out, err := appendSIV(make([]byte, 0, HeaderSize+sivOverhead+len(plaintext)), k, plaintext, associatedData)
+	c.kr.ObserveOperation(keys.OpEncryptDeterministic, c.purpose, err)
+	return out, err
 }
 
 // AppendEncryptDeterministic is [Cipher.EncryptDeterministic] appending
@@ -369,9 +378,12 @@ func (c *Cipher) EncryptDeterministic(ctx context.Context, subject string, plain
 func (c *Cipher) AppendEncryptDeterministic(ctx context.Context, dst []byte, subject string, plaintext, associatedData []byte) ([]byte, error) {
 	k, err := c.current(ctx, subject)
 	if err != nil {
+		c.kr.ObserveOperation(keys.OpEncryptDeterministic, c.purpose, err)
 		return nil, err
 	}
-	return appendSIV(dst, k, plaintext, associatedData)
+	out, err := appendSIV(dst, k, plaintext, associatedData)
+	c.kr.ObserveOperation(keys.OpEncryptDeterministic, c.purpose, err)
+	return out, err
 }
 
 // appendSIV appends a version 2 deterministic ciphertext under k to dst. The
@@ -398,6 +410,12 @@ func appendSIV(dst []byte, k *keys.Key, plaintext, associatedData []byte) ([]byt
 // Cost: one AES-SIV encryption per live version (the key schedules are
 // derived once per cached key), plus what LiveKeys costs.
 func (c *Cipher) EncryptDeterministicAll(ctx context.Context, subject string, plaintext, associatedData []byte) ([][]byte, error) {
+	out, err := c.encryptDeterministicAll(ctx, subject, plaintext, associatedData)
+	c.kr.ObserveOperation(keys.OpEncryptDeterministic, c.purpose, err)
+	return out, err
+}
+
+func (c *Cipher) encryptDeterministicAll(ctx context.Context, subject string, plaintext, associatedData []byte) ([][]byte, error) {
 	ks, err := c.kr.LiveKeys(ctx, subject, c.purpose)
 	if err != nil {
 		return nil, fmt.Errorf("envelope: encrypt: %w", err)
@@ -439,6 +457,12 @@ func (c *Cipher) Decrypt(ctx context.Context, ciphertext, associatedData []byte)
 // error it returns nil, and no unauthenticated plaintext is left in dst's
 // spare capacity.
 func (c *Cipher) AppendDecrypt(ctx context.Context, dst, ciphertext, associatedData []byte) ([]byte, error) {
+	out, err := c.appendDecrypt(ctx, dst, ciphertext, associatedData)
+	c.kr.ObserveOperation(keys.OpDecrypt, c.purpose, err)
+	return out, err
+}
+
+func (c *Cipher) appendDecrypt(ctx context.Context, dst, ciphertext, associatedData []byte) ([]byte, error) {
 	h, body, err := parse(ciphertext)
 	if err != nil {
 		return nil, err

@@ -47,6 +47,9 @@ type Config struct {
 	// Audit, if set, receives an Event for every key created, rotated,
 	// forgotten or denied.
 	Audit Auditor
+	// Operations, if set, sees every encryption, decryption and
+	// tokenization done with this Keyring's keys (see [OperationObserver]).
+	Operations OperationObserver
 	// DisableWatch stops Open from watching a Store that implements
 	// [keystore.Watcher] for subjects forgotten by other processes. Most
 	// users won't need it: without the watcher, only CacheMaxAge bounds how
@@ -71,6 +74,7 @@ type Keyring struct {
 	kms   keystore.KMS
 	store keystore.Store
 	audit Auditor
+	ops   OperationObserver
 	cache *keyCache
 	idKey []byte // HMAC key deriving SubjectRef and KeyID; never leaves the process
 	// keystore names the keystore for the process-wide registry: a hash of
@@ -226,6 +230,7 @@ func Open(ctx context.Context, cfg Config) (*Keyring, error) {
 		kms:   cfg.KMS,
 		store: cfg.Store,
 		audit: cfg.Audit,
+		ops:   cfg.Operations,
 		cache: newKeyCache(entries, age),
 		idKey: idKey,
 	}

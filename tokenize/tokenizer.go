@@ -120,6 +120,16 @@ func (t *Tokenizer) DetokenizeGlobal(ctx context.Context, field string, f Format
 }
 
 func (t *Tokenizer) run(ctx context.Context, subject, field string, f Format, value string, decrypt bool) (string, error) {
+	out, err := t.transform(ctx, subject, field, f, value, decrypt)
+	op := keys.OpTokenize
+	if decrypt {
+		op = keys.OpDetokenize
+	}
+	t.kr.ObserveOperation(op, t.purpose, err)
+	return out, err
+}
+
+func (t *Tokenizer) transform(ctx context.Context, subject, field string, f Format, value string, decrypt bool) (string, error) {
 	if f == nil {
 		return "", errors.New("tokenize: nil Format")
 	}

@@ -117,7 +117,9 @@ func NewVault(kr *keys.Keyring, store keystore.TokenVaultStore, opts ...Option) 
 // Tokenize returns the vault token of value in format f for subject in
 // field: the one issued before, or a new random one.
 func (v *Vault) Tokenize(ctx context.Context, subject, field string, f Format, value string) (string, error) {
-	return v.tokenize(ctx, subject, field, f, value)
+	tok, err := v.tokenize(ctx, subject, field, f, value)
+	v.t.kr.ObserveOperation(keys.OpVaultTokenize, v.t.purpose, err)
+	return tok, err
 }
 
 // Detokenize returns the value whose vault token for subject in field is
@@ -125,18 +127,24 @@ func (v *Vault) Tokenize(ctx context.Context, subject, field string, f Format, v
 // ErrUnknownToken; a token that does not have f's shape with
 // ErrInvalidFormat.
 func (v *Vault) Detokenize(ctx context.Context, subject, field string, f Format, token string) (string, error) {
-	return v.detokenize(ctx, subject, field, f, token)
+	value, err := v.detokenize(ctx, subject, field, f, token)
+	v.t.kr.ObserveOperation(keys.OpVaultDetokenize, v.t.purpose, err)
+	return value, err
 }
 
 // TokenizeGlobal is Tokenize in the global scope: one token per (field,
 // format, value) across all subjects, sealed under the tenant-wide key.
 func (v *Vault) TokenizeGlobal(ctx context.Context, field string, f Format, value string) (string, error) {
-	return v.tokenize(ctx, v.t.global, field, f, value)
+	tok, err := v.tokenize(ctx, v.t.global, field, f, value)
+	v.t.kr.ObserveOperation(keys.OpVaultTokenize, v.t.purpose, err)
+	return tok, err
 }
 
 // DetokenizeGlobal reverses TokenizeGlobal.
 func (v *Vault) DetokenizeGlobal(ctx context.Context, field string, f Format, token string) (string, error) {
-	return v.detokenize(ctx, v.t.global, field, f, token)
+	value, err := v.detokenize(ctx, v.t.global, field, f, token)
+	v.t.kr.ObserveOperation(keys.OpVaultDetokenize, v.t.purpose, err)
+	return value, err
 }
 
 func checkArgs(field string, f Format) error {

@@ -8,13 +8,15 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/fieldcrypt/fieldcrypt/envelope"
 	"github.com/fieldcrypt/fieldcrypt/keys"
 	"github.com/fieldcrypt/fieldcrypt/keys/localkms"
 	"github.com/fieldcrypt/fieldcrypt/keys/memstore"
 	"github.com/fieldcrypt/fieldcrypt/keys/otelmetrics"
 )
 
-// Example instruments a Keyring: its KMS, its audit events and its cache.
+// Example instruments a Keyring: its operations, its KMS, its audit events
+// and its cache.
 // Applications install their own MeterProvider (with a Prometheus or OTLP
 // exporter); here a manual reader shows what is recorded.
 func Example() {
@@ -22,13 +24,16 @@ func Example() {
 	reader := sdkmetric.NewManualReader()
 	m, _ := otelmetrics.New(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)))
 	root, _ := localkms.Parse([]byte(localkms.GenerateKey()))
-	kr, _ := keys.Open(ctx, keys.Config{KMS: m.KMS(root), Store: memstore.New(), Audit: m.Auditor(nil)})
+	ops, stopOps, _ := m.Operations()
+	defer stopOps()
+	kr, _ := keys.Open(ctx, keys.Config{KMS: m.KMS(root), Store: memstore.New(), Audit: m.Auditor(nil), Operations: ops})
 	defer kr.Close()
 	stop, _ := m.ObserveCache(kr)
 	defer stop()
 
-	kr.Current(ctx, "customer-42", keys.DefaultPurpose)
-	kr.Current(ctx, "customer-42", keys.DefaultPurpose)
+	c, _ := envelope.New(kr)
+	ct, _ := c.Encrypt(ctx, "customer-42", []byte("jan@example.com"), nil)
+	c.Decrypt(ctx, ct, nil)
 
 	var rm metricdata.ResourceMetrics
 	reader.Collect(ctx, &rm)
@@ -42,6 +47,8 @@ func Example() {
 		}
 	}
 	// Unordered output:
+	// fieldcrypt.operations{op=encrypt,outcome=ok,purpose=default} 1
+	// fieldcrypt.operations{op=decrypt,outcome=ok,purpose=default} 1
 	// fieldcrypt.kms.operations{op=unwrap,outcome=ok} 2
 	// fieldcrypt.kms.operations{op=wrap,outcome=ok} 2
 	// fieldcrypt.key.events{event=created,purpose=default} 1

@@ -1,5 +1,6 @@
-// Package otelmetrics reports fieldcrypt's key operations as OpenTelemetry
-// metrics (go.opentelemetry.io/otel/metric): KMS calls by operation and
+// Package otelmetrics reports fieldcrypt's operations as OpenTelemetry
+// metrics (go.opentelemetry.io/otel/metric): field operations (encrypt,
+// decrypt, tokenize …) by kind and outcome, KMS calls by operation and
 // outcome with their latency, key lifecycle events by type, the key
 // cache's hits, misses, evictions and size, and how long Forgets took to
 // reach this process. Without a MeterProvider installed by the application
@@ -7,7 +8,8 @@
 //
 //	m, err := otelmetrics.New(nil) // otel.GetMeterProvider()
 //	root := m.KMS(localRoot)       // counts and times every wrap and unwrap
-//	kr, err := keys.Open(ctx, keys.Config{KMS: root, Store: store, Audit: m.Auditor(nil)})
+//	ops, _, err := m.Operations()  // counts every encrypt, decrypt, tokenize …
+//	kr, err := keys.Open(ctx, keys.Config{KMS: root, Store: store, Audit: m.Auditor(nil), Operations: ops})
 //	stop, err := m.ObserveCache(kr)
 //
 // No attribute ever holds a subject, a subject reference, a key identifier
@@ -18,6 +20,8 @@
 //
 // Instruments (names and units):
 //
+//	fieldcrypt.operations          observable counter {op=encrypt|decrypt|tokenize|vault_tokenize|…, purpose,
+//	                               outcome=ok|destroyed|rejected|error} (see Metrics.Operations)
 //	fieldcrypt.kms.operations      counter    {op=wrap|unwrap|rewrap, outcome=ok|error}
 //	fieldcrypt.kms.duration        histogram  s, same attributes
 //	fieldcrypt.key.events          counter    {event=created|rotated|forgotten|denied|…, purpose}
