@@ -353,6 +353,16 @@
 // fails the write with tokenize.ErrInvalidFormat or
 // tokenize.ErrDomainTooSmall.
 //
+// With `fieldcrypt:"token:card;vault"` and [WithTokenVault](store) the
+// column's tokens come from a token vault (tokenize.Vault) instead: random,
+// in the same shape, the mapping sealed under the customer's key in the
+// keystore database. For PCI DSS such a column holds no card data (an FPE
+// token is encrypted card data). Each new value costs a keystore insert and
+// each revealed read a keystore query; mask:card reads query nothing.
+// Search by value with [Plugin.Vault]().Lookup(ctx, subject,
+// "<table>.<column>", format, value), which never issues a token.
+// With scope:global the vault gives one token per value across customers.
+//
 // # Adopting on a live database
 //
 // A table that already holds personal data in clear is adopted without

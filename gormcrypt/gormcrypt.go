@@ -16,6 +16,7 @@ import (
 
 	"github.com/fieldcrypt/fieldcrypt/envelope"
 	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/keys/keystore"
 	"github.com/fieldcrypt/fieldcrypt/tokenize"
 )
 
@@ -89,6 +90,7 @@ type Plugin struct {
 	c       *envelope.Cipher
 	purpose string // of the subject keys, WithPurpose
 	tok     *tokenize.Tokenizer
+	vault   *tokenize.Vault // WithTokenVault; nil without
 	formats map[string]tokenize.Format
 	redact  bool
 	grace   time.Duration // see WithBlindIndexGrace
@@ -129,10 +131,29 @@ type config struct {
 	grace          *time.Duration
 	reveal         map[string][]string // WithReveal: role -> columns
 	access         func(context.Context, Access)
+	vault          keystore.TokenVaultStore // WithTokenVault
 }
 
 // Option configures New.
 type Option func(*config)
+
+// WithTokenVault keeps the tokens of columns tagged vault in a token vault
+// (tokenize.Vault) on store, normally the keystore's own Store
+// (keys/sqlstore), instead of computing them with FPE: the token is random,
+// in the column format's shape, and the mapping is sealed under the
+// customer's key in the keystore database.
+//
+//	Card string `gorm:"serializer:fieldcrypt_token" fieldcrypt:"token:card;vault;mask:card"`
+//
+//	gormcrypt.New(kr, gormcrypt.WithTokenVault(store))
+//
+// Each new value costs a keystore insert, each read a keystore query;
+// masked reads (mask:card) use the token's kept last four and query
+// nothing. Searching a vault column by value needs the token first:
+// Plugin.Vault().Lookup, which never issues one.
+func WithTokenVault(store keystore.TokenVaultStore) Option {
+	return func(c *config) { c.vault = store }
+}
 
 // WithModels validates the given models (pointers to structs) when the Plugin is installed
 // and records them for Forget, which clears the blind indexes of every
@@ -240,10 +261,21 @@ func New(kr *keys.Keyring, opts ...Option) (*Plugin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gormcrypt: %w", err)
 	}
-	return &Plugin{kr: kr, c: c, purpose: cfg.purpose, tok: tok, formats: cfg.formats, redact: !cfg.strict, grace: graceOf(kr, cfg.grace),
+	var vault *tokenize.Vault
+	if cfg.vault != nil {
+		if vault, err = tokenize.NewVault(kr, cfg.vault); err != nil {
+			return nil, fmt.Errorf("gormcrypt: %w", err)
+		}
+	}
+	return &Plugin{kr: kr, c: c, purpose: cfg.purpose, tok: tok, vault: vault, formats: cfg.formats, redact: !cfg.strict, grace: graceOf(kr, cfg.grace),
 		sweepEvery: cfg.sweepEvery, onErasureError: cfg.onErasureError, pending: cfg.models,
 		noChecks: cfg.noChecks, reveal: cfg.reveal, access: cfg.access, migrateSpecs: cfg.migrating, migrating: map[reflect.Type]map[string]bool{}, models: map[string]*modelMeta{}, tables: map[string]*modelMeta{}}, nil
 }
+
+// Vault returns the token vault of WithTokenVault, or nil: for searches by
+// value on a vault column (Vault().Lookup, with the column's field name
+// "table.column") and for tokens outside GORM.
+func (p *Plugin) Vault() *tokenize.Vault { return p.vault }
 
 var serializerOnce sync.Mutex
 

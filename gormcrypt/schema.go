@@ -26,13 +26,14 @@ const (
 	tagNormalize  = "normalize"
 	tagToken      = "token"
 	tagScope      = "scope"
+	tagVault      = "vault"
 	tagForgotten  = "forgotten"
 	tagMigrating  = "migrating"
 	tagTokenized  = "tokenized"
 	tagMask       = "mask"
 )
 
-var knownTags = []string{tagSubject, tagBlindIndex, tagNormalize, tagToken, tagScope, tagForgotten, tagMigrating, tagTokenized, tagMask}
+var knownTags = []string{tagSubject, tagBlindIndex, tagNormalize, tagToken, tagScope, tagVault, tagForgotten, tagMigrating, tagTokenized, tagMask}
 
 // Normalisations a blind index applies before hashing, selected with
 // `fieldcrypt:"blind_index:Email;normalize:lower"`.
@@ -76,6 +77,7 @@ type columnMeta struct {
 	format    tokenize.Format
 	formatTag string // its name in the tag, for errors
 	global    bool   // tokenize.Tokenizer global scope
+	vault     bool   // random tokens from the Plugin's tokenize.Vault
 
 	// migrating: the column may still hold plaintext (see migrate.go);
 	// set by the tag or WithMigrating before the model is first used.
@@ -150,7 +152,7 @@ func (p *Plugin) meta(s *schema.Schema) (*modelMeta, error) {
 		m := v.(*modelMeta)
 		return m, m.err
 	}
-	m := buildMeta(s, p.formats)
+	m := buildMeta(s, p.formats, p.vault != nil)
 	if m.err == nil {
 		p.markMigrating(m, s)
 	}
@@ -223,7 +225,7 @@ func parseTag(tag string) (map[string]string, error) {
 	return out, nil
 }
 
-func buildMeta(s *schema.Schema, formats map[string]tokenize.Format) *modelMeta {
+func buildMeta(s *schema.Schema, formats map[string]tokenize.Format, haveVault bool) *modelMeta {
 	m := &modelMeta{table: s.Table, columns: map[string]*columnMeta{}}
 	fail := func(f *schema.Field, format string, args ...any) *modelMeta {
 		where := s.Name
@@ -255,6 +257,9 @@ func buildMeta(s *schema.Schema, formats map[string]tokenize.Format) *modelMeta 
 		if _, ok := tags[tagScope]; ok && !hasToken {
 			return fail(f, "scope is only valid with token")
 		}
+		if _, ok := tags[tagVault]; ok && !hasToken {
+			return fail(f, "vault is only valid with token")
+		}
 		if hasToken && (!ours || ser.mode != modeToken) {
 			return fail(f, "a token column needs gorm:\"serializer:%s\" beside fieldcrypt:\"token:...\"", TokenSerializerName)
 		}
@@ -263,7 +268,7 @@ func buildMeta(s *schema.Schema, formats map[string]tokenize.Format) *modelMeta 
 				return fail(f, "serializer %q is not gormcrypt's (another package replaced it)", name)
 			}
 			var format tokenize.Format
-			var global bool
+			var global, vault bool
 			var fname string
 			if ser.mode == modeToken {
 				fname = strings.ToLower(tags[tagToken])
@@ -280,8 +285,18 @@ func buildMeta(s *schema.Schema, formats map[string]tokenize.Format) *modelMeta 
 				default:
 					return fail(f, "unknown token scope %q (known: subject, global)", tags[tagScope])
 				}
+				if v, ok := tags[tagVault]; ok {
+					if v != "" {
+						return fail(f, "the vault tag takes no value")
+					}
+					if !haveVault {
+						return fail(f, "a vault token column needs gormcrypt.WithTokenVault(store) when the plugin is created")
+					}
+					vault = true
+				}
 				delete(tags, tagToken)
 				delete(tags, tagScope)
+				delete(tags, tagVault)
 			}
 			mask, hasMask := tags[tagMask]
 			delete(tags, tagMask)
@@ -308,7 +323,7 @@ func buildMeta(s *schema.Schema, formats map[string]tokenize.Format) *modelMeta 
 				if c.kind != kindString {
 					return fail(f, "a token column must be a string or *string, not %s", f.FieldType)
 				}
-				c.format, c.formatTag, c.global = format, fname, global
+				c.format, c.formatTag, c.global, c.vault = format, fname, global, vault
 			}
 			if hasMask {
 				if msg := checkMask(c, mask); msg != "" {

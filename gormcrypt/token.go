@@ -7,7 +7,25 @@ import (
 	"reflect"
 
 	"github.com/fieldcrypt/fieldcrypt/keys"
+	"github.com/fieldcrypt/fieldcrypt/tokenize"
 )
+
+// tokenizer is what tokenize.Tokenizer (FPE tokens) and tokenize.Vault
+// (random tokens) share.
+type tokenizer interface {
+	Tokenize(ctx context.Context, subject, field string, f tokenize.Format, value string) (string, error)
+	Detokenize(ctx context.Context, subject, field string, f tokenize.Format, token string) (string, error)
+	TokenizeGlobal(ctx context.Context, field string, f tokenize.Format, value string) (string, error)
+	DetokenizeGlobal(ctx context.Context, field string, f tokenize.Format, token string) (string, error)
+}
+
+// tokenizer returns the tokenizer of token column c.
+func (p *Plugin) tokenizer(c *columnMeta) tokenizer {
+	if c.vault {
+		return p.vault
+	}
+	return p.tok
+}
 
 // tokenField is the tweak domain of a token column: the same value in two
 // columns gives two unrelated tokens.
@@ -48,9 +66,9 @@ func (p *Plugin) tokenize(ctx context.Context, c *columnMeta, subject string, v 
 	var tok string
 	var err error
 	if c.global {
-		tok, err = p.tok.TokenizeGlobal(ctx, tokenField(c), c.format, s)
+		tok, err = p.tokenizer(c).TokenizeGlobal(ctx, tokenField(c), c.format, s)
 	} else {
-		tok, err = p.tok.Tokenize(ctx, subject, tokenField(c), c.format, s)
+		tok, err = p.tokenizer(c).Tokenize(ctx, subject, tokenField(c), c.format, s)
 	}
 	if err != nil {
 		return nil, c.errorf(err)
@@ -92,13 +110,13 @@ func (p *Plugin) detokenize(ctx context.Context, st *stmtState, c *columnMeta, d
 	if tok != "" {
 		var err error
 		if c.global {
-			val, err = p.tok.DetokenizeGlobal(ctx, tokenField(c), c.format, tok)
+			val, err = p.tokenizer(c).DetokenizeGlobal(ctx, tokenField(c), c.format, tok)
 		} else {
 			var subject string
 			if subject, err = st.subject(ctx, c.model, dst); err != nil {
 				return c.errorf(err)
 			}
-			val, err = p.tok.Detokenize(ctx, subject, tokenField(c), c.format, tok)
+			val, err = p.tokenizer(c).Detokenize(ctx, subject, tokenField(c), c.format, tok)
 			if err == nil {
 				st.accessed(ctx, c, subject)
 			}

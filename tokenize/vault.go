@@ -147,6 +147,40 @@ func (v *Vault) DetokenizeGlobal(ctx context.Context, field string, f Format, to
 	return value, err
 }
 
+// Lookup returns the vault token already issued for value in format f for
+// subject in field, or ErrUnknownToken; unlike Tokenize it never issues
+// one. It is what a search by value uses (WHERE card = token).
+func (v *Vault) Lookup(ctx context.Context, subject, field string, f Format, value string) (string, error) {
+	return v.lookupToken(ctx, subject, field, f, value)
+}
+
+// LookupGlobal is Lookup in the global scope.
+func (v *Vault) LookupGlobal(ctx context.Context, field string, f Format, value string) (string, error) {
+	return v.lookupToken(ctx, v.t.global, field, f, value)
+}
+
+func (v *Vault) lookupToken(ctx context.Context, subject, field string, f Format, value string) (string, error) {
+	if err := checkArgs(field, f); err != nil {
+		return "", err
+	}
+	k, err := v.t.key(ctx, subject)
+	if err != nil {
+		return "", err
+	}
+	vk, err := vaultKeysOf(k)
+	if err != nil {
+		return "", err
+	}
+	e, err := v.store.TokenEntryByLookup(ctx, field, vk.lookup(field, f.Name(), value))
+	switch {
+	case errors.Is(err, keystore.ErrTokenNotFound) || err == nil && e.Key != k.ID():
+		return "", fmt.Errorf("%w (field %q)", ErrUnknownToken, field)
+	case err != nil:
+		return "", fmt.Errorf("tokenize: vault lookup: %w", err)
+	}
+	return e.Token, nil
+}
+
 func checkArgs(field string, f Format) error {
 	if f == nil {
 		return errors.New("tokenize: nil Format")

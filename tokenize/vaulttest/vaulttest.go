@@ -132,6 +132,15 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 			if err != nil || got != s.V {
 				t.Fatalf("%s: Detokenize = %q, %v; want the value", s.F.Name(), got, err)
 			}
+			if found, err := v.Lookup(ctx, "cust-1", "shop.f", s.F, s.V); err != nil || found != tok {
+				t.Errorf("%s: Lookup = %q, %v; want the token", s.F.Name(), found, err)
+			}
+			if _, err := v.Lookup(ctx, "cust-1", "shop.lookup-only", s.F, s.V); !errors.Is(err, tokenize.ErrUnknownToken) {
+				t.Errorf("%s: Lookup of a value never tokenized: %v, want ErrUnknownToken", s.F.Name(), err)
+			}
+			if _, err := v.Lookup(ctx, "cust-1", "shop.lookup-only", s.F, s.V); !errors.Is(err, tokenize.ErrUnknownToken) {
+				t.Errorf("%s: Lookup issued a token: %v", s.F.Name(), err)
+			}
 			// Deterministic: the same value gives the same token.
 			again, err := v.Tokenize(ctx, "cust-1", "shop.f", s.F, s.V)
 			if err != nil || again != tok {
@@ -155,6 +164,9 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 			}
 			if back, err := v.DetokenizeGlobal(ctx, "shop.global", s.F, g); err != nil || back != s.V {
 				t.Errorf("%s: DetokenizeGlobal = %q, %v", s.F.Name(), back, err)
+			}
+			if found, err := v.LookupGlobal(ctx, "shop.global", s.F, s.V); err != nil || found != g {
+				t.Errorf("%s: LookupGlobal = %q, %v; want %q", s.F.Name(), found, err, g)
 			}
 		}
 	})
