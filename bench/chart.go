@@ -170,24 +170,26 @@ func axisTicks(lo, hi float64, width vg.Length, sty draw.TextStyle) []plot.Tick 
 		slices.SortFunc(ts, func(a, b plot.Tick) int { return compareFloat(a.Value, b.Value) })
 		return ts
 	}
-	fits := func(ts []plot.Tick) bool {
-		for i, t := range ts {
+	// Labels that would stick out past the axis's ends are left off;
+	// the rest must not collide.
+	inside := func(ts []plot.Tick) []plot.Tick {
+		return slices.DeleteFunc(ts, func(t plot.Tick) bool {
 			half := sty.Width(t.Label) / 2
-			if x(t.Value)-half < 0 || x(t.Value)+half > width {
+			return x(t.Value)-half < 0 || x(t.Value)+half > width
+		})
+	}
+	fits := func(ts []plot.Tick) bool {
+		for i := 1; i < len(ts); i++ {
+			t, p := ts[i], ts[i-1]
+			if x(t.Value)-x(p.Value) < (sty.Width(t.Label)+sty.Width(p.Label))/2+vg.Points(8) {
 				return false
-			}
-			if i > 0 {
-				p := ts[i-1]
-				if x(t.Value)-x(p.Value) < half+sty.Width(p.Label)/2+vg.Points(8) {
-					return false
-				}
 			}
 		}
 		return true
 	}
 	var major []plot.Tick
 	for _, set := range tickSets {
-		if major = gen(set); fits(major) {
+		if major = inside(gen(set)); fits(major) {
 			break
 		}
 	}
@@ -282,7 +284,15 @@ type chartLayout struct {
 	panelGap      vg.Length
 }
 
-func layoutChart(panels []chartPanel, st chartStyles) chartLayout {
+// chartHeader is the chart's title and the line under it.
+func chartHeader(res *Results) (title, sub string) {
+	e := res.Env
+	return "fieldcrypt vs its peers: ratio of median time per operation (log scale)",
+		fmt.Sprintf("fieldcrypt's median ÷ the peer's, same process and run · %s, %s, -count %d, -benchtime %s · %s",
+			e.CPU, e.GoVersion, e.Count, e.Benchtime, e.Date)
+}
+
+func layoutChart(res *Results, panels []chartPanel, st chartStyles) chartLayout {
 	l := chartLayout{
 		headerH:  st.header.Height("H") + st.sub.Height("H") + 16,
 		titleH:   st.title.Height("H") + 6,
@@ -304,6 +314,8 @@ func layoutChart(panels []chartPanel, st chartStyles) chartLayout {
 		l.width = 2*chartMargin + chartDataW
 		l.height += chartRowH
 	}
+	title, sub := chartHeader(res)
+	l.width = max(l.width, 2*chartMargin+st.header.Width(title), 2*chartMargin+st.sub.Width(sub))
 	return l
 }
 
@@ -327,7 +339,7 @@ func writeCharts(dir string, res *Results) error {
 func writeChart(path string, res *Results) error {
 	panels := chartPanels(res)
 	st := newChartStyles()
-	l := layoutChart(panels, st)
+	l := layoutChart(res, panels, st)
 	var write func(io.Writer) error
 	switch ext := filepath.Ext(path); ext {
 	case ".png":
@@ -357,16 +369,14 @@ func drawChart(c draw.Canvas, res *Results, panels []chartPanel, st chartStyles,
 	c.Fill(c.Rectangle.Path())
 	left, top := c.Min.X+chartMargin, c.Max.Y-chartMargin
 
+	title, subtitle := chartHeader(res)
 	head := st.header
 	head.YAlign = draw.YTop
-	c.FillText(head, vg.Point{X: left, Y: top}, "fieldcrypt vs its peers: ratio of median time per operation (log scale)")
+	c.FillText(head, vg.Point{X: left, Y: top}, title)
 	top -= head.Height("H") + 4
 	sub := st.sub
 	sub.YAlign = draw.YTop
-	e := res.Env
-	c.FillText(sub, vg.Point{X: left, Y: top}, fmt.Sprintf(
-		"fieldcrypt's median ÷ the peer's, same process and run · %s, %s, -count %d, -benchtime %s · %s",
-		e.CPU, e.GoVersion, e.Count, e.Benchtime, e.Date))
+	c.FillText(sub, vg.Point{X: left, Y: top}, subtitle)
 	top = c.Max.Y - chartMargin - l.headerH
 	if len(panels) == 0 {
 		c.FillText(sub, vg.Point{X: left, Y: top}, "no ratios measured")

@@ -104,7 +104,7 @@ func TestRatioTexts(t *testing.T) {
 // slower right of it, stay on the axis and never overlap.
 func TestAxisTicks(t *testing.T) {
 	sty := newChartStyles().tick
-	for _, tc := range []struct{ lo, hi float64 }{{-1.3, 0.7}, {-0.05, 2.2}, {-0.1, 4.3}, {-0.05, 0.3}, {-6, 6}} {
+	for _, tc := range []struct{ lo, hi float64 }{{-1.3, 0.7}, {-0.95, 0.53}, {-0.05, 2.2}, {-0.1, 4.3}, {-0.05, 0.3}, {-6, 6}} {
 		width := chartDataW
 		x := func(v float64) vg.Length { return width * vg.Length((v-tc.lo)/(tc.hi-tc.lo)) }
 		var labelled []string
@@ -197,7 +197,7 @@ func TestWriteChart(t *testing.T) {
 	more := syntheticResults()
 	more.Scenarios = append(more.Scenarios, res.Scenarios[:3]...)
 	st := newChartStyles()
-	if l, l2 := layoutChart(chartPanels(res), st), layoutChart(chartPanels(more), st); l2.height <= l.height || l2.width != l.width {
+	if l, l2 := layoutChart(res, chartPanels(res), st), layoutChart(more, chartPanels(more), st); l2.height <= l.height || l2.width != l.width {
 		t.Errorf("twice the bars: %v×%v, the original %v×%v", l2.width, l2.height, l.width, l.height)
 	}
 
