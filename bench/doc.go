@@ -9,8 +9,9 @@
 // (per benchmark run, default 500ms; 50ms with -short), -run REGEXP (select
 // scenarios by name, such as "envelope/" or "fpe/FF1"), -out-dir DIR
 // (default ./bench from the module root), -compare OLD.json,
-// -against NEW.json (compare two files without running), and
-// -fail-on-regression.
+// -against NEW.json (compare two files without running),
+// -fail-on-regression, and -chart-only (redraw the chart from -out-dir's
+// results.json without running anything).
 //
 // # What is measured
 //
@@ -53,13 +54,20 @@
 // faster. Ratios between subjects of one run are far steadier than the
 // absolute figures, which depend on the machine and its load.
 //
-// The run writes RESULTS.md, ratios.svg (gonum/plot), results.json
-// (environment and every sample) and results.txt (every sample in Go's
-// benchmark format, for benchstat) to -out-dir. With -compare old.json a
-// subject is flagged as a regression as benchstat would call it
-// significant: a Mann-Whitney U test of the two runs' samples
-// (golang.org/x/perf/benchmath) with p < 0.05, and a median at least 5%
-// slower; improvements likewise. Runs of fewer than 4 samples a subject
-// can never be significant, so compare runs of the default -count 6. The
-// exit status is non-zero only with -fail-on-regression.
+// The run writes RESULTS.md, the chart as ratios.png and ratios.svg,
+// results.json (environment and every sample) and results.txt (every
+// sample in Go's benchmark format, for benchstat) to -out-dir. The chart
+// (gonum/plot) has one panel per scenario group, with one bar per
+// fieldcrypt subject and peer, labelled with both ("Encrypt 64 B vs Tink
+// KMS envelope Encrypt"): the ratio of their medians on a log scale that
+// starts at 1×, fieldcrypt faster to the left and slower to the right,
+// with the ratio printed at the bar's end; each panel has its own scale.
+//
+// With -compare old.json a subject is flagged as a regression as
+// benchstat would call it significant: a Mann-Whitney U test of the two
+// runs' samples (golang.org/x/perf/benchmath) with p < 0.05, and a median
+// at least 5% slower; improvements likewise. Runs of fewer than 4
+// samples a subject can never be significant, so compare runs of the
+// default -count 6. The exit status is non-zero only with
+// -fail-on-regression.
 package main

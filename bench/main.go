@@ -26,6 +26,7 @@ type config struct {
 	compare          string
 	against          string
 	failOnRegression bool
+	chartOnly        bool
 }
 
 func (c *config) gormRows() int {
@@ -56,11 +57,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&cfg.short, "short", false, "CI smoke run: -count 2, -benchtime 50ms, 100 GORM rows; under a minute")
 	fs.IntVar(&cfg.count, "count", 0, "repetitions of every benchmark (default 6, or 2 with -short)")
 	fs.StringVar(&cfg.benchtime, "benchtime", "", "time per benchmark run, as go test -benchtime (default 500ms, or 50ms with -short)")
-	fs.StringVar(&cfg.outDir, "out-dir", defaultOutDir(), "directory for RESULTS.md, ratios.svg and results.json")
+	fs.StringVar(&cfg.outDir, "out-dir", defaultOutDir(), "directory for RESULTS.md, ratios.png, ratios.svg and results.json")
 	fs.StringVar(&runPattern, "run", "", "run only the scenarios whose name matches this regular expression")
 	fs.StringVar(&cfg.compare, "compare", "", "compare the results with this earlier results.json and flag regressions")
 	fs.StringVar(&cfg.against, "against", "", "with -compare: compare with this results.json instead of running the suite")
 	fs.BoolVar(&cfg.failOnRegression, "fail-on-regression", false, "with -compare: exit with status 1 when a regression is flagged")
+	fs.BoolVar(&cfg.chartOnly, "chart-only", false, "redraw the charts from -out-dir's results.json without running the suite")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -88,6 +90,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if cfg.against != "" && cfg.compare == "" {
 		fmt.Fprintln(stderr, "bench: -against needs -compare")
 		return 2
+	}
+
+	if cfg.chartOnly {
+		res, err := readResults(filepath.Join(cfg.outDir, "results.json"))
+		if err == nil {
+			err = writeCharts(cfg.outDir, res)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "bench: %v\n", err)
+			return 1
+		}
+		for _, name := range chartFiles {
+			fmt.Fprintf(stdout, "wrote %s\n", filepath.Join(cfg.outDir, name))
+		}
+		return 0
 	}
 
 	var res *Results
@@ -126,11 +143,12 @@ func writeReport(cfg *config, res *Results, stdout io.Writer) error {
 	}
 	paths := map[string]func(string) error{
 		"results.json": func(p string) error { return writeJSON(p, res) },
+		"ratios.png":   func(p string) error { return writeChart(p, res) },
 		"ratios.svg":   func(p string) error { return writeChart(p, res) },
 		"RESULTS.md":   func(p string) error { return os.WriteFile(p, []byte(markdown(res)), 0o644) },
 		"results.txt":  func(p string) error { return os.WriteFile(p, []byte(goBenchFormat(res)), 0o644) },
 	}
-	for _, name := range []string{"results.json", "ratios.svg", "RESULTS.md", "results.txt"} {
+	for _, name := range []string{"results.json", "ratios.png", "ratios.svg", "RESULTS.md", "results.txt"} {
 		p := filepath.Join(cfg.outDir, name)
 		if err := paths[name](p); err != nil {
 			return fmt.Errorf("writing %s: %w", p, err)

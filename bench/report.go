@@ -56,7 +56,7 @@ func markdown(res *Results) string {
 	b.WriteString("IQR column is the spread). Subjects of a scenario were interleaved within each run (A, B, C, A, B, C …).\n")
 	b.WriteString("A ratio `2.2× raw AES-GCM Seal` is fieldcrypt's median over that peer's median in the same run:\n")
 	b.WriteString("below 1× fieldcrypt is faster. Ratios are steadier than absolute times. Chart: log-scale ratio bars.\n\n")
-	b.WriteString("![fieldcrypt / peer ratios](ratios.svg)\n\n## Summary\n\n")
+	b.WriteString("![fieldcrypt / peer ratios, one panel per area](ratios.png) (also as [SVG](ratios.svg))\n\n## Summary\n\n")
 	for _, sc := range res.Scenarios {
 		if sc.Skipped != "" {
 			fmt.Fprintf(&b, "- **%s** — %s\n", sc.Name, sc.Skipped)
