@@ -162,6 +162,7 @@ func redactURI(s string) string {
 type store interface {
 	keystore.Store
 	keystore.RotatableStore
+	keystore.TokenVaultStore
 	Close() error
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -24,9 +25,17 @@ func formatNames() string {
 	return strings.Join(names, ", ")
 }
 
+// tokenizer is what tokenize.Tokenizer and tokenize.Vault share.
+type tokenizer interface {
+	Tokenize(ctx context.Context, subject, field string, f tokenize.Format, value string) (string, error)
+	Detokenize(ctx context.Context, subject, field string, f tokenize.Format, token string) (string, error)
+	TokenizeGlobal(ctx context.Context, field string, f tokenize.Format, value string) (string, error)
+	DetokenizeGlobal(ctx context.Context, field string, f tokenize.Format, token string) (string, error)
+}
+
 func newTokenize(e *env, reverse bool) *cobra.Command {
 	var column, format, subjectColumn, field string
-	var global, skipInvalid bool
+	var global, skipInvalid, vault bool
 	name, verb := "tokenize", "Tokenize"
 	if reverse {
 		name, verb = "detokenize", "Detokenize"
@@ -47,7 +56,13 @@ Formats: ` + formatNames() + `.
 value under two labels gives unrelated tokens, so detokenize with the label
 it was tokenized with. Tokens are per customer (--subject-column names the
 column holding the customer identifier) or shared by every customer
-(--global).`,
+(--global).
+
+--vault issues random tokens from the token vault in the keystore database
+instead of FPE tokens (the same formats; for PCI DSS such tokens are not
+card data): tokenizing a value again gives the token it was given before,
+and detokenize reads the vault, so detokenize with --vault what was
+tokenized with it.`,
 		Args: args(0, "no arguments (the CSV is read from stdin)"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f := gormcrypt.DefaultTokenFormats()[strings.ToLower(format)]
@@ -62,12 +77,17 @@ column holding the customer identifier) or shared by every customer
 				return usagef("%s needs exactly one of --subject-column and --global", name)
 			}
 			ctx := cmd.Context()
-			kr, _, done, err := e.open(ctx)
+			kr, st, done, err := e.open(ctx)
 			if err != nil {
 				return err
 			}
 			defer done()
-			tok, err := tokenize.New(kr)
+			var tok tokenizer
+			if vault {
+				tok, err = tokenize.NewVault(kr, st)
+			} else {
+				tok, err = tokenize.New(kr)
+			}
 			if err != nil {
 				return err
 			}
@@ -139,6 +159,7 @@ column holding the customer identifier) or shared by every customer
 	cmd.Flags().StringVar(&subjectColumn, "subject-column", "", "the header name of the column holding each row's customer identifier")
 	cmd.Flags().BoolVar(&global, "global", false, "tokens shared by every customer (no subject column)")
 	cmd.Flags().StringVar(&field, "field", "", "the tokenization domain, for example customers.card")
+	cmd.Flags().BoolVar(&vault, "vault", false, "random tokens kept in the keystore's token vault instead of FPE tokens")
 	cmd.Flags().BoolVar(&skipInvalid, "skip-invalid", false, "leave rows that do not fit the format out of the output instead of stopping")
 	return cmd
 }
