@@ -217,3 +217,42 @@ func TestNoKeyAfterForgetUnderStress(t *testing.T) {
 		}
 	}
 }
+
+// TestLiveKeysCoalesce: 64 concurrent LiveKeys of a subject with three key
+// versions, on a cold cache against a KMS that takes 5 ms, unwrap each
+// version once (an equality search's cold path, on a busy list page).
+func TestLiveKeysCoalesce(t *testing.T) {
+	kms := &countingKMS{KMS: newKMS(t), delay: 5 * time.Millisecond}
+	kr := open(t, keys.Config{KMS: kms})
+	if _, err := kr.Current(ctx, "cust-1", "default"); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := kr.Rotate(ctx, "cust-1", "default"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kr.EvictAll()
+	base := kms.unwraps.Load()
+	const n = 64
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range n {
+		wg.Go(func() {
+			<-start
+			ks, err := kr.LiveKeys(ctx, "cust-1", "default")
+			if err != nil || len(ks) != 3 || ks[0].Version() != 3 || ks[2].Version() != 1 {
+				t.Errorf("LiveKeys = %d keys, %v; want versions 3, 2, 1", len(ks), err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if u := kms.unwraps.Load() - base; u != 3 {
+		t.Fatalf("%d concurrent LiveKeys made %d unwraps, want 3 (one per version)", n, u)
+	}
+	// A subject without a key: nil, and nothing created.
+	if ks, err := kr.LiveKeys(ctx, "cust-none", "default"); err != nil || ks != nil {
+		t.Fatalf("LiveKeys of a subject without a key = %v, %v", ks, err)
+	}
+}

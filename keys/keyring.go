@@ -92,6 +92,10 @@ type Keyring struct {
 	// Cold loads in flight, shared by concurrent callers (see flight.go).
 	currentLoads loadGroup[currentKey]
 	versionLoads loadGroup[versionKey]
+	// LiveKeys' loads: they create nothing and audit no expected refusal,
+	// so they are not shared with Current's and KeyVersion's.
+	liveCurrentLoads loadGroup[currentKey]
+	liveVersionLoads loadGroup[versionKey]
 
 	broadcast keystore.Broadcaster // Config.Watcher's, or nil (see broadcast.go)
 }
@@ -432,28 +436,23 @@ func (kr *Keyring) LiveKeys(ctx context.Context, subject, purpose string) ([]*Ke
 		if err := ValidatePurpose(purpose); err != nil {
 			return nil, err
 		}
-		ref := kr.subjectRef(subject)
-		id := kr.keyID(ref, purpose)
-		ticket := kr.cache.begin()
-		rec, err := kr.store.LatestKey(ctx, id)
-		if _, none := restartVersion(rec, err); none {
-			return nil, nil // no key, or its purpose was destroyed
-		}
-		if err != nil {
-			return nil, kr.fail(ctx, err, Event{Subject: ref, Key: id, Purpose: purpose})
-		}
-		if cur, err = kr.unwrap(ctx, rec); err != nil {
+		var err error
+		cur, err = kr.liveCurrentLoads.do(ctx, kr.cache, currentKey{subject, purpose}, func(ctx context.Context, t loadTicket) (*Key, error) {
+			return kr.loadLiveCurrent(ctx, t, subject, purpose)
+		})
+		if err != nil || cur == nil {
 			return nil, err
 		}
-		kr.cache.put(cur, &currentKey{subject, purpose}, ticket)
 	}
 	out := make([]*Key, 1, min(cur.version, 8))
 	out[0] = cur
 	for v := cur.version - 1; v >= 1; v-- {
 		k := kr.cache.getVersion(cur.id, v)
 		if k == nil {
-			ticket := kr.cache.begin()
-			rec, err := kr.store.GetKey(ctx, cur.id, v)
+			var err error
+			k, err = kr.liveVersionLoads.do(ctx, kr.cache, versionKey{cur.id, v}, func(ctx context.Context, t loadTicket) (*Key, error) {
+				return kr.loadLiveVersion(ctx, t, cur.id, v)
+			})
 			switch {
 			case errors.Is(err, ErrKeyNotFound):
 				continue
@@ -466,19 +465,53 @@ func (kr *Keyring) LiveKeys(ctx context.Context, subject, purpose string) ([]*Ke
 				// a forgotten subject fails on its current version instead.
 				continue
 			case err != nil:
-				return nil, kr.fail(ctx, err, Event{Subject: cur.subject, Key: cur.id, Version: v})
-			}
-			if k, err = kr.unwrap(ctx, rec); err != nil {
-				if errors.Is(err, ErrKeyDestroyed) {
-					continue
-				}
 				return nil, err
 			}
-			kr.cache.put(k, nil, ticket)
 		}
 		out = append(out, k)
 	}
 	return out, nil
+}
+
+// loadLiveCurrent is LiveKeys' cold path for the current key, run once for
+// all concurrent callers: like loadCurrent but creating nothing, (nil, nil)
+// when there is no key.
+func (kr *Keyring) loadLiveCurrent(ctx context.Context, ticket loadTicket, subject, purpose string) (*Key, error) {
+	ref := kr.subjectRef(subject)
+	id := kr.keyID(ref, purpose)
+	rec, err := kr.store.LatestKey(ctx, id)
+	if _, none := restartVersion(rec, err); none {
+		return nil, nil // no key, or its purpose was destroyed
+	}
+	if err != nil {
+		return nil, kr.fail(ctx, err, Event{Subject: ref, Key: id, Purpose: purpose})
+	}
+	k, err := kr.unwrap(ctx, rec)
+	if err != nil {
+		return nil, err
+	}
+	kr.cache.put(k, &currentKey{subject, purpose}, ticket)
+	return k, nil
+}
+
+// loadLiveVersion is LiveKeys' cold path for an older version, run once
+// for all concurrent callers. Missing and destroyed versions are expected
+// there: they are returned as the sentinels, unaudited (unlike
+// loadVersion, which audits a refusal).
+func (kr *Keyring) loadLiveVersion(ctx context.Context, ticket loadTicket, id KeyID, v uint32) (*Key, error) {
+	rec, err := kr.store.GetKey(ctx, id, v)
+	switch {
+	case errors.Is(err, ErrKeyNotFound), errors.Is(err, ErrKeyDestroyed):
+		return nil, err
+	case err != nil:
+		return nil, kr.fail(ctx, err, Event{Key: id, Version: v})
+	}
+	k, err := kr.unwrap(ctx, rec)
+	if err != nil {
+		return nil, err
+	}
+	kr.cache.put(k, nil, ticket)
+	return k, nil
 }
 
 // Rotate adds a new version of the (subject, purpose) key and makes it
