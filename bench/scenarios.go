@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -95,6 +96,7 @@ func allScenarios() []scenario {
 	s = append(s, envelopeScenarios()...)
 	s = append(s, fpeScenarios()...)
 	s = append(s, tokenizeScenarios()...)
+	s = append(s, vaultScenario())
 	s = append(s, gormScenario(), keyCacheScenario(), forgetScenario())
 	return s
 }
@@ -346,6 +348,60 @@ func tokenizeScenarios() []scenario {
 		})
 	}
 	return out
+}
+
+// vaultScenario measures random vault tokens on a SQLite keystore beside
+// the FPE token of the same card: what a token vault costs.
+func vaultScenario() scenario {
+	return scenario{
+		name:  "tokenize/vault-card",
+		group: "tokenize",
+		note:  "tokenize.Vault on a SQLite keystore file (synced WAL), warm key cache; the peer is the FPE token of the same card",
+		setup: func(ctx context.Context, _ *config, dir string) ([]subject, func(), string, error) {
+			root, err := localkms.OpenFile(filepath.Join(dir, "root.key"))
+			if err != nil {
+				return nil, nil, "", err
+			}
+			store, err := sqlite.Open(ctx, filepath.Join(dir, "vault.db"))
+			if err != nil {
+				return nil, nil, "", err
+			}
+			kr, err := keys.Open(ctx, keys.Config{KMS: root, Store: store, DisableWatch: true})
+			if err != nil {
+				store.Close()
+				return nil, nil, "", err
+			}
+			cleanup := func() { kr.Close(); store.Close() }
+			tk, err1 := tokenize.New(kr)
+			v, err2 := tokenize.NewVault(kr, store)
+			if err := errors.Join(err1, err2); err != nil {
+				cleanup()
+				return nil, nil, "", err
+			}
+			const pan, field = "4111111111111111", "payments.card"
+			f := tokenize.Card{}
+			tok, err := v.Tokenize(ctx, "cust-1", field, f, pan)
+			if err != nil {
+				cleanup()
+				return nil, nil, "", err
+			}
+			n := int64(len(pan))
+			return []subject{
+				{name: "Vault Tokenize card (issued before)", bytes: n, bench: loop(func() error {
+					_, err := v.Tokenize(ctx, "cust-1", field, f, pan)
+					return err
+				})},
+				{name: "Vault Detokenize card", bytes: n, bench: loop(func() error {
+					_, err := v.Detokenize(ctx, "cust-1", field, f, tok)
+					return err
+				})},
+				{name: "FPE Tokenize card", peer: true, bytes: n, bench: loop(func() error {
+					_, err := tk.Tokenize(ctx, "cust-1", field, f, pan)
+					return err
+				})},
+			}, cleanup, "", nil
+		},
+	}
 }
 
 // ---- 4. GORM ----
