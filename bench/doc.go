@@ -29,7 +29,8 @@
 //     FF3-1).
 //   - tokenize: Tokenizer.Tokenize for every format of package tokenize,
 //     warm key cache, beside the raw FF1 engine on the same number of
-//     secret symbols.
+//     secret symbols; and tokenize.Vault's random card tokens on a SQLite
+//     keystore beside the FPE token of the same card.
 //   - gorm: creating and reading back 100 rows (-short) or 1000 rows in one
 //     transaction on SQLite, with three encrypted columns and one blind
 //     index, beside plain GORM storing the same model in clear, and plain
