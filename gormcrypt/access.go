@@ -97,9 +97,12 @@ func (p *Plugin) prepareFind(db *gorm.DB) {
 	}
 }
 
-// flushAccess reports the statement's reads (the Query callback after
-// gorm:query).
+// flushAccess reports the statement's reads and puts the masks of the
+// rows read masked in place (the Query callback after gorm:query).
 func (p *Plugin) flushAccess(db *gorm.DB) {
+	if db.Error == nil {
+		p.fillMasks(db)
+	}
 	if st, err := stateFrom(db.Statement.Context); err == nil {
 		st.flushAccess(db.Statement.Context)
 	}
