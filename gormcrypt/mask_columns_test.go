@@ -7,10 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"gorm.io/gorm"
-
 	"github.com/fieldcrypt/fieldcrypt/gormcrypt"
-	"github.com/fieldcrypt/fieldcrypt/keys"
 )
 
 // MaskedPerson has a masked encrypted column of each mask, each with its
@@ -288,6 +285,3 @@ func setName(row any, name string) {
 		r.Name = name
 	}
 }
-
-var _ = keys.DefaultPurpose
-var _ = gorm.ErrRecordNotFound
