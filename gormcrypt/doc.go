@@ -259,9 +259,10 @@
 // A masked field holds the mask string. A row whose mask column is empty —
 // written before the column existed, or read with a Select that leaves the
 // mask column out — reads as [MaskUnavailable]. Reads through Find, First,
-// Take and Preload put the mask in place whatever the column order; GORM's
-// Row, Rows and Scan and gormcrypt.ScanRows, which run no callback after
-// scanning, give MaskUnavailable. A role the plugin does not know reveals
+// Take and Preload put the mask in place whatever the column order; the
+// masked columns of a model read through Joins, and reads through GORM's
+// Row, Rows and Scan and gormcrypt.ScanRows (which run no callback after
+// scanning), give MaskUnavailable. A role the plugin does not know reveals
 // nothing and is no error. A mask is never written back over the value:
 // a write of a masked field that holds its mask (the value equals the row's
 // mask column, or MaskUnavailable; for a card token, any '*') fails with

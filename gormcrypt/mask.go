@@ -118,7 +118,14 @@ func maskValue(b *blindMeta, v any) (any, error) {
 	if err != nil || null {
 		return nil, err
 	}
-	return maskOf(b.mask, s), nil
+	m := maskOf(b.mask, s)
+	if b.index.Size > 0 && utf8.RuneCountInString(m) > b.index.Size {
+		// Refused here, where the message can name no value: a driver's
+		// error or GORM's log of the statement would show the mask.
+		return nil, fmt.Errorf("%w: gormcrypt: %s.%s: the mask is %d characters, the mask column's size:%d holds fewer",
+			ErrValueTooLong, b.index.Schema.Table, b.index.DBName, utf8.RuneCountInString(m), b.index.Size)
+	}
+	return m, nil
 }
 
 type revealKey struct{}

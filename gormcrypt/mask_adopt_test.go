@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/fieldcrypt/fieldcrypt/gormcrypt"
@@ -152,5 +153,27 @@ func TestMaskColumnErrors(t *testing.T) {
 		if !errors.Is(err, gormcrypt.ErrInvalidModel) {
 			t.Errorf("%s: %v, want ErrInvalidModel", name, err)
 		}
+	}
+}
+
+func TestMaskTooLong(t *testing.T) {
+	type shortMask struct {
+		ID        uint
+		Ref       string  `gorm:"size:64" fieldcrypt:"subject"`
+		EmailMask *string `gorm:"size:8"`
+		Email     string  `gorm:"serializer:encrypt" fieldcrypt:"mask:email"`
+	}
+	db := openGorm(t, freshSQLite(t))
+	p, err := install(db, newKeyring(t), gormcrypt.WithSweepEvery(-1), gormcrypt.WithModels(&shortMask{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := db.AutoMigrate(&shortMask{}); err != nil {
+		t.Fatal(err)
+	}
+	err = db.Create(&shortMask{Ref: "customer-1", Email: "ada@example.com"}).Error
+	if !errors.Is(err, gormcrypt.ErrValueTooLong) || strings.Contains(err.Error(), "example") {
+		t.Fatalf("a mask longer than its column: %v", err)
 	}
 }
