@@ -83,7 +83,7 @@ func (p *Plugin) redacted(ctx context.Context, c *columnMeta, dst, rv reflect.Va
 	}
 }
 
-// indexedModels returns the models with blind indexes that the Plugin
+// indexedModels returns the models with blind indexes or mask columns that the Plugin
 // knows, by table name.
 func (p *Plugin) indexedModels() []*modelMeta {
 	p.mu.Lock()
