@@ -3,6 +3,7 @@ package gormcrypt
 import (
 	"cmp"
 	"context"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -31,7 +32,7 @@ type Access struct {
 }
 
 // MaxAccessSubjects bounds Access.Subjects.
-const MaxAccessSubjects = 100
+const MaxAccessSubjects = keys.MaxAccessSubjects
 
 // WithAccessAudit calls f for every read in clear of an encrypted or token
 // column — masked reads are not reveals and are not reported. Reads are
@@ -97,9 +98,12 @@ func (p *Plugin) prepareFind(db *gorm.DB) {
 	}
 }
 
-// flushAccess reports the statement's reads (the Query callback after
-// gorm:query).
+// flushAccess reports the statement's reads and puts the masks of the
+// rows read masked in place (the Query callback after gorm:query).
 func (p *Plugin) flushAccess(db *gorm.DB) {
+	if db.Error == nil {
+		p.fillMasks(db)
+	}
 	if st, err := stateFrom(db.Statement.Context); err == nil {
 		st.flushAccess(db.Statement.Context)
 	}
@@ -153,3 +157,41 @@ func sortedReads(reads map[*columnMeta]*accessCount) []*columnMeta {
 
 // tokenPurpose is the keyring purpose of the plugin's tokens.
 const tokenPurpose = tokenize.DefaultPurpose
+
+// AccessLog returns a WithAccessAudit function that appends each record
+// to kr's tamper-evident audit log (keys.Keyring.RecordAccess; the Keyring
+// needs keys.Lifecycle.AuditLog) as a keys.EventAccessed entry whose
+// resource is "table.column": one entry per statement and column read in
+// clear, never a value. Each entry is a keystore read and write on the
+// reading goroutine; a failed append is counted by
+// keys.Keyring.AuditLogFailures, not returned to the query. An actor or
+// role longer than keys.MaxReasonLen is cut to it, and roles past the
+// sixteenth are left out, so that no read goes unrecorded.
+//
+//	p, err := gormcrypt.New(kr, gormcrypt.WithAccessAudit(gormcrypt.AccessLog(kr)))
+func AccessLog(kr *keys.Keyring) func(context.Context, Access) {
+	return func(ctx context.Context, a Access) {
+		ev := keys.AccessEvent{Actor: cut(a.Actor), Resource: cut(a.Table + "." + a.Column), Values: a.Values,
+			Subjects: a.Subjects, SubjectCount: a.SubjectCount}
+		for _, r := range a.Roles[:min(len(a.Roles), 16)] {
+			ev.Roles = append(ev.Roles, cut(r))
+		}
+		_ = kr.RecordAccess(ctx, cut(a.Purpose), ev) // valid by construction; appends are best effort
+	}
+}
+
+func cut(s string) string { return s[:min(len(s), keys.MaxReasonLen)] }
+
+// AccessSlog returns a WithAccessAudit function that writes each record as
+// one Info record "fieldcrypt access" on l, with the actor, roles, table,
+// column, purpose and the numbers of values and subjects; never a value
+// or a subject.
+//
+//	gormcrypt.New(kr, gormcrypt.WithAccessAudit(gormcrypt.AccessSlog(slog.Default())))
+func AccessSlog(l *slog.Logger) func(context.Context, Access) {
+	return func(ctx context.Context, a Access) {
+		l.LogAttrs(ctx, slog.LevelInfo, "fieldcrypt access", slog.String("actor", a.Actor), slog.Any("roles", a.Roles),
+			slog.String("table", a.Table), slog.String("column", a.Column), slog.String("purpose", a.Purpose),
+			slog.Int("values", a.Values), slog.Int("subjects", a.SubjectCount))
+	}
+}

@@ -29,6 +29,9 @@ func (b *blindMeta) what() string {
 	if b.mark {
 		return "token marker"
 	}
+	if b.mask != "" {
+		return "mask column"
+	}
 	return "blind index"
 }
 
@@ -38,6 +41,9 @@ func (b *blindMeta) what() string {
 func (p *Plugin) indexValue(ctx context.Context, b *blindMeta, v any) (any, error) {
 	if b.mark {
 		return true, nil // the plugin writes the source: it holds a token (or NULL)
+	}
+	if b.mask != "" {
+		return maskValue(b, v)
 	}
 	s, null, err := indexInput(b, v)
 	if err != nil || null {

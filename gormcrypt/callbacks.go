@@ -86,6 +86,12 @@ func (p *Plugin) fill(db *gorm.DB, m *modelMeta, row reflect.Value, nonZeroOnly 
 		if nonZeroOnly && src.IsZero() {
 			continue
 		}
+		if b.mask != "" {
+			// Before the mask column is recomputed from what may be a mask.
+			if err := refuseMask(ctx, m.columns[b.source.Name], row, src); err != nil {
+				return err
+			}
+		}
 		v, err := p.indexValue(ctx, b, src.Interface())
 		if err != nil {
 			return err
@@ -150,6 +156,10 @@ func (p *Plugin) beforeUpdate(db *gorm.DB) {
 			return
 		}
 		written := updateWritten(stmt, row)
+		if err := refuseMasks(db, m, row, written); err != nil {
+			db.AddError(err)
+			return
+		}
 		if err := p.keepIndexesInStep(db, m, row, written); err != nil {
 			db.AddError(err)
 			return
@@ -212,6 +222,11 @@ func (p *Plugin) convertMap(db *gorm.DB, m *modelMeta, in map[string]any) (map[s
 		switch v.(type) {
 		case clause.Expression, *gorm.DB:
 			return nil, fmt.Errorf("%w: SQL expression for encrypted column %s.%s", ErrUnsupported, m.table, c.dbName)
+		}
+		if c.maskCol != nil {
+			if err := refuseMask(ctx, c, stmt.ReflectValue, v); err != nil {
+				return nil, err
+			}
 		}
 		if subject == "" {
 			if subject, err = st.subject(ctx, m, stmt.ReflectValue); err != nil {

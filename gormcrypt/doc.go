@@ -224,22 +224,62 @@
 //
 // # Masked reads
 //
-// A card token column tagged `fieldcrypt:"token:card;mask:card"` reads as
-// its mask ("************1111") unless the context carries a reveal grant
-// for it: roles get columns with [WithReveal], and a request names its
-// roles with [Reveal]:
+// A column tagged with a mask reads as its mask unless the context carries
+// a reveal grant for it: roles get columns with [WithReveal], and a
+// request names its roles with [Reveal]:
 //
-//	gormcrypt.New(kr, gormcrypt.WithReveal("billing", "payers.card"))
-//	db.WithContext(ctx).First(&p)                               // p.Card == "************1111"
-//	db.WithContext(gormcrypt.Reveal(ctx, "billing")).First(&p) // p.Card in clear
+//	type Customer struct {
+//		ID        uint
+//		Ref       string  `gorm:"size:64;uniqueIndex" fieldcrypt:"subject"`
+//		EmailMask *string `gorm:"size:320"`
+//		Email     string  `gorm:"serializer:encrypt" fieldcrypt:"mask:email"`
+//		Card      string  `gorm:"size:32;serializer:token" fieldcrypt:"token:card;mask:card"`
+//	}
 //
-// The decision is made before any key is used: every card token keeps the
-// value's last four digits, so the mask comes from the stored token and a
-// masked read detokenizes nothing. A role the plugin does not know reveals
-// nothing and is no error. A masked value is never written back (Save of
-// a row read masked fails with ErrUnsupported; write with a grant, or
-// Select the columns you change). Only card token columns can be masked
-// so far.
+//	gormcrypt.New(kr, gormcrypt.WithReveal("support", "customers.email"), gormcrypt.WithReveal("billing", "customers.*"))
+//	db.WithContext(ctx).First(&c)                               // c.Email == "j***@example.com", c.Card == "************1111"
+//	db.WithContext(gormcrypt.Reveal(ctx, "support")).First(&c) // c.Email in clear, c.Card masked
+//
+// The masks are [MaskCard] (last four digits), [MaskEmail] (first
+// character and domain), [MaskPhone] (last three digits) and [MaskName]
+// (the initial, [MaskNameInitial]), on string encrypted (encrypt,
+// encrypt_det) and token columns. The decision is made before any key is
+// used, and a masked read decrypts and detokenizes nothing (the tests count
+// key uses and access records: zero). A card token keeps the value's last
+// four digits, so its mask is computed from the stored token. Every other
+// mask cannot be computed without the value: it is computed when the value
+// is written (Create, Save, Updates from a struct or a map, upserts) and
+// kept in a mask column, `<column>_mask` by default or the one named with
+// `mask_column:<name>`, which the model declares as a plain string or
+// *string field (AutoMigrate adds it) and the plugin fills; setting it
+// yourself is refused. A model with mask columns needs a subject field:
+// Forget clears them, as it clears blind indexes (a mask shows part of the
+// value).
+//
+// A masked field holds the mask string. A row whose mask column is empty —
+// written before the column existed, or read with a Select that leaves the
+// mask column out — reads as [MaskUnavailable]. Reads through Find, First,
+// Take and Preload put the mask in place whatever the column order; the
+// masked columns of a model read through Joins, and reads through GORM's
+// Row, Rows and Scan and gormcrypt.ScanRows (which run no callback after
+// scanning), give MaskUnavailable. A role the plugin does not know reveals
+// nothing and is no error. A mask is never written back over the value:
+// a write of a masked field that holds its mask (the value equals the row's
+// mask column, or MaskUnavailable; for a card token, any '*') fails with
+// [ErrMasked] (which also matches ErrUnsupported) before anything is
+// encrypted. Write with a grant, or Select the columns you change. A value
+// that is its own mask (a name "J.") can only be written as a new value or
+// from a revealed read of another value.
+//
+// Adding a mask to a table that holds values: declare the mask column,
+// run AutoMigrate, then [BackfillMasks], which decrypts each row whose
+// mask column is empty once (reported to the access audit) and fills it
+// without overwriting concurrent writes. Until it has run, those rows read
+// as MaskUnavailable.
+//
+// Masked reads still fetch the ciphertexts with the row (SELECT *); they
+// are not decrypted. BenchmarkMaskedRead (bench_mask_test.go) compares a masked and a revealed
+// read of 1000 rows of four masked columns.
 //
 // # Access audit
 //
@@ -250,7 +290,11 @@
 // column, so a list page of 1000 rows with two encrypted columns gives two
 // records; masked reads are not reported. gormcrypt.ScanRows reports per
 // call, and GORM's own Row, Rows and Scan, which run no callback after
-// scanning, per value. Hand the records to slog or the keys audit log.
+// scanning, per value. Two sinks are ready: [AccessLog] appends each
+// record to the keystore's tamper-evident audit log (keys.Keyring.RecordAccess,
+// with keys.Lifecycle.AuditLog: one keys.EventAccessed entry per record,
+// checked by VerifyAuditLog and exported by ExportAuditLog), and
+// [AccessSlog] writes it to a slog.Logger.
 //
 // # Right of access and portability
 //

@@ -83,7 +83,7 @@ func (p *Plugin) redacted(ctx context.Context, c *columnMeta, dst, rv reflect.Va
 	}
 }
 
-// indexedModels returns the models with blind indexes that the Plugin
+// indexedModels returns the models with blind indexes or mask columns that the Plugin
 // knows, by table name.
 func (p *Plugin) indexedModels() []*modelMeta {
 	p.mu.Lock()
@@ -108,8 +108,8 @@ func (p *Plugin) clearIndexes(db *gorm.DB, models []*modelMeta, subjects []strin
 	}
 	return db.Transaction(func(tx *gorm.DB) error {
 		for _, m := range models {
-			set := make(map[string]any, len(m.blind))
-			for _, b := range m.blind {
+			set := make(map[string]any, len(m.cleared))
+			for _, b := range m.cleared {
 				set[b.index.DBName] = nil
 			}
 			res := tx.Table(m.table).
@@ -344,8 +344,8 @@ func (e *eraser) sweep() error {
 // starting after the subject after.
 func (e *eraser) scan(m *modelMeta, after string, page func(subjects []string) error) error {
 	col := clause.Column{Name: m.subject.DBName}
-	indexed := make([]clause.Expression, len(m.blind))
-	for i, b := range m.blind {
+	indexed := make([]clause.Expression, len(m.cleared))
+	for i, b := range m.cleared {
 		indexed[i] = clause.Neq{Column: clause.Column{Name: b.index.DBName}, Value: nil}
 	}
 	for {

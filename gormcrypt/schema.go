@@ -31,9 +31,10 @@ const (
 	tagMigrating  = "migrating"
 	tagTokenized  = "tokenized"
 	tagMask       = "mask"
+	tagMaskColumn = "mask_column"
 )
 
-var knownTags = []string{tagSubject, tagBlindIndex, tagNormalize, tagToken, tagScope, tagVault, tagForgotten, tagMigrating, tagTokenized, tagMask}
+var knownTags = []string{tagSubject, tagBlindIndex, tagNormalize, tagToken, tagScope, tagVault, tagForgotten, tagMigrating, tagTokenized, tagMask, tagMaskColumn}
 
 // Normalisations a blind index applies before hashing, selected with
 // `fieldcrypt:"blind_index:Email;normalize:lower"`.
@@ -85,6 +86,9 @@ type columnMeta struct {
 	// mask is the mask reads apply without a reveal grant ("" none; see
 	// mask.go).
 	mask string
+	// maskCol is the companion column holding the mask, written with the
+	// value (nil when the mask comes from the stored token: card tokens).
+	maskCol *blindMeta
 	// mark is the token marker of a token column (`fieldcrypt:"tokenized:Card"`),
 	// which says per row whether the column holds a token; nil if none.
 	mark *blindMeta
@@ -99,6 +103,7 @@ type blindMeta struct {
 	normalize string
 	subject   string // keystore subject of its key
 	mark      bool   // a token marker: true whenever the plugin writes the source
+	mask      string // a mask column: the mask of the source (see mask.go)
 }
 
 // modelMeta is what gormcrypt knows about one model.
@@ -111,6 +116,10 @@ type modelMeta struct {
 	// columns written with their source.
 	marks      []*blindMeta
 	companions []*blindMeta
+	// masks are the mask columns (also in companions); cleared holds
+	// blind and masks, what an erasure sets to NULL.
+	masks   []*blindMeta
+	cleared []*blindMeta
 	// migratingTokens: a token column is migrating, so queries must read
 	// its marker before it (see orderMarks).
 	migratingTokens bool
@@ -171,7 +180,7 @@ func (p *Plugin) meta(s *schema.Schema) (*modelMeta, error) {
 		if len(m.columns) > 0 {
 			p.tables[m.table] = m
 		}
-		if len(m.blind) > 0 {
+		if len(m.cleared) > 0 {
 			p.models[m.table] = m
 		}
 		p.mu.Unlock()
@@ -239,7 +248,7 @@ func buildMeta(s *schema.Schema, formats map[string]tokenize.Format, haveVault b
 		field *schema.Field
 		tags  map[string]string
 	}
-	var blinds, marks []pending
+	var blinds, marks, masks []pending
 	firstEncrypted := -1
 	subjectAt := -1
 	for i, f := range s.Fields {
@@ -299,14 +308,19 @@ func buildMeta(s *schema.Schema, formats map[string]tokenize.Format, haveVault b
 				delete(tags, tagVault)
 			}
 			mask, hasMask := tags[tagMask]
+			maskColumn, hasMaskColumn := tags[tagMaskColumn]
 			delete(tags, tagMask)
+			delete(tags, tagMaskColumn)
+			if hasMaskColumn && (!hasMask || maskColumn == "") {
+				return fail(f, "mask_column names the column of a mask: give it a value and a mask (mask:email;mask_column:email_masked)")
+			}
 			_, migrating := tags[tagMigrating]
 			if migrating && tags[tagMigrating] != "" {
 				return fail(f, "the migrating tag takes no value")
 			}
 			delete(tags, tagMigrating)
 			if len(tags) > 0 {
-				return fail(f, "an encrypted field takes no fieldcrypt tag besides token, scope, mask and migrating; put blind_index on the index field")
+				return fail(f, "an encrypted field takes no fieldcrypt tag besides token, scope, mask, mask_column and migrating; put blind_index on the index field")
 			}
 			if f.DBName == "" {
 				return fail(f, "encrypted field has no column")
@@ -330,6 +344,14 @@ func buildMeta(s *schema.Schema, formats map[string]tokenize.Format, haveVault b
 					return fail(f, "%s", msg)
 				}
 				c.mask = mask
+				if needsMaskColumn(c) {
+					if maskColumn == "" {
+						maskColumn = c.dbName + "_mask"
+					}
+					masks = append(masks, pending{f, map[string]string{tagMaskColumn: maskColumn}})
+				} else if hasMaskColumn {
+					return fail(f, "mask:%s on a card token column is computed from the token and has no mask_column", mask)
+				}
 			}
 			if msg := checkColumnTags(c); msg != "" {
 				return fail(f, "%s", msg)
@@ -473,7 +495,37 @@ func buildMeta(s *schema.Schema, formats map[string]tokenize.Format, haveVault b
 			}
 		}
 	}
-	m.companions = append(slices.Clip(m.blind), m.marks...)
+	for _, mk := range masks {
+		c := m.columns[mk.field.Name]
+		name := mk.tags[tagMaskColumn]
+		f := s.LookUpField(name)
+		if f == nil || f.DBName != name {
+			return fail(mk.field, "mask:%s keeps the mask in a column %s, which the model lacks: declare it before %s, "+
+				"%sMask *string `gorm:\"size:%d\"` (or name another column with mask_column:...)", c.mask, name, mk.field.Name, mk.field.Name, maskSize)
+		}
+		if _, tagged := f.StructField.Tag.Lookup(TagName); tagged || m.columns[f.Name] != nil || f.Serializer != nil || f == m.subject {
+			return fail(f, "the mask column %s of %s must be a plain string column, without serializer or fieldcrypt tag", name, mk.field.Name)
+		}
+		t := f.FieldType
+		if t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.String {
+			return fail(f, "the mask column %s of %s must be a string or *string, not %s", name, mk.field.Name, f.FieldType)
+		}
+		if m.subject == nil {
+			return fail(mk.field, "a model with mask columns needs a fieldcrypt:\"subject\" field, so that Forget can clear them")
+		}
+		for _, other := range slices.Concat(m.blind, m.marks, m.masks) {
+			if other.index == f {
+				return fail(f, "%s is already the %s of %s", name, other.what(), other.source.Name)
+			}
+		}
+		c.maskCol = &blindMeta{index: f, source: mk.field, mask: c.mask}
+		m.masks = append(m.masks, c.maskCol)
+	}
+	m.companions = append(append(slices.Clip(m.blind), m.marks...), m.masks...)
+	m.cleared = append(slices.Clip(m.blind), m.masks...)
 	if m.subject != nil {
 		// Rows of a related model read through Preload or Joins come many
 		// customers at a time: each needs a subject field of its own.

@@ -108,6 +108,10 @@ func (p *Plugin) open(ctx context.Context, st *stmtState, field *schema.Field, d
 	if err != nil {
 		return err
 	}
+	if p.hidden(ctx, c) {
+		openMasked(c, rv) // decided before any key is used (mask.go)
+		return nil
+	}
 	if c.mode == modeToken {
 		return p.detokenize(ctx, st, c, dst, rv, dbValue)
 	}

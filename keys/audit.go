@@ -54,6 +54,8 @@ type Event struct {
 	// Until is the end of a hold (EventHeld) or the time a key is
 	// scheduled for (EventScheduled).
 	Until time.Time
+	// Access says who read what (EventAccessed only).
+	Access *AccessEvent
 }
 
 // Auditor receives audit events. Audit is called synchronously on the
@@ -98,6 +100,9 @@ func (a slogAuditor) Audit(ctx context.Context, e Event) {
 	}
 	if e.Type == EventVersionsDestroyed {
 		attrs = append(attrs, slog.Int("destroyed", e.Destroyed))
+	}
+	if e.Access != nil {
+		attrs = append(attrs, accessAttrs(e.Access)...)
 	}
 	a.l.LogAttrs(ctx, level, "fieldcrypt key "+string(e.Type), attrs...)
 }

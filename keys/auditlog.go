@@ -35,6 +35,8 @@ type AuditEntry struct {
 	Destroyed int       `json:"destroyed,omitempty"`
 	Repeated  bool      `json:"repeated,omitempty"`
 	Until     string    `json:"until,omitempty"`
+	// Access is the read of an EventAccessed entry.
+	Access *AuditAccess `json:"access,omitempty"`
 	// Prev is the hash of the previous entry (hex; 64 zeros for the first).
 	Prev string `json:"prev"`
 	// Hash is this entry's chain hash (hex): HMAC-SHA-256, under a key
@@ -81,7 +83,7 @@ func (kr *Keyring) appendAuditEntry(ctx context.Context, e Event) error {
 	defer l.auditMu.Unlock()
 	ctx = context.WithoutCancel(ctx)
 	ae := AuditEntry{Time: formatTime(e.Time), Event: e.Type, Purpose: e.Purpose, Version: e.Version,
-		Reason: e.Reason, Destroyed: e.Destroyed, Repeated: e.Repeated}
+		Reason: e.Reason, Destroyed: e.Destroyed, Repeated: e.Repeated, Access: auditAccess(e.Access)}
 	if e.Subject != (SubjectRef{}) {
 		ae.Subject = e.Subject.String()
 	}
