@@ -1,0 +1,580 @@
+package tokenize
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"regexp/syntax"
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/nyaruka/phonenumbers"
+
+	"github.com/fieldcrypt/fieldcrypt/tokenize/fpe"
+)
+
+// Phone version 2.
+//
+// The last phoneV2Digits digits of the national significant number (NSN)
+// are encrypted, everything before them is kept (see Phone). For a kept
+// head, the set F of completions that libphonenumber would parse back
+// with the same country calling code and national prefix and call valid
+// (possible) is a regular language: the union over the region's number
+// types of their national number patterns, with the rules libphonenumber
+// applies when it parses (national prefix stripping, the international
+// prefix and country code of national notation, the region a shared
+// country code picks). buildDigitDFA counts F and ranks its members, so a
+// token is unrank(FF1(rank(value))) with one libphonenumber-free pass.
+//
+// Where the analysis above is not certain to be libphonenumber's (a
+// national prefix given by a pattern that the value matches, a pattern
+// the automaton does not compile, a number that starts with its own
+// country code in national notation …), the value is outside F, and such
+// values are cycle-walked as in version 1, asking libphonenumber about
+// every candidate and refusing candidates in F: F and its complement are
+// each permuted, so both kinds of values round-trip.
+
+// phoneV2Digits is how many trailing NSN digits version 2 encrypts.
+const phoneV2Digits = 7
+
+// phoneDomainCacheMax bounds the number of kept heads whose automaton is
+// cached; beyond it the cache starts over.
+const phoneDomainCacheMax = 4096
+
+// phonePlan is what the fast analysis needs of one notation: for
+// international notation, one per country calling code; for national
+// notation, one per region.
+type phonePlan struct {
+	cc       int32
+	ccDigits string
+	national bool
+	// md parses the national part: the default region in national
+	// notation, the calling code's main region in international notation.
+	md      *phonenumbers.PhoneMetadata
+	regions []*phonenumbers.PhoneMetadata // of cc, in libphonenumber's order
+	// literalNP is the national prefix for parsing when it is a plain
+	// digit string without a transform rule ("0" for DE, GB, FR).
+	literalNP string
+}
+
+type phonePlans struct {
+	intl     [1000]*phonePlan
+	national map[string]*phonePlan
+}
+
+var phonePlanTable = sync.OnceValue(func() *phonePlans {
+	t := &phonePlans{national: map[string]*phonePlan{}}
+	coll, err := phonenumbers.MetadataCollection()
+	if err != nil {
+		return t
+	}
+	geo := map[string]*phonenumbers.PhoneMetadata{}
+	nonGeo := map[int32]*phonenumbers.PhoneMetadata{}
+	for _, md := range coll.GetMetadata() {
+		if md.GetId() == "001" {
+			nonGeo[md.GetCountryCode()] = md
+		} else {
+			geo[md.GetId()] = md
+		}
+	}
+	lookup := func(region string, cc int32) *phonenumbers.PhoneMetadata {
+		if region == "001" {
+			return nonGeo[cc]
+		}
+		return geo[region]
+	}
+	for cc := int32(1); cc < 1000; cc++ {
+		names := phonenumbers.GetRegionCodesForCountryCode(int(cc))
+		if len(names) == 0 {
+			continue
+		}
+		var regions []*phonenumbers.PhoneMetadata
+		for _, r := range names {
+			md := lookup(r, cc)
+			if md == nil {
+				regions = nil
+				break
+			}
+			regions = append(regions, md)
+		}
+		if regions == nil {
+			continue
+		}
+		t.intl[cc] = newPhonePlan(cc, regions[0], regions, false)
+		for i, r := range names {
+			if r != "001" {
+				t.national[r] = newPhonePlan(cc, regions[i], regions, true)
+			}
+		}
+	}
+	return t
+})
+
+func newPhonePlan(cc int32, md *phonenumbers.PhoneMetadata, regions []*phonenumbers.PhoneMetadata, national bool) *phonePlan {
+	p := &phonePlan{cc: cc, ccDigits: strconv.Itoa(int(cc)), national: national, md: md, regions: regions}
+	if np := md.GetNationalPrefixForParsing(); np != "" && md.GetNationalPrefixTransformRule() == "" && isDigitString(np) {
+		p.literalNP = np
+	}
+	return p
+}
+
+func isDigitString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isDigitByte(s[i]) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// phoneHead is the fast analysis of a number's digits.
+type phoneHead struct {
+	plan   *phonePlan
+	natOff int  // first digit of the national part (after the country code)
+	strip  bool // the national part starts with plan.literalNP, stripped
+	nsnOff int
+	nsnLen int
+	k      int  // digits encrypted: the last k
+	noLZ   bool // the kept NSN digits are all zeros: the next must not be
+}
+
+// fastHead splits the digits d of a value as version 2 does, or reports
+// false when it cannot (unknown country code or region, too few digits).
+func (p Phone) fastHead(d []uint16, intl bool) (phoneHead, bool) {
+	var h phoneHead
+	if intl {
+		t := phonePlanTable()
+		cc := 0
+		for l := 1; l <= 3 && l < len(d); l++ {
+			cc = cc*10 + int(d[l-1])
+			if t.intl[cc] != nil {
+				h.plan, h.natOff = t.intl[cc], l
+				break
+			}
+		}
+	} else {
+		h.plan = phonePlanTable().national[p.DefaultRegion]
+	}
+	if h.plan == nil {
+		return h, false
+	}
+	h.nsnOff = h.natOff
+	if np := h.plan.literalNP; np != "" && len(d)-h.natOff > len(np) {
+		h.strip = true
+		for i := 0; i < len(np); i++ {
+			if d[h.natOff+i] != uint16(np[i]-'0') {
+				h.strip = false
+				break
+			}
+		}
+		if h.strip {
+			h.nsnOff += len(np)
+		}
+	}
+	h.nsnLen = len(d) - h.nsnOff
+	if h.nsnLen < 2 || h.nsnLen > 17 {
+		return h, false
+	}
+	zeros := 0
+	for zeros < h.nsnLen && d[h.nsnOff+zeros] == 0 {
+		zeros++
+	}
+	keep := max(zeros, h.nsnLen-phoneV2Digits, 0)
+	h.k = h.nsnLen - keep
+	if h.k < 6 {
+		return h, false
+	}
+	h.noLZ = zeros == keep
+	return h, true
+}
+
+// phoneV2Key names one kept head: the plan (notation, region or calling
+// code), the option, and the kept digits.
+type phoneV2Key struct {
+	plan     *phonePlan
+	possible bool
+	n        uint8
+	hl       uint8
+	head     [phoneMaxLen]byte
+}
+
+// phoneFastDomain is the set F of one kept head.
+type phoneFastDomain struct {
+	dfa  *digitDFA // nil: F is empty
+	size uint64
+	k    int
+	r    uint64 // FF1 over two numerals of radix r, r² ≥ size
+	a    *fpe.Alphabet
+}
+
+var phoneDomainCache struct {
+	sync.RWMutex
+	m map[phoneV2Key]*phoneFastDomain
+}
+
+// fastDomain returns F for the head of d, building it on first use.
+func (p Phone) fastDomain(d []uint16, intl bool) (*phoneFastDomain, bool) {
+	h, ok := p.fastHead(d, intl)
+	if !ok {
+		return nil, false
+	}
+	key := phoneV2Key{plan: h.plan, possible: p.AllowPossible, n: uint8(len(d)), hl: uint8(len(d) - h.k)}
+	for i, x := range d[:len(d)-h.k] {
+		key.head[i] = byte('0' + x)
+	}
+	phoneDomainCache.RLock()
+	dom, ok := phoneDomainCache.m[key]
+	phoneDomainCache.RUnlock()
+	if ok {
+		return dom, true
+	}
+	dom = buildPhoneDomain(h, key.head[:key.hl], p.AllowPossible)
+	phoneDomainCache.Lock()
+	if len(phoneDomainCache.m) >= phoneDomainCacheMax || phoneDomainCache.m == nil {
+		phoneDomainCache.m = map[phoneV2Key]*phoneFastDomain{}
+	}
+	phoneDomainCache.m[key] = dom
+	phoneDomainCache.Unlock()
+	return dom, true
+}
+
+var phonePatterns struct {
+	sync.Mutex
+	m map[string]*syntax.Prog // nil: not supported
+}
+
+func phonePattern(pattern string) *syntax.Prog {
+	phonePatterns.Lock()
+	defer phonePatterns.Unlock()
+	if prog, ok := phonePatterns.m[pattern]; ok {
+		return prog
+	}
+	if phonePatterns.m == nil {
+		phonePatterns.m = map[string]*syntax.Prog{}
+	}
+	prog, err := compileDigitPattern(pattern)
+	if err != nil {
+		prog = nil
+	}
+	phonePatterns.m[pattern] = prog
+	return prog
+}
+
+// phoneTypeDescs are the number types getNumberTypeHelper tries, in its
+// order; any of them makes a number valid.
+func phoneTypeDescs(md *phonenumbers.PhoneMetadata) []*phonenumbers.PhoneNumberDesc {
+	ds := []*phonenumbers.PhoneNumberDesc{md.GetPremiumRate(), md.GetTollFree(), md.GetSharedCost(), md.GetVoip(),
+		md.GetPersonalNumber(), md.GetPager(), md.GetUan(), md.GetVoicemail(), md.GetFixedLine()}
+	if !md.GetSameMobileAndFixedLinePattern() {
+		ds = append(ds, md.GetMobile())
+	}
+	return ds
+}
+
+// descLengthOK is the possible-length half of isNumberMatchingDesc.
+func descLengthOK(d *phonenumbers.PhoneNumberDesc, n int) bool {
+	ls := d.GetPossibleLength()
+	return len(ls) == 0 || slices.Contains(ls, int32(n))
+}
+
+// phoneLengthPossible is testNumberLength(nsn, md, UNKNOWN) ∈ {IS_POSSIBLE,
+// IS_POSSIBLE_LOCAL_ONLY}, or only IS_POSSIBLE when strict.
+func phoneLengthPossible(md *phonenumbers.PhoneMetadata, n int, strict bool) bool {
+	gd := md.GetGeneralDesc()
+	if gd.GetNationalNumberPattern() == "" {
+		return n >= 2 && n <= 17
+	}
+	ls := gd.GetPossibleLength()
+	if len(ls) == 0 || ls[0] == -1 {
+		return false
+	}
+	return slices.Contains(ls, int32(n)) || !strict && slices.Contains(gd.GetPossibleLengthLocalOnly(), int32(n))
+}
+
+// buildPhoneDomain builds F for head h (head: the kept digits, ASCII).
+// Any pattern the automaton cannot run makes F empty: every value of the
+// head is then walked.
+func buildPhoneDomain(h phoneHead, head []byte, possible bool) *phoneFastDomain {
+	dom := &phoneFastDomain{k: h.k}
+	pl := h.plan
+	var ms []digitMatcher
+	unsupported := false
+	add := func(pattern string, off int, prefix bool) int {
+		prog := phonePattern(pattern)
+		if prog == nil {
+			unsupported = true
+			return 0
+		}
+		ms = append(ms, digitMatcher{prog: prog, off: off, prefix: prefix})
+		return len(ms) - 1
+	}
+	n := len(head) + h.k
+	var conds []func(m []bool) bool
+	// National notation: libphonenumber first tries an international
+	// prefix, then the region's own calling code, at the start.
+	if pl.national {
+		if idd := pl.md.GetInternationalPrefix(); idd != "" {
+			i := add(idd, 0, true)
+			conds = append(conds, func(m []bool) bool { return !m[i] })
+		}
+		ccp := add(regexp.QuoteMeta(pl.ccDigits), 0, true)
+		gd := pl.md.GetGeneralDesc()
+		tooLong := gd.GetNationalNumberPattern() != "" && len(gd.GetPossibleLength()) > 0 &&
+			int32(n) > gd.GetPossibleLength()[len(gd.GetPossibleLength())-1]
+		if gd.GetNationalNumberPattern() == "" {
+			conds = append(conds, func(m []bool) bool { return !m[ccp] })
+		} else {
+			full := add(gd.GetNationalNumberPattern(), 0, false)
+			conds = append(conds, func(m []bool) bool { return !m[ccp] || m[full] && !tooLong })
+		}
+	}
+	// The national prefix: stripped as libphonenumber strips a literal
+	// one (the rest viable and of a possible length), otherwise it must
+	// not match at all.
+	switch {
+	case h.strip:
+		if !phoneLengthPossible(pl.md, h.nsnLen, true) || pl.md.GetGeneralDesc().GetNationalNumberPattern() == "" {
+			return dom
+		}
+		i := add(pl.md.GetGeneralDesc().GetNationalNumberPattern(), h.nsnOff, false)
+		conds = append(conds, func(m []bool) bool { return m[i] })
+	case pl.md.GetNationalPrefixForParsing() != "":
+		i := add(pl.md.GetNationalPrefixForParsing(), h.natOff, true)
+		conds = append(conds, func(m []bool) bool { return !m[i] })
+	}
+	// Validity: IsValidNumber, or IsPossibleNumber (a length only).
+	if possible {
+		if !phoneLengthPossible(pl.regions[0], h.nsnLen, false) {
+			return dom
+		}
+	} else {
+		type region struct {
+			gd, ld int
+			types  []int
+		}
+		var rs []region
+		for _, md := range pl.regions {
+			r := region{gd: -1, ld: -1}
+			gd := md.GetGeneralDesc()
+			if gd.GetNationalNumberPattern() != "" && descLengthOK(gd, h.nsnLen) {
+				r.gd = add(gd.GetNationalNumberPattern(), h.nsnOff, false)
+				for _, d := range phoneTypeDescs(md) {
+					if d.GetNationalNumberPattern() != "" && descLengthOK(d, h.nsnLen) {
+						r.types = append(r.types, add(d.GetNationalNumberPattern(), h.nsnOff, false))
+					}
+				}
+			}
+			if len(pl.regions) > 1 && md.GetLeadingDigits() != "" {
+				r.ld = add(md.GetLeadingDigits(), h.nsnOff, true)
+			}
+			rs = append(rs, r)
+		}
+		valid := func(m []bool, r region) bool {
+			if r.gd < 0 || !m[r.gd] {
+				return false
+			}
+			for _, t := range r.types {
+				if m[t] {
+					return true
+				}
+			}
+			return false
+		}
+		conds = append(conds, func(m []bool) bool {
+			// getRegionCodeForNumberFromRegionList: the first region whose
+			// leading digits match or, without leading digits, that
+			// validates the number decides.
+			for i, r := range rs {
+				if len(rs) == 1 {
+					return valid(m, r)
+				}
+				if r.ld >= 0 {
+					if m[r.ld] {
+						return valid(m, r)
+					}
+				} else if valid(m, rs[i]) {
+					return true
+				}
+			}
+			return false
+		})
+	}
+	if unsupported {
+		return dom
+	}
+	dfa, err := buildDigitDFA(ms, head, h.k, h.noLZ, func(m []bool) bool {
+		for _, c := range conds {
+			if !c(m) {
+				return false
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return dom
+	}
+	dom.dfa, dom.size = dfa, dfa.size()
+	if dom.size >= minDomain {
+		dom.r = phoneRadix(dom.size)
+		dom.a = radixAlphabet(int(dom.r))
+	}
+	return dom
+}
+
+// phoneRadixes are the radixes of version 2's FF1 domain: 1000·2^(j/16),
+// so that r² exceeds any size from 10^6 to 10^7 by at most 9% and cycle
+// walking takes 1.09 steps at most on average, with few alphabets.
+var phoneRadixes = sync.OnceValue(func() []uint64 {
+	var rs []uint64
+	for j := 0; ; j++ {
+		r := uint64(math.Ceil(1000 * math.Pow(2, float64(j)/16)))
+		rs = append(rs, r)
+		if r*r >= 1e7 {
+			return rs
+		}
+	}
+})
+
+func phoneRadix(size uint64) uint64 {
+	for _, r := range phoneRadixes() {
+		if r*r >= size {
+			return r
+		}
+	}
+	panic("tokenize: phone domain above 10^7")
+}
+
+// crypt permutes the indexes [0, size) of F.
+func (dom *phoneFastDomain) crypt(e *Engine, part string, idx uint64, decrypt bool) (uint64, error) {
+	c, err := e.cipher(dom.a)
+	if err != nil {
+		return 0, err
+	}
+	tw := e.partTweak(part)
+	x := [2]uint16{uint16(idx / dom.r), uint16(idx % dom.r)}
+	for range maxWalk {
+		if decrypt {
+			err = c.DecryptNumerals(x[:], x[:], tw)
+		} else {
+			err = c.EncryptNumerals(x[:], x[:], tw)
+		}
+		if err != nil {
+			return 0, mapErr(err)
+		}
+		if idx = uint64(x[0])*dom.r + uint64(x[1]); idx < dom.size {
+			return idx, nil
+		}
+	}
+	return 0, errWalk
+}
+
+// inFast reports whether the digits d are in F of their head.
+func (p Phone) inFast(d []uint16, intl bool) bool {
+	dom, ok := p.fastDomain(d, intl)
+	if !ok || dom.dfa == nil {
+		return false
+	}
+	_, ok = dom.dfa.rank(d[len(d)-dom.k:])
+	return ok
+}
+
+// transformV2 is Transform for Version 2.
+func (p Phone) transformV2(e *Engine, v string, decrypt bool) (string, error) {
+	if v == "" {
+		return "", invalid("phone", "empty value")
+	}
+	if len(v) > phoneMaxLen {
+		return "", invalid("phone", "longer than %d characters", phoneMaxLen)
+	}
+	var dbuf [phoneMaxLen]uint16
+	d, err := phoneDigits(dbuf[:0], v)
+	if err != nil {
+		return "", err
+	}
+	intl := v[0] == '+'
+	if !intl && p.DefaultRegion == "" {
+		return "", invalid("phone", "national notation needs Phone.DefaultRegion")
+	}
+	part := ""
+	if !intl {
+		part = "region=" + p.DefaultRegion
+	}
+	if dom, ok := p.fastDomain(d, intl); ok && dom.dfa != nil {
+		suffix := d[len(d)-dom.k:]
+		if idx, ok := dom.dfa.rank(suffix); ok {
+			if dom.size < minDomain {
+				return "", tooSmall("phone", "%d valid tokens for this country and prefix, need 10^6", dom.size)
+			}
+			if idx, err = dom.crypt(e, part, idx, decrypt); err != nil {
+				return "", err
+			}
+			dom.dfa.unrank(idx, suffix)
+			return replaceDigits(v, d), nil
+		}
+	}
+	return p.walkV2(e, v, part, decrypt)
+}
+
+// walkV2 is version 2 for values outside F: version 1's walk, under its
+// own part, over the candidates libphonenumber accepts that are not in F.
+func (p Phone) walkV2(e *Engine, v string, part string, decrypt bool) (string, error) {
+	var pbuf [phoneMaxLen]uint16
+	ph, err := p.parse(pbuf[:0], v, true)
+	if err != nil {
+		return "", err
+	}
+	d := ph.digits
+	k := len(ph.nsn) - ph.keep
+	if k < 6 {
+		return "", tooSmall("phone", "%d digits to encrypt, need at least 6", k)
+	}
+	intl := v[0] == '+'
+	var cbuf [phoneMaxLen]uint16
+	ok := func(x []uint16) bool {
+		c, err := p.parse(cbuf[:0], replaceDigits(v, x), true)
+		return err == nil && c.cc == ph.cc && c.keep == ph.keep && len(c.nsn) == len(ph.nsn) &&
+			c.nsn[:c.keep] == ph.nsn[:ph.keep] && !p.inFast(c.digits, intl)
+	}
+	if f := p.walkDomainV2(v, d, k, ok); f < minDomain {
+		return "", tooSmall("phone", "about %s valid tokens for this country and prefix, need 10^6", log10Domain(f))
+	}
+	err = e.walk("walk"+part, d[len(d)-k:], decrypt, func([]uint16) bool { return ok(d) })
+	if err != nil {
+		return "", err
+	}
+	return replaceDigits(v, d), nil
+}
+
+var phoneWalkDomains sync.Map // string -> float64
+
+// walkDomainV2 estimates, from 256 fixed samples, how many completions of
+// the last k digits of v walkV2 accepts.
+func (p Phone) walkDomainV2(v string, d []uint16, k int, ok func([]uint16) bool) float64 {
+	x := slices.Clone(d)
+	for i := len(x) - k; i < len(x); i++ {
+		x[i] = 0
+	}
+	key := fmt.Sprintf("%s\x00%t\x00%s", p.DefaultRegion, p.AllowPossible, replaceDigits(v, x))
+	if f, ok := phoneWalkDomains.Load(key); ok {
+		return f.(float64)
+	}
+	space := math.Pow(10, float64(k))
+	state := uint64(0x9E3779B97F4A7C15)
+	good := 0
+	const samples = 256
+	for range samples {
+		state += 0x9E3779B97F4A7C15
+		z := state
+		z = (z ^ z>>30) * 0xBF58476D1CE4E5B9
+		z = (z ^ z>>27) * 0x94D049BB133111EB
+		z ^= z >> 31
+		putDigits(x[len(x)-k:], z%uint64(space))
+		if ok(x) {
+			good++
+		}
+	}
+	f := space * float64(good) / samples
+	phoneWalkDomains.Store(key, f)
+	return f
+}
