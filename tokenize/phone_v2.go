@@ -53,9 +53,138 @@ type phonePlan struct {
 	// notation, the calling code's main region in international notation.
 	md      *phonenumbers.PhoneMetadata
 	regions []*phonenumbers.PhoneMetadata // of cc, in libphonenumber's order
-	// literalNP is the national prefix for parsing when it is a plain
-	// digit string without a transform rule ("0" for DE, GB, FR).
-	literalNP string
+	// npAlts are the alternatives of the national prefix for parsing when
+	// each matches strings of one length and there is no transform rule
+	// ("0" for DE and FR, "0|180020" for GB, "(183[12])|0" for AU): the
+	// prefix libphonenumber strips is then the first alternative that
+	// matches, of its length. nil otherwise: values whose national part
+	// the pattern matches are walked.
+	npAlts []phoneNPAlt
+}
+
+// phoneNPAlt is one fixed-length alternative of a national prefix.
+type phoneNPAlt struct {
+	pattern string
+	length  int
+	dfa     *digitDFA // its strings of that length
+}
+
+// npMatch returns the length of the national prefix stripped from the
+// national part nat (the first alternative that matches), or -1.
+func (p *phonePlan) npMatch(nat []uint16) (int, int) {
+	for i := range p.npAlts {
+		a := &p.npAlts[i]
+		if a.length > len(nat) {
+			continue
+		}
+		if a.length == 0 {
+			return i, 0
+		}
+		if _, ok := a.dfa.rank(nat[:a.length]); ok {
+			return i, a.length
+		}
+	}
+	return -1, -1
+}
+
+// phoneNPAlts splits a national prefix pattern into fixed-length
+// alternatives, or returns nil.
+func phoneNPAlts(pattern string) []phoneNPAlt {
+	re, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	alts := []*syntax.Regexp{re}
+	if re.Op == syntax.OpAlternate {
+		alts = re.Sub
+	}
+	var out []phoneNPAlt
+	for _, a := range alts {
+		lo, hi := regexpLengths(a)
+		if lo != hi || lo > 8 {
+			return nil
+		}
+		s := a.String()
+		a := phoneNPAlt{pattern: s, length: lo}
+		if lo > 0 {
+			prog, err := compileDigitPattern(s)
+			if err != nil {
+				return nil
+			}
+			a.dfa, err = buildDigitDFA([]digitMatcher{{prog: prog}}, nil, lo, false, func(m []bool) bool { return m[0] })
+			if err != nil {
+				return nil
+			}
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// regexpLengths returns the shortest and longest lengths of the strings
+// re matches, in runes (hi -1: unbounded), for patterns without
+// assertions; lo = -1 when re has assertions.
+func regexpLengths(re *syntax.Regexp) (lo, hi int) {
+	switch re.Op {
+	case syntax.OpLiteral:
+		return len(re.Rune), len(re.Rune)
+	case syntax.OpCharClass, syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+		return 1, 1
+	case syntax.OpEmptyMatch:
+		return 0, 0
+	case syntax.OpCapture:
+		return regexpLengths(re.Sub[0])
+	case syntax.OpConcat:
+		for _, s := range re.Sub {
+			l, h := regexpLengths(s)
+			if l < 0 {
+				return -1, -1
+			}
+			lo += l
+			if h < 0 || hi < 0 {
+				hi = -1
+			} else {
+				hi += h
+			}
+		}
+		return lo, hi
+	case syntax.OpAlternate:
+		lo, hi = -1, 0
+		for _, s := range re.Sub {
+			l, h := regexpLengths(s)
+			if l < 0 {
+				return -1, -1
+			}
+			if lo < 0 || l < lo {
+				lo = l
+			}
+			if h < 0 || hi < 0 {
+				hi = -1
+			} else {
+				hi = max(hi, h)
+			}
+		}
+		return lo, hi
+	case syntax.OpRepeat:
+		l, h := regexpLengths(re.Sub[0])
+		if l < 0 {
+			return -1, -1
+		}
+		if re.Max < 0 || h < 0 {
+			return l * re.Min, -1
+		}
+		return l * re.Min, h * re.Max
+	case syntax.OpQuest:
+		_, h := regexpLengths(re.Sub[0])
+		return 0, h
+	case syntax.OpStar, syntax.OpPlus:
+		l, _ := regexpLengths(re.Sub[0])
+		if re.Op == syntax.OpStar {
+			l = 0
+		}
+		return l, -1
+	}
+	return -1, -1
 }
 
 type phonePlans struct {
@@ -113,8 +242,8 @@ var phonePlanTable = sync.OnceValue(func() *phonePlans {
 
 func newPhonePlan(cc int32, md *phonenumbers.PhoneMetadata, regions []*phonenumbers.PhoneMetadata, national bool) *phonePlan {
 	p := &phonePlan{cc: cc, ccDigits: strconv.Itoa(int(cc)), national: national, md: md, regions: regions}
-	if np := md.GetNationalPrefixForParsing(); np != "" && md.GetNationalPrefixTransformRule() == "" && isDigitString(np) {
-		p.literalNP = np
+	if np := md.GetNationalPrefixForParsing(); np != "" && md.GetNationalPrefixTransformRule() == "" {
+		p.npAlts = phoneNPAlts(np)
 	}
 	return p
 }
@@ -132,7 +261,8 @@ func isDigitString(s string) bool {
 type phoneHead struct {
 	plan   *phonePlan
 	natOff int  // first digit of the national part (after the country code)
-	strip  bool // the national part starts with plan.literalNP, stripped
+	strip  bool // a national prefix is stripped: alternative npAlt of plan.npAlts
+	npAlt  int
 	nsnOff int
 	nsnLen int
 	k      int  // digits encrypted: the last k
@@ -160,17 +290,9 @@ func (p Phone) fastHead(d []uint16, intl bool) (phoneHead, bool) {
 		return h, false
 	}
 	h.nsnOff = h.natOff
-	if np := h.plan.literalNP; np != "" && len(d)-h.natOff > len(np) {
-		h.strip = true
-		for i := 0; i < len(np); i++ {
-			if d[h.natOff+i] != uint16(np[i]-'0') {
-				h.strip = false
-				break
-			}
-		}
-		if h.strip {
-			h.nsnOff += len(np)
-		}
+	if i, l := h.plan.npMatch(d[h.natOff:]); i >= 0 {
+		h.strip, h.npAlt = true, i
+		h.nsnOff += l
 	}
 	h.nsnLen = len(d) - h.nsnOff
 	if h.nsnLen < 2 || h.nsnLen > 17 {
@@ -329,13 +451,21 @@ func buildPhoneDomain(h phoneHead, head []byte, possible bool) *phoneFastDomain 
 			conds = append(conds, func(m []bool) bool { return !m[ccp] || m[full] && !tooLong })
 		}
 	}
-	// The national prefix: stripped as libphonenumber strips a literal
-	// one (the rest viable and of a possible length), otherwise it must
-	// not match at all.
+	// The national prefix: stripped as libphonenumber strips it (the
+	// first matching alternative, the rest viable and of a possible
+	// length), otherwise it must not match at all.
 	switch {
 	case h.strip:
 		if !phoneLengthPossible(pl.md, h.nsnLen, true) || pl.md.GetGeneralDesc().GetNationalNumberPattern() == "" {
 			return dom
+		}
+		for j := 0; j <= h.npAlt; j++ {
+			if pl.npAlts[j].length == 0 {
+				continue
+			}
+			a := add(pl.npAlts[j].pattern, h.natOff, true)
+			want := j == h.npAlt
+			conds = append(conds, func(m []bool) bool { return m[a] == want })
 		}
 		i := add(pl.md.GetGeneralDesc().GetNationalNumberPattern(), h.nsnOff, false)
 		conds = append(conds, func(m []bool) bool { return m[i] })
