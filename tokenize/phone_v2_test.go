@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/nyaruka/phonenumbers"
@@ -189,4 +190,73 @@ func TestPhoneV2Walk(t *testing.T) {
 			t.Fatalf("%+v %q: %d distinct tokens in 8 fields", c.f, c.v, len(seen))
 		}
 	}
+}
+
+// TestPhoneV2DomainExact: version 2 refuses a head by the exact number of
+// valid completions, not an estimate: +691 320 1234 (Micronesia, seven
+// national digits, all encrypted) has 649,400 valid numbers; +297 521 2345
+// (Aruba, 1,080,000) is accepted. The error names the count, not the value.
+func TestPhoneV2DomainExact(t *testing.T) {
+	_, tk := newTokenizer(t)
+	f := tokenize.Phone{Version: 2}
+	_, err := tk.Tokenize(ctx, "cust-1", "customers.phone", f, "+691 320 1234")
+	if !errors.Is(err, tokenize.ErrDomainTooSmall) || !strings.Contains(err.Error(), "649400 valid tokens") || strings.Contains(err.Error(), "320") {
+		t.Fatalf("+691: %v, want ErrDomainTooSmall with the count 649400 and without the value", err)
+	}
+	tok, err := tk.Tokenize(ctx, "cust-1", "customers.phone", f, "+297 521 2345")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPhoneToken(t, f, "+297 521 2345", tok)
+	if back, err := tk.Detokenize(ctx, "cust-1", "customers.phone", f, tok); err != nil || back != "+297 521 2345" {
+		t.Fatalf("+297: %q, %v", back, err)
+	}
+	if _, err := tk.Tokenize(ctx, "cust-1", "customers.phone", tokenize.Phone{Version: 3}, "+48 601 234 567"); err == nil {
+		t.Fatal("Phone.Version 3 accepted")
+	}
+}
+
+// TestPhoneV2NotV1: version 2 tokens of the same values differ from
+// version 1's (the names, hence the tweaks, differ) and version 1 still
+// reads its own tokens.
+func TestPhoneV2NotV1(t *testing.T) {
+	_, tk := newTokenizer(t)
+	same := 0
+	for i := range 50 {
+		v := "+48 601 " + leftPad3(7*i) + " " + leftPad3(13*i)
+		t1, err := tk.Tokenize(ctx, "cust-1", "customers.phone", tokenize.Phone{}, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t2, err := tk.Tokenize(ctx, "cust-1", "customers.phone", tokenize.Phone{Version: 2}, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if t1 == t2 {
+			same++
+		}
+		if back, err := tk.Detokenize(ctx, "cust-1", "customers.phone", tokenize.Phone{Version: 1}, t1); err != nil || back != v {
+			t.Fatalf("version 1: %q -> %q -> %q, %v", v, t1, back, err)
+		}
+	}
+	if same > 1 {
+		t.Fatalf("%d of 50 version 2 tokens equal version 1's", same)
+	}
+	for _, c := range []struct {
+		f    tokenize.Phone
+		name string
+	}{{tokenize.Phone{}, "phone"}, {tokenize.Phone{Version: 1, AllowPossible: true}, "phone/possible"},
+		{tokenize.Phone{Version: 2, DefaultRegion: "DE"}, "phone/v2"}, {tokenize.Phone{Version: 2, AllowPossible: true}, "phone/v2/possible"}} {
+		if got := c.f.Name(); got != c.name {
+			t.Fatalf("%+v: Name() = %q, want %q", c.f, got, c.name)
+		}
+	}
+}
+
+func leftPad3(x int) string {
+	s := strconv.Itoa(x % 1000)
+	for len(s) < 3 {
+		s = "0" + s
+	}
+	return s
 }
