@@ -35,7 +35,8 @@ var phoneGoldenFormats = []struct {
 	{"phone-v2-national-gb", tokenize.Phone{Version: 2, DefaultRegion: "GB"}, "020 7946 0958"},
 	{"phone-v2-us", tokenize.Phone{Version: 2, DefaultRegion: "US"}, "+1 (415) 555-2671"},
 	{"phone-v2-possible", tokenize.Phone{Version: 2, AllowPossible: true}, "+48 601 234 567"},
-	{"phone-v2-walk-bs", tokenize.Phone{Version: 2, DefaultRegion: "BS"}, "(242) 357-1234"},
+	{"phone-v2-national-bs", tokenize.Phone{Version: 2, DefaultRegion: "BS"}, "(242) 357-1234"},
+	{"phone-v2-walk-kr", tokenize.Phone{Version: 2, DefaultRegion: "KR"}, "02-212-3456"},
 	{"phone-v2-walk-br", tokenize.Phone{Version: 2, DefaultRegion: "BR"}, "0 11 96123 4567"},
 }
 

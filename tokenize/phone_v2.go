@@ -53,72 +53,134 @@ type phonePlan struct {
 	// notation, the calling code's main region in international notation.
 	md      *phonenumbers.PhoneMetadata
 	regions []*phonenumbers.PhoneMetadata // of cc, in libphonenumber's order
-	// npAlts are the alternatives of the national prefix for parsing when
-	// each matches strings of one length and there is no transform rule
-	// ("0" for DE and FR, "0|180020" for GB, "(183[12])|0" for AU): the
-	// prefix libphonenumber strips is then the first alternative that
-	// matches, of its length. nil otherwise: values whose national part
-	// the pattern matches are walked.
+	// npAlts are the top-level alternatives of the national prefix for
+	// parsing ("0" for DE and FR, "0|180020" for GB, "(183[12])|0" for AU,
+	// "([2-9]\d{6})$|1" for NANPA islands): libphonenumber strips the
+	// first one that matches. nil when the pattern has a "$" elsewhere
+	// than at the end of an alternative: values are then walked whenever
+	// it could match.
 	npAlts []phoneNPAlt
+	// npTransform: the national prefix has a transform rule, applied when
+	// the last capture group matched.
+	npTransform bool
 }
 
-// phoneNPAlt is one fixed-length alternative of a national prefix.
+// phoneNPAlt is one alternative of a national prefix pattern.
 type phoneNPAlt struct {
-	pattern string
-	length  int
-	dfa     *digitDFA // its strings of that length
+	pattern  string // without a final "$"
+	anchored bool   // it ended with "$": it matches the whole national part
+	length   int    // of every string it matches, or -1
+	captures bool
+	re       *regexp.Regexp // as libphonenumber matches it: "^(?:alt)", "^(?:alt)$"
+	dfa      *digitDFA      // for a fixed length without "$": its strings
 }
 
-// npMatch returns the length of the national prefix stripped from the
-// national part nat (the first alternative that matches), or -1.
-func (p *phonePlan) npMatch(nat []uint16) (int, int) {
+// npMatch returns the alternative of the national prefix that
+// libphonenumber strips from the national part nat, and its length: -1,
+// 0 when none matches. ok is false when the plan cannot tell what
+// libphonenumber strips (an alternative of variable length, or one a
+// transform rule rewrites): such values are walked.
+func (p *phonePlan) npMatch(nat []uint16) (alt, length int, ok bool) {
+	var buf [phoneMaxLen]byte
+	b := buf[:0]
 	for i := range p.npAlts {
 		a := &p.npAlts[i]
-		if a.length > len(nat) {
+		var m bool
+		if a.dfa != nil {
+			if a.length <= len(nat) {
+				_, m = a.dfa.rank(nat[:a.length])
+			}
+		} else {
+			if len(b) == 0 {
+				for _, x := range nat {
+					b = append(b, byte('0'+x))
+				}
+			}
+			m = a.re.Match(b)
+		}
+		if !m {
 			continue
 		}
-		if a.length == 0 {
-			return i, 0
+		if a.anchored || a.length < 0 || p.npTransform && a.captures {
+			return i, 0, false
 		}
-		if _, ok := a.dfa.rank(nat[:a.length]); ok {
-			return i, a.length
-		}
+		return i, a.length, true
 	}
-	return -1, -1
+	return -1, 0, true
 }
 
-// phoneNPAlts splits a national prefix pattern into fixed-length
-// alternatives, or returns nil.
+// phoneNPAlts splits a national prefix pattern into its alternatives, or
+// returns nil.
 func phoneNPAlts(pattern string) []phoneNPAlt {
-	re, err := syntax.Parse(pattern, syntax.Perl)
-	if err != nil {
-		return nil
-	}
-	alts := []*syntax.Regexp{re}
-	if re.Op == syntax.OpAlternate {
-		alts = re.Sub
-	}
 	var out []phoneNPAlt
-	for _, a := range alts {
-		lo, hi := regexpLengths(a)
-		if lo != hi || lo > 8 {
+	// Split at the top level by hand: syntax.Parse factors common
+	// prefixes out of alternations ("0…|0" becomes "0(?:…|)").
+	for _, src := range splitTopAlternation(pattern) {
+		a, err := syntax.Parse(src, syntax.Perl)
+		if err != nil {
 			return nil
 		}
-		s := a.String()
-		a := phoneNPAlt{pattern: s, length: lo}
-		if lo > 0 {
-			prog, err := compileDigitPattern(s)
-			if err != nil {
-				return nil
-			}
-			a.dfa, err = buildDigitDFA([]digitMatcher{{prog: prog}}, nil, lo, false, func(m []bool) bool { return m[0] })
+		var alt phoneNPAlt
+		if a.Op == syntax.OpConcat && len(a.Sub) > 0 && a.Sub[len(a.Sub)-1].Op == syntax.OpEndText {
+			alt.anchored = true
+			a = &syntax.Regexp{Op: syntax.OpConcat, Flags: a.Flags, Sub: a.Sub[:len(a.Sub)-1]}
+		}
+		alt.pattern = a.String()
+		lo, hi := regexpLengths(a)
+		if lo < 0 {
+			return nil // another assertion
+		}
+		alt.length = -1
+		if lo == hi {
+			alt.length = lo
+		}
+		alt.captures = a.MaxCap() > 0
+		if alt.anchored {
+			alt.re, err = regexp.Compile("^(?:" + alt.pattern + ")$")
+		} else {
+			alt.re, err = regexp.Compile("^(?:" + alt.pattern + ")")
+		}
+		if err != nil {
+			return nil
+		}
+		if _, err := compileDigitPattern(alt.pattern); err != nil {
+			return nil
+		}
+		if !alt.anchored && alt.length > 0 && alt.length <= 8 {
+			prog, _ := compileDigitPattern(alt.pattern)
+			alt.dfa, err = buildDigitDFA([]digitMatcher{{prog: prog}}, nil, alt.length, false, func(m []bool) bool { return m[0] })
 			if err != nil {
 				return nil
 			}
 		}
-		out = append(out, a)
+		out = append(out, alt)
 	}
 	return out
+}
+
+// splitTopAlternation splits pattern at the "|" outside groups and
+// classes.
+func splitTopAlternation(pattern string) []string {
+	var out []string
+	depth, class, start := 0, false, 0
+	for i := 0; i < len(pattern); i++ {
+		switch c := pattern[i]; {
+		case c == '\\':
+			i++
+		case class:
+			class = c != ']'
+		case c == '[':
+			class = true
+		case c == '(':
+			depth++
+		case c == ')':
+			depth--
+		case c == '|' && depth == 0:
+			out = append(out, pattern[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, pattern[start:])
 }
 
 // regexpLengths returns the shortest and longest lengths of the strings
@@ -242,8 +304,9 @@ var phonePlanTable = sync.OnceValue(func() *phonePlans {
 
 func newPhonePlan(cc int32, md *phonenumbers.PhoneMetadata, regions []*phonenumbers.PhoneMetadata, national bool) *phonePlan {
 	p := &phonePlan{cc: cc, ccDigits: strconv.Itoa(int(cc)), national: national, md: md, regions: regions}
-	if np := md.GetNationalPrefixForParsing(); np != "" && md.GetNationalPrefixTransformRule() == "" {
+	if np := md.GetNationalPrefixForParsing(); np != "" {
 		p.npAlts = phoneNPAlts(np)
+		p.npTransform = md.GetNationalPrefixTransformRule() != ""
 	}
 	return p
 }
@@ -290,9 +353,16 @@ func (p Phone) fastHead(d []uint16, intl bool) (phoneHead, bool) {
 		return h, false
 	}
 	h.nsnOff = h.natOff
-	if i, l := h.plan.npMatch(d[h.natOff:]); i >= 0 {
-		h.strip, h.npAlt = true, i
-		h.nsnOff += l
+	h.npAlt = -1
+	if h.plan.npAlts != nil {
+		i, l, ok := h.plan.npMatch(d[h.natOff:])
+		if !ok {
+			return h, false
+		}
+		if i >= 0 {
+			h.strip, h.npAlt = true, i
+			h.nsnOff += l
+		}
 	}
 	h.nsnLen = len(d) - h.nsnOff
 	if h.nsnLen < 2 || h.nsnLen > 17 {
@@ -451,24 +521,30 @@ func buildPhoneDomain(h phoneHead, head []byte, possible bool) *phoneFastDomain 
 			conds = append(conds, func(m []bool) bool { return !m[ccp] || m[full] && !tooLong })
 		}
 	}
-	// The national prefix: stripped as libphonenumber strips it (the
-	// first matching alternative, the rest viable and of a possible
-	// length), otherwise it must not match at all.
+	// The national prefix: libphonenumber strips the first alternative
+	// that matches (if the rest is viable and of a possible length), so
+	// every completion must choose the alternative the head chose (none,
+	// for h.npAlt -1), and be viable after it.
 	switch {
-	case h.strip:
-		if !phoneLengthPossible(pl.md, h.nsnLen, true) || pl.md.GetGeneralDesc().GetNationalNumberPattern() == "" {
-			return dom
-		}
-		for j := 0; j <= h.npAlt; j++ {
-			if pl.npAlts[j].length == 0 {
-				continue
+	case pl.npAlts != nil:
+		for j, alt := range pl.npAlts {
+			if h.npAlt >= 0 && j > h.npAlt {
+				break
 			}
-			a := add(pl.npAlts[j].pattern, h.natOff, true)
+			if alt.length == 0 && !alt.anchored {
+				continue // matches everything: chosen only as the head's
+			}
+			a := add(alt.pattern, h.natOff, !alt.anchored)
 			want := j == h.npAlt
 			conds = append(conds, func(m []bool) bool { return m[a] == want })
 		}
-		i := add(pl.md.GetGeneralDesc().GetNationalNumberPattern(), h.nsnOff, false)
-		conds = append(conds, func(m []bool) bool { return m[i] })
+		if h.strip {
+			if !phoneLengthPossible(pl.md, h.nsnLen, true) || pl.md.GetGeneralDesc().GetNationalNumberPattern() == "" {
+				return dom
+			}
+			i := add(pl.md.GetGeneralDesc().GetNationalNumberPattern(), h.nsnOff, false)
+			conds = append(conds, func(m []bool) bool { return m[i] })
+		}
 	case pl.md.GetNationalPrefixForParsing() != "":
 		i := add(pl.md.GetNationalPrefixForParsing(), h.natOff, true)
 		conds = append(conds, func(m []bool) bool { return !m[i] })

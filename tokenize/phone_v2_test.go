@@ -147,8 +147,7 @@ func checkPhoneToken(t *testing.T, f tokenize.Phone, v, tok string) {
 }
 
 // TestPhoneV2Walk: values outside the automaton's set (a national prefix
-// given by a pattern the value matches, a national prefix pattern the
-// automaton does not run) are walked as in version 1, under version 2's
+// that a transform rule rewrites or whose length varies) are walked as in version 1, under version 2's
 // name; their tokens are valid, walked too, and detokenize back, and the
 // values of the automaton's set in the same test stay in it.
 func TestPhoneV2Walk(t *testing.T) {
@@ -158,7 +157,9 @@ func TestPhoneV2Walk(t *testing.T) {
 		v    string
 		fast bool
 	}{
-		{tokenize.Phone{Version: 2, DefaultRegion: "BS"}, "(242) 357-1234", false},  // NPFP "([3-8]\d{6})$|1": not supported
+		{tokenize.Phone{Version: 2, DefaultRegion: "BS"}, "(242) 357-1234", true},   // NPFP "([3-8]\d{6})$|1": "1" does not match
+		{tokenize.Phone{Version: 2, DefaultRegion: "KR"}, "02-212-3456", false},     // NPFP "0(8(?:[1-46-8]|5\d\d))?": its length varies
+		{tokenize.Phone{Version: 2, DefaultRegion: "JP"}, "03-1234-5678", true},     // NPFP "(000[2569]\d{4,6})$|(?:(?:003768)0?)|0": "0"
 		{tokenize.Phone{Version: 2, DefaultRegion: "BR"}, "0 11 96123 4567", false}, // NPFP pattern matches
 		{tokenize.Phone{Version: 2, DefaultRegion: "BR"}, "(11) 96123-4567", true},
 		{tokenize.Phone{Version: 2}, "+1 242 357 1234", true},
