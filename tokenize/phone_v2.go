@@ -339,7 +339,7 @@ func (p Phone) fastHead(d []uint16, intl bool) (phoneHead, bool) {
 	if intl {
 		t := phonePlanTable()
 		cc := 0
-		for l := 1; l <= 3 && l < len(d); l++ {
+		for l := 1; l <= 3 && l < len(d) && d[0] != 0; l++ { // calling codes do not start with 0
 			cc = cc*10 + int(d[l-1])
 			if t.intl[cc] != nil {
 				h.plan, h.natOff = t.intl[cc], l

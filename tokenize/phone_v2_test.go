@@ -261,3 +261,26 @@ func leftPad3(x int) string {
 	}
 	return s
 }
+
+// FuzzPhoneV2: version 2 round-trips whatever it accepts, both ways, in
+// both notations and on both paths, with checkFuzz's rules (no echo of
+// the value in errors, one spelling), and its tokens are valid
+// (possible) numbers with the value's country code and all but its last
+// seven national digits.
+func FuzzPhoneV2(f *testing.F) {
+	for _, s := range []string{"+48 601 234 567", "+14155552671", "(415) 555-2671", "601-234-567", "+44 (0)20 7946 0958",
+		"020 7946 0958", "030 12345678", "0 11 96123 4567", "02-212-3456", "+7 800 123 45 67", "+691 320 1234", "+297 521 2345"} {
+		f.Add(s)
+	}
+	formats := []tokenize.Phone{{Version: 2}, {Version: 2, DefaultRegion: "PL"}, {Version: 2, DefaultRegion: "GB", AllowPossible: true},
+		{Version: 2, DefaultRegion: "DE"}, {Version: 2, DefaultRegion: "BR"}, {Version: 2, DefaultRegion: "KR"}}
+	_, tk := newTokenizer(f)
+	f.Fuzz(func(t *testing.T, v string) {
+		for _, fm := range formats {
+			checkFuzz(t, tk, fm, v)
+			if tok, err := tk.Tokenize(ctx, "cust-1", "f", fm, v); err == nil {
+				checkPhoneToken(t, fm, v, tok)
+			}
+		}
+	})
+}
