@@ -197,3 +197,37 @@ func FuzzDigitDFA(f *testing.F) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestPhoneDomainCacheEvicts: the cache of kept heads stays bounded and a
+// head evicted is rebuilt identically.
+func TestPhoneDomainCacheEvicts(t *testing.T) {
+	p := Phone{Version: 2}
+	d := []uint16{4, 8, 6, 0, 1, 2, 3, 4, 5, 6, 7}
+	dom, ok := p.fastDomain(d, true)
+	if !ok || dom.dfa == nil {
+		t.Fatal("no domain for +48 601 234 567")
+	}
+	phoneDomainCache.Lock()
+	for i := 0; len(phoneDomainCache.m) < phoneDomainCacheMax; i++ {
+		k := phoneV2Key{n: 200, hl: uint8(i % 64), possible: i%2 == 0}
+		copy(k.head[:], strconv.Itoa(i))
+		phoneDomainCache.m[k] = &phoneFastDomain{}
+	}
+	phoneDomainCache.Unlock()
+	again, _ := p.fastDomain([]uint16{4, 8, 6, 0, 9, 9, 9, 9, 9, 9, 9}, true) // same head "4860"
+	if again != dom {
+		// evicted: rebuilt, with the same set
+		if again.size != dom.size || again.r != dom.r {
+			t.Fatalf("rebuilt domain differs: %d/%d vs %d/%d", again.size, again.r, dom.size, dom.r)
+		}
+	}
+	if _, ok := p.fastDomain([]uint16{4, 8, 5, 0, 1, 2, 3, 4, 5, 6, 7}, true); !ok {
+		t.Fatal("+48 501 234 567: no head")
+	}
+	phoneDomainCache.RLock()
+	n := len(phoneDomainCache.m)
+	phoneDomainCache.RUnlock()
+	if n > phoneDomainCacheMax*3/4+1 {
+		t.Fatalf("%d heads cached after eviction", n)
+	}
+}
