@@ -51,8 +51,8 @@ import (
 // head, and the domain check uses the exact count: at least 10^6 valid
 // completions or ErrDomainTooSmall. Values the automaton cannot speak for
 // (a national prefix whose length varies or that a transform rule
-// rewrites, as in AR, BR and KR national notation, or a pattern with an
-// assertion) are walked as in version 1, over the candidates outside the
+// rewrites: every AR number, BR and KR numbers written with their
+// national prefix; a digit string that starts like one, such as +7 800) are walked as in version 1, over the candidates outside the
 // automaton's set, under their own part of the tweak, so the two sets
 // never mix. National-notation values carry "region=XX" in their tweak
 // for every region, PL included. The version is part of the name, and a
