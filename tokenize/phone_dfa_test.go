@@ -105,14 +105,18 @@ func TestDigitDFAMetadata(t *testing.T) {
 	}
 	t.Logf("%d patterns, %d not supported", len(pats), unsupported)
 	// 20 in metadata v1.8.1: national prefixes for parsing with a "$" (7-digit
-	// local dialling in NANPA regions); only national notation of those
-	// regions is walked.
+	// local dialling in NANPA regions, GG, JP …), which phoneNPAlts reads
+	// alternative by alternative instead.
 	if unsupported > 30 {
 		t.Fatalf("%d patterns not supported", unsupported)
 	}
-	// Every national number pattern, which decides validity, is supported.
+	// Every national number pattern, which decides validity, is supported,
+	// and every national prefix splits into alternatives the automaton runs.
 	coll, _ := phonenumbers.MetadataCollection()
 	for _, md := range coll.GetMetadata() {
+		if np := md.GetNationalPrefixForParsing(); np != "" && phoneNPAlts(np) == nil {
+			t.Errorf("%s: national prefix %q not split into alternatives", md.GetId(), np)
+		}
 		for _, d := range append(phoneTypeDescs(md), md.GetGeneralDesc(), md.GetMobile()) {
 			if p := d.GetNationalNumberPattern(); p != "" {
 				if _, err := compileDigitPattern(p); err != nil {
