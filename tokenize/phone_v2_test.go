@@ -284,3 +284,15 @@ func FuzzPhoneV2(f *testing.F) {
 		}
 	})
 }
+
+// TestPhoneV2BadInput: version 2 refuses what version 1 refuses, on both
+// of its paths.
+func TestPhoneV2BadInput(t *testing.T) {
+	_, tk := newTokenizer(t)
+	expectInvalid(t, tk, tokenize.Phone{Version: 2},
+		"", "+", "601 234 567", "+48", "+48 601", "+999 601 234 567", "+48 601 234 567 ext. 12", "+48 601 234 5678",
+		"+48 601 ABC 567", "++48601234567", "48+601234567", "+48 601 234 567\n", "+1 800 FLOWERS", "+48 000 000 000",
+		"+352 26 12 34", strings.Repeat("1", 70), "+048 601 234 567", "+48 601  234 567", "+48 (60)(1) 234 567")
+	expectInvalid(t, tk, tokenize.Phone{Version: 2, DefaultRegion: "XX"}, "601 234 567")
+	expectInvalid(t, tk, tokenize.Phone{Version: 2, DefaultRegion: "BR"}, "0 11 06123 4567")
+}
