@@ -387,9 +387,11 @@ func (p Phone) fastHead(d []uint16, intl bool) (phoneHead, bool) {
 type phoneV2Key struct {
 	plan     *phonePlan
 	possible bool
-	n        uint8
-	hl       uint8
-	head     [phoneMaxLen]byte
+	npAlt    int8 // the national prefix alternative stripped, or -1: it
+	// may depend on digits after the head, and decides where the NSN starts
+	n    uint8
+	hl   uint8
+	head [phoneMaxLen]byte
 }
 
 // phoneFastDomain is the set F of one kept head.
@@ -412,7 +414,7 @@ func (p Phone) fastDomain(d []uint16, intl bool) (*phoneFastDomain, bool) {
 	if !ok {
 		return nil, false
 	}
-	key := phoneV2Key{plan: h.plan, possible: p.AllowPossible, n: uint8(len(d)), hl: uint8(len(d) - h.k)}
+	key := phoneV2Key{plan: h.plan, possible: p.AllowPossible, npAlt: int8(h.npAlt), n: uint8(len(d)), hl: uint8(len(d) - h.k)}
 	for i, x := range d[:len(d)-h.k] {
 		key.head[i] = byte('0' + x)
 	}
@@ -753,7 +755,7 @@ func (p Phone) walkV2(e *Engine, v string, part string, decrypt bool) (string, e
 		return err == nil && c.cc == ph.cc && c.keep == ph.keep && len(c.nsn) == len(ph.nsn) &&
 			c.nsn[:c.keep] == ph.nsn[:ph.keep] && !p.inFast(c.digits, intl)
 	}
-	if f := p.walkDomainV2(v, d, k, ok); f < minDomain {
+	if f := p.walkDomainV2(v, d, ph, k, ok); f < minDomain {
 		return "", tooSmall("phone", "about %s valid tokens for this country and prefix, need 10^6", log10Domain(f))
 	}
 	err = e.walk("walk"+part, d[len(d)-k:], decrypt, func([]uint16) bool { return ok(d) })
@@ -767,12 +769,15 @@ var phoneWalkDomains sync.Map // string -> float64
 
 // walkDomainV2 estimates, from 256 fixed samples, how many completions of
 // the last k digits of v walkV2 accepts.
-func (p Phone) walkDomainV2(v string, d []uint16, k int, ok func([]uint16) bool) float64 {
+func (p Phone) walkDomainV2(v string, d []uint16, ph parsedPhone, k int, ok func([]uint16) bool) float64 {
 	x := slices.Clone(d)
 	for i := len(x) - k; i < len(x); i++ {
 		x[i] = 0
 	}
-	key := fmt.Sprintf("%s\x00%t\x00%s", p.DefaultRegion, p.AllowPossible, replaceDigits(v, x))
+	// ok depends on the value through its layout and kept digits (both in
+	// the masked value) and its parse: calling code, NSN length, kept
+	// length.
+	key := fmt.Sprintf("%s\x00%t\x00%s\x00%d/%d/%d", p.DefaultRegion, p.AllowPossible, replaceDigits(v, x), ph.cc, len(ph.nsn), ph.keep)
 	if f, ok := phoneWalkDomains.Load(key); ok {
 		return f.(float64)
 	}
