@@ -283,6 +283,7 @@ func tokCases() []tokCase {
 		{"card/bin-last4-any", tokenize.Card{Keep: tokenize.KeepBINAndLast4, Luhn: tokenize.LuhnAny}, "4111111111111111", digits, 6},
 		{"email", tokenize.Email{}, "jan.kowalski+shop@example.com", latin, 15},
 		{"phone", tokenize.Phone{}, "+48 601 234 567", digits, 7},
+		{"phone/v2", tokenize.Phone{Version: 2}, "+48 601 234 567", digits, 7},
 		{"iban", tokenize.IBAN{}, "PL61 1090 1014 0000 0712 1981 2874", digits, 24},
 		{"pesel", tokenize.PESEL{}, "44051401359", digits, 10},
 		{"nip", tokenize.NIP{}, "1234563218", digits, 9},

@@ -145,6 +145,7 @@ func BenchmarkTokenizeVsCard(b *testing.B) {
 	}{
 		{"card", tokenize.Card{}, cards},
 		{"phone", tokenize.Phone{}, []string{"+48 601 234 567"}},
+		{"phone-v2", tokenize.Phone{Version: 2}, []string{"+48 601 234 567"}},
 		{"pesel", tokenize.PESEL{}, pesels},
 		{"pesel-v2", tokenize.PESEL{Version: 2}, pesels},
 		{"date", tokenize.Date{}, dates},

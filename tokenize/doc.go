@@ -57,7 +57,11 @@
 //   - Email: letters and digits of the local part, domain kept (or its
 //     labels before the TLD tokenized); at least 5 letters or equivalent.
 //   - Phone: country code and leading digits kept, the rest walked until
-//     libphonenumber calls the token valid.
+//     libphonenumber calls the token valid. Version 2 (Phone{Version: 2})
+//     keeps all but the last seven national digits and encrypts their
+//     rank among the valid completions, counted once per kept head from
+//     libphonenumber's patterns: about 1.3 card tokenizations instead
+//     of 50 or more, other tokens.
 //   - PESEL, NIP, SSN: tokens pass the national checksum and structure
 //     rules (cycle walking, check digits recomputed).
 //   - IBAN: country kept, BBAN tokenized per character class, mod-97
