@@ -204,7 +204,9 @@ func WithTokenFormat(name string, f tokenize.Format) Option {
 // name: card (last 4 kept, Luhn-invalid), card_bin (BIN and last 4 kept,
 // 16+ digits), email, phone (E.164, or Polish national numbers), pesel,
 // nip, ssn, iban, zip4 (US ZIP+4), date (2006-01-02), name (Polish
-// letters, case and punctuation kept).
+// letters, case and punctuation kept); and phone_v2, pesel_v2, date_v2, the
+// version 2 formats of package tokenize (faster, other tokens: choose them
+// for new columns, never switch a column that holds tokens).
 func DefaultTokenFormats() map[string]tokenize.Format {
 	return map[string]tokenize.Format{
 		"card":     tokenize.Card{},
@@ -218,6 +220,11 @@ func DefaultTokenFormats() map[string]tokenize.Format {
 		"zip4":     tokenize.Postcode{Country: "US"},
 		"date":     tokenize.Date{},
 		"name":     tokenize.Text{},
+		// The faster versions of the same formats: other tokens of the
+		// same values, so a column keeps the version it was written with.
+		"phone_v2": tokenize.Phone{DefaultRegion: "PL", Version: 2},
+		"pesel_v2": tokenize.PESEL{Version: 2},
+		"date_v2":  tokenize.Date{Version: 2},
 	}
 }
 
