@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"reflect"
+	"slices"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/schema"
@@ -45,11 +46,12 @@ type scannedRow struct {
 	sch *schema.Schema
 }
 
-// deferredRead is one value to decrypt: what Scan was given.
+// deferredRead is one value to decrypt: what Scan was given (dst is the
+// row's value in rows).
 type deferredRead struct {
-	field   *schema.Field
-	dst, rv reflect.Value
-	value   any // a string: the driver's []byte is only valid until the next row
+	field *schema.Field
+	row   int
+	value any // a string: the driver's []byte is only valid until the next row
 }
 
 // deferReads makes the Scan calls of a Query statement keep the values
@@ -82,7 +84,7 @@ func (st *stmtState) deferRead(field *schema.Field, dst, rv reflect.Value, dbVal
 		return false
 	}
 	for len(d.rows) <= n {
-		d.rows = append(d.rows, scannedRow{})
+		d.rows = append(grow(d.rows), scannedRow{})
 	}
 	if !d.rows[n].v.IsValid() {
 		d.rows[n] = scannedRow{dst, field.Schema}
@@ -92,7 +94,7 @@ func (st *stmtState) deferRead(field *schema.Field, dst, rv reflect.Value, dbVal
 	if b, ok := dbValue.([]byte); ok {
 		dbValue = string(b)
 	}
-	d.items = append(d.items, deferredRead{field: field, dst: dst, rv: rv, value: dbValue})
+	d.items = append(grow(d.items), deferredRead{field: field, row: n, value: dbValue})
 	rv.Set(reflect.Zero(field.FieldType))
 	return true
 }
@@ -111,6 +113,15 @@ func (d *deferredReads) isRow(dst reflect.Value) bool {
 	}
 	return dst.Kind() == reflect.Struct && res.Kind() == reflect.Struct && dst.Type() == res.Type() &&
 		addressOf(dst) != 0 && addressOf(dst) == addressOf(res)
+}
+
+// grow doubles the capacity of a full s: append grows large slices by a
+// quarter, which for a 1000-row result allocates five times the final size.
+func grow[T any](s []T) []T {
+	if len(s) < cap(s) {
+		return s
+	}
+	return slices.Grow(s, max(len(s), 16))
 }
 
 // openDeferred loads the keys of the values the statement's Scan calls
@@ -135,13 +146,14 @@ func (p *Plugin) openDeferred(db *gorm.DB) {
 		return // every kept value is still zero
 	}
 	for _, it := range d.items {
-		if err := p.open(ctx, st, it.field, it.dst, it.rv, it.value); err != nil {
+		dst := d.rows[it.row].v
+		if err := p.open(ctx, st, it.field, dst, it.field.ReflectValueOf(ctx, dst), it.value); err != nil {
 			// One error is enough, and a failed query leaves no value
 			// decrypted: the rows read into pointers would keep them.
 			st.failed.Store(true)
 			db.AddError(err)
 			for _, it := range d.items {
-				it.rv.Set(reflect.Zero(it.field.FieldType))
+				it.field.ReflectValueOf(ctx, d.rows[it.row].v).Set(reflect.Zero(it.field.FieldType))
 			}
 			return // the result's copied rows were made before any value was decrypted
 		}
@@ -156,17 +168,20 @@ func (p *Plugin) openDeferred(db *gorm.DB) {
 // kept ciphertexts name and the tokenization keys of the kept tokens'
 // subjects.
 func (p *Plugin) warmDeferred(ctx context.Context, st *stmtState, d *deferredReads) error {
+	// A row's columns share its subject's key: consecutive repeats are
+	// left out (Warm and WarmVersions skip the others once cached).
 	var refs []keys.KeyVersionRef
 	var subjects []string
 	var table string
 	for _, it := range d.items {
+		dst := d.rows[it.row].v
 		c, err := p.column(it.field)
 		if err != nil {
 			continue // open reports it
 		}
 		table = c.model.table
 		if c.mode != modeToken {
-			if ref, ok := headerRef(it.value); ok {
+			if ref, ok := headerRef(it.value); ok && (len(refs) == 0 || refs[len(refs)-1] != ref) {
 				refs = append(refs, ref)
 			}
 			continue
@@ -174,7 +189,7 @@ func (p *Plugin) warmDeferred(ctx context.Context, st *stmtState, d *deferredRea
 		if c.global || (c.mask != "" && !p.revealed(ctx, c)) {
 			continue // one key for all rows, or none needed
 		}
-		if s, err := st.subject(ctx, c.model, it.dst); err == nil {
+		if s, err := st.subject(ctx, c.model, dst); err == nil && (len(subjects) == 0 || subjects[len(subjects)-1] != s) {
 			subjects = append(subjects, s)
 		}
 	}
