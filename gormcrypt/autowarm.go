@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"sync"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/schema"
@@ -38,6 +39,10 @@ type deferredReads struct {
 	db    *gorm.DB     // the statement's: its RowsAffected numbers the row being scanned
 	rows  []scannedRow // by row number; invalid for a row with no value kept
 	items []deferredRead
+
+	// The keys to warm, kept for reuse (deferredPool).
+	refs     []keys.KeyVersionRef
+	subjects []string
 }
 
 // scannedRow is the value GORM scanned one result row into.
@@ -67,7 +72,29 @@ func (p *Plugin) deferReads(db *gorm.DB) {
 	if db.Error != nil || db.Statement.Schema == nil || len(db.Statement.Joins) > 0 {
 		return
 	}
-	st.deferred = &deferredReads{db: db}
+	d := deferredPool.Get().(*deferredReads)
+	d.db = db
+	st.deferred = d
+}
+
+// deferredPool keeps the lists of past queries: a 1000-row page keeps
+// thousands of values, and growing the lists anew each time would cost
+// more than the rest of the deferral.
+var deferredPool = sync.Pool{New: func() any { return new(deferredReads) }}
+
+// maxPooled bounds the values of the lists deferredPool keeps.
+const maxPooled = 1 << 16
+
+// release returns d to deferredPool, holding nothing of its query.
+func (d *deferredReads) release() {
+	if cap(d.items) > maxPooled || cap(d.rows) > maxPooled {
+		return
+	}
+	clear(d.rows)
+	clear(d.items)
+	clear(d.subjects)
+	*d = deferredReads{rows: d.rows[:0], items: d.items[:0], refs: d.refs[:0], subjects: d.subjects[:0]}
+	deferredPool.Put(d)
 }
 
 // deferRead keeps the value of field in row dst for openDeferred and
@@ -137,7 +164,11 @@ func (p *Plugin) openDeferred(db *gorm.DB) {
 	d := st.deferred
 	st.deferred = nil // from now on, Scan calls with this state decrypt at once
 	st.mu.Unlock()
-	if d == nil || len(d.items) == 0 {
+	if d == nil {
+		return
+	}
+	defer d.release()
+	if len(d.items) == 0 {
 		return
 	}
 	if err := p.warmDeferred(ctx, st, d); err != nil {
@@ -170,8 +201,8 @@ func (p *Plugin) openDeferred(db *gorm.DB) {
 func (p *Plugin) warmDeferred(ctx context.Context, st *stmtState, d *deferredReads) error {
 	// A row's columns share its subject's key: consecutive repeats are
 	// left out (Warm and WarmVersions skip the others once cached).
-	var refs []keys.KeyVersionRef
-	var subjects []string
+	refs, subjects := d.refs[:0], d.subjects[:0]
+	defer func() { d.refs, d.subjects = refs, subjects }()
 	var table string
 	for _, it := range d.items {
 		dst := d.rows[it.row].v
