@@ -54,11 +54,15 @@
 // (envelope.ErrDecrypt) instead of being read as theirs. Moving a value
 // between two rows of the same customer and column is not detected.
 //
-// Rows are decrypted while they are scanned, column by column, so the
-// subject column must come before the encrypted ones: the plugin rejects a
-// model whose subject field is declared after an encrypted field (AutoMigrate
+// The query methods (Find, First, Take, Last, Preload, Raw().Find and the
+// reads of FirstOrInit and FirstOrCreate) decrypt a result once all its rows
+// are scanned (see Cost); queries with Joins, Scan, Raw().Scan and
+// [ScanRows] decrypt while they scan, column by column, so there the subject
+// column must come before the encrypted ones. The plugin rejects a model
+// whose subject field is declared after an encrypted field (AutoMigrate
 // creates columns in declaration order, and SELECT * returns them so), and
-// a query that selects the subject after them fails with [ErrNoSubject].
+// such a read whose result has the subject after them fails with
+// [ErrNoSubject].
 //
 // # Blind indexes
 //
@@ -557,15 +561,22 @@
 // cryptography: three encryptions, a token and an HMAC per row written,
 // three decryptions and a detokenization per row read, about 10 µs a row.
 //
-// A process whose key cache is cold pays one keystore read and one KMS
+// A process whose key cache is cold would pay one keystore read and one KMS
 // unwrap per customer on its first read of them: 1000 of each for a list
-// page of 1000 customers. The values are decrypted while GORM scans the
-// rows, one column at a time, so the plugin cannot batch them itself; a
-// caller that knows the page's subjects can, by calling
-// keys.Keyring.Warm(ctx, subjects, purpose) before the query: it reads and
-// unwraps the keys with one keystore query and one KMS call per 500 where
-// the Store and KMS support batches (keys/sqlstore, keys/vaultkms), 2 and
-// 2 in TestWarmListPage instead of 1000 and 1000.
+// page of 1000 customers. So the query methods keep the stored values while
+// GORM scans the rows and, once the result is scanned (before Preload and
+// the AfterFind hooks), load every key its rows need at once: the key
+// versions named by the ciphertext headers with keys.Keyring.WarmVersions
+// and the token columns' subject keys with keys.Keyring.Warm, one keystore
+// query and one KMS call per 500 keys where the Store and KMS support batches
+// (keys/memstore, keys/sqlstore, keys/localkms, keys/vaultkms). A cold
+// 1000-row Find over 1000 customers then costs 2 keystore queries and 2 KMS
+// calls, 4 and 4 with a token column (TestFindWarmsKeys; with a PostgreSQL
+// keystore and Vault, TestFindWarmsKeysPostgresVault in examples/coldread).
+// Queries with Joins, Scan, Raw().Scan and [ScanRows] decrypt while they
+// scan and do not batch (GORM runs no callback after their scan): use Find
+// (Raw().Find for raw SQL), or call keys.Keyring.Warm with the subjects
+// first.
 //
 // # Concurrency
 //

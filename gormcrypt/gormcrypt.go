@@ -341,6 +341,8 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 		{"update", cb.Update().After("gorm:before_update").Before("gorm:update").Register("fieldcrypt:before_update", p.beforeUpdate)},
 		{"update check", cb.Update().After("gorm:update").Register("fieldcrypt:after_update", p.afterUpdate)},
 		{"query prepare", cb.Query().Before("*").Register("fieldcrypt:prepare", p.prepareFind)},
+		{"query defer", cb.Query().Before("gorm:query").Register("fieldcrypt:defer_reads", p.deferReads)},
+		{"query open", cb.Query().After("gorm:query").Before("gorm:preload").Register("fieldcrypt:open", p.openDeferred)},
 		{"query access", cb.Query().After("gorm:query").Register("fieldcrypt:access", p.flushAccess)},
 		{"delete prepare", cb.Delete().Before("*").Register("fieldcrypt:prepare", p.prepareQuery)},
 		{"row prepare", cb.Row().Before("*").Register("fieldcrypt:prepare", p.prepareRead)},
@@ -388,6 +390,10 @@ type stmtState struct {
 	// callbacks, ScanRows), else one by one.
 	reads     map[*columnMeta]*accessCount
 	aggregate bool
+
+	// deferred holds a Query's values until its rows are scanned, so that
+	// their keys load in one batch (autowarm.go); nil when reading eagerly.
+	deferred *deferredReads
 }
 
 type stateKey struct{}

@@ -76,9 +76,11 @@ func (p *Plugin) seal(ctx context.Context, c *columnMeta, subject string, v any)
 	return text.EncodeToString(ct), nil
 }
 
-// Scan decrypts dbValue into the field of dst. The row's subject field
-// must already be set, which it is when it is selected before the
-// encrypted columns (see the package documentation).
+// Scan decrypts dbValue into the field of dst. In a Query statement it
+// keeps dbValue instead, for openDeferred to decrypt with the other rows'
+// values once they are all scanned (autowarm.go). Otherwise the row's
+// subject field must already be set, which it is when it is selected
+// before the encrypted columns (see the package documentation).
 func (s serializer) Scan(ctx context.Context, field *schema.Field, dst reflect.Value, dbValue any) error {
 	rv := field.ReflectValueOf(ctx, dst)
 	if dbValue == nil {
@@ -94,6 +96,9 @@ func (s serializer) Scan(ctx context.Context, field *schema.Field, dst reflect.V
 		// over many rows must not build a message per column.
 		rv.Set(reflect.Zero(field.FieldType))
 		return nil
+	}
+	if st.deferRead(field, dst, rv, dbValue) {
+		return nil // decrypted with the statement's other rows (autowarm.go)
 	}
 	if err := st.p.open(ctx, st, field, dst, rv, dbValue); err != nil {
 		st.failed.Store(true)
