@@ -211,14 +211,17 @@ func (p *Plugin) warmDeferred(ctx context.Context, st *stmtState, d *deferredRea
 			continue // open reports it
 		}
 		table = c.model.table
+		if c.mask != "" && !p.revealed(ctx, c) {
+			continue // read masked: no key is used, none is loaded
+		}
 		if c.mode != modeToken {
 			if ref, ok := headerRef(it.value); ok && (len(refs) == 0 || refs[len(refs)-1] != ref) {
 				refs = append(refs, ref)
 			}
 			continue
 		}
-		if c.global || (c.mask != "" && !p.revealed(ctx, c)) {
-			continue // one key for all rows, or none needed
+		if c.global {
+			continue // one key for all rows
 		}
 		if s, err := st.subject(ctx, c.model, dst); err == nil && (len(subjects) == 0 || subjects[len(subjects)-1] != s) {
 			subjects = append(subjects, s)
