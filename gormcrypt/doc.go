@@ -573,6 +573,7 @@
 // 1000-row Find over 1000 customers then costs 2 keystore queries and 2 KMS
 // calls, 4 and 4 with a token column (TestFindWarmsKeys; with a PostgreSQL
 // keystore and Vault, TestFindWarmsKeysPostgresVault in examples/coldread).
+// Columns read masked load no key at all (TestMaskedFindLoadsNoKeys).
 // Queries with Joins, Scan, Raw().Scan and [ScanRows] decrypt while they
 // scan and do not batch (GORM runs no callback after their scan): use Find
 // (Raw().Find for raw SQL), or call keys.Keyring.Warm with the subjects
