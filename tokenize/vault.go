@@ -323,9 +323,8 @@ type vaultKeys struct {
 }
 
 const (
-	vaultLabel     = "fieldcrypt/tokenvault/v1"
-	vaultSealed    = 1 // first byte of TokenEntry.Sealed: the sealing format
-	vaultNonceSize = 12
+	vaultLabel  = "fieldcrypt/tokenvault/v1"
+	vaultSealed = 1 // first byte of TokenEntry.Sealed: the sealing format
 )
 
 func vaultKeysOf(k *keys.Key) (*vaultKeys, error) {
@@ -344,7 +343,10 @@ func vaultKeysOf(k *keys.Key) (*vaultKeys, error) {
 		if err != nil {
 			return nil, err
 		}
-		g, err := cipher.NewGCM(b)
+		// Random nonces drawn by the AEAD itself: the FIPS 140-3 approved
+		// form (GODEBUG=fips140=only refuses caller-chosen GCM nonces). Its
+		// output, nonce || ciphertext || tag, is what Sealed always held.
+		g, err := cipher.NewGCMWithRandomNonce(b)
 		if err != nil {
 			return nil, err
 		}
@@ -388,17 +390,16 @@ func vaultAD(k *keys.Key, field, format, token string) []byte {
 }
 
 func (vk *vaultKeys) seal(k *keys.Key, field, format, token, value string) []byte {
-	out := make([]byte, 1+vaultNonceSize, 1+vaultNonceSize+len(value)+vk.aead.Overhead())
+	out := make([]byte, 1, 1+len(value)+vk.aead.Overhead())
 	out[0] = vaultSealed
-	rand.Read(out[1 : 1+vaultNonceSize])
-	return vk.aead.Seal(out, out[1:1+vaultNonceSize], []byte(value), vaultAD(k, field, format, token))
+	return vk.aead.Seal(out, nil, []byte(value), vaultAD(k, field, format, token))
 }
 
 func (vk *vaultKeys) open(k *keys.Key, field, format, token string, sealed []byte) (string, error) {
-	if len(sealed) < 1+vaultNonceSize+vk.aead.Overhead() || sealed[0] != vaultSealed {
+	if len(sealed) < 1+vk.aead.Overhead() || sealed[0] != vaultSealed {
 		return "", errors.New("malformed sealed value")
 	}
-	pt, err := vk.aead.Open(nil, sealed[1:1+vaultNonceSize], sealed[1+vaultNonceSize:], vaultAD(k, field, format, token))
+	pt, err := vk.aead.Open(nil, nil, sealed[1:], vaultAD(k, field, format, token))
 	if err != nil {
 		return "", err
 	}
