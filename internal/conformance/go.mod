@@ -9,4 +9,6 @@ require (
 	github.com/tink-crypto/tink-go/v2 v2.9.0
 )
 
+require golang.org/x/sys v0.46.0 // indirect
+
 replace github.com/fieldcrypt/fieldcrypt => ../..

@@ -228,8 +228,15 @@ func (ri *radixInfo) strBE(dst []uint16, v u128) {
 	}
 	lo := v.lo
 	for ; i >= 0 && lo > 0xFFFFFFFF; i-- {
-		dst[i] = uint16(lo % r)
-		lo /= r
+		// lo / radix with a multiply: q is the quotient or one below
+		// (the bound of TestBarrettOneSubtraction), DIVQ is several times
+		// slower.
+		q, _ := bits.Mul64(lo, ri.recips[1])
+		d := lo - q*r
+		e, b := bits.Sub64(d, r, 0)
+		keep := -b // all ones when d < radix
+		dst[i] = uint16(e ^ ((e ^ d) & keep))
+		lo = q + (1 &^ keep)
 	}
 	for ; i >= 0; i-- {
 		var d uint64

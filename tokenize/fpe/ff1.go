@@ -33,6 +33,7 @@ const (
 // from; it must not be copied.
 type FF1 struct {
 	block    cipher.Block
+	rb       *regBlock // nil where crypto/aes encrypts every block
 	alphabet *Alphabet
 	ri       *radixInfo
 
@@ -85,7 +86,7 @@ func NewFF1WithAlphabet(key []byte, alphabet *Alphabet) (*FF1, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &FF1{block: block, alphabet: alphabet, ri: newRadixInfo(alphabet.Radix()), seed: maphash.MakeSeed()}, nil
+	return &FF1{block: block, rb: newRegBlock(key), alphabet: alphabet, ri: newRadixInfo(alphabet.Radix()), seed: maphash.MakeSeed()}, nil
 }
 
 func newAES(key []byte) (cipher.Block, error) {
@@ -357,26 +358,43 @@ func (c *FF1) plan(s *scratch, n int, tweak []byte) *ff1Prefix {
 // longer ones are rare and would make an entry costly to compare.
 const maxCachedTweak = 256
 
+// cipherBE returns CIPH_K(s0 || s1) for two big-endian words, as two
+// big-endian words. The register path keeps the block out of memory.
+func (c *FF1) cipherBE(w *[16]byte, s0, s1 uint64) (uint64, uint64) {
+	if c.rb != nil {
+		lo, hi := c.rb.encrypt(bits.ReverseBytes64(s0), bits.ReverseBytes64(s1))
+		return bits.ReverseBytes64(lo), bits.ReverseBytes64(hi)
+	}
+	binary.BigEndian.PutUint64(w[0:8], s0)
+	binary.BigEndian.PutUint64(w[8:16], s1)
+	c.block.Encrypt(w[:], w[:])
+	return binary.BigEndian.Uint64(w[0:8]), binary.BigEndian.Uint64(w[8:16])
+}
+
 // rounds96 is rounds64 for d = 12 (halves of 2^32 to 2^56): y is the
 // 96-bit y1·2^64 + y0, reduced with Barrett steps for a modulus below 2^32
 // and with one 128-by-64-bit division otherwise (y1 < 2^32 ≤ m).
 func (c *FF1) rounds96(w *[16]byte, p *ff1Prefix, A, B uint64, enc bool) (uint64, uint64) {
 	st0, st1, shift := p.st0, p.st1, p.shift
+	if rb := c.rb; rb != nil {
+		step := uint64(1) << shift
+		if enc {
+			return ff1Enc96(&rb.xk, rb.nr, bits.ReverseBytes64(st0), st1, step, 10*step, A, B, p.mu.m1, p.mv.m1)
+		}
+		return ff1Dec96(&rb.xk, rb.nr, bits.ReverseBytes64(st0), st1, step, 9*step, A, B, p.mu.m1, p.mv.m1)
+	}
 	for r := uint64(0); r < 10; r++ {
 		i, x := r, B
 		if !enc {
 			i, x = 9-r, A
 		}
-		binary.BigEndian.PutUint64(w[0:8], st0)
-		binary.BigEndian.PutUint64(w[8:16], st1^x^i<<shift)
-		c.block.Encrypt(w[:], w[:])
+		r0, r1 := c.cipherBE(w, st0, st1^x^i<<shift)
 		md := &p.mv
 		if i%2 == 0 {
 			md = &p.mu
 		}
 		m := md.m1
-		y1 := uint64(binary.BigEndian.Uint32(w[0:4]))
-		y0 := binary.BigEndian.Uint64(w[4:12])
+		y1, y0 := r0>>32, r0<<32|r1>>32 // the first 12 bytes of R
 		var y uint64
 		if m < 1<<32 {
 			y = condSub(md.barrett(md.barrett(y1)*md.r64)+md.barrett(y0), m)
@@ -400,19 +418,24 @@ func (c *FF1) rounds96(w *[16]byte, p *ff1Prefix, A, B uint64, enc bool) (uint64
 func (c *FF1) rounds64(w *[16]byte, p *ff1Prefix, A, B uint64, enc bool) (uint64, uint64) {
 	st0, st1, shift := p.st0, p.st1, p.shift
 	mu, ru, mv, rv := p.mu.m1, p.mu.recip, p.mv.m1, p.mv.recip
+	if rb := c.rb; rb != nil {
+		// The same rounds in assembly, the block never leaving registers.
+		step := uint64(1) << shift
+		if enc {
+			return ff1Enc64(&rb.xk, rb.nr, bits.ReverseBytes64(st0), st1, step, 10*step, A, B, mu, ru, mv, rv)
+		}
+		return ff1Dec64(&rb.xk, rb.nr, bits.ReverseBytes64(st0), st1, step, 9*step, A, B, mu, ru, mv, rv)
+	}
 	for r := uint64(0); r < 10; r++ {
 		i, x := r, B
 		if !enc {
 			i, x = 9-r, A
 		}
-		binary.BigEndian.PutUint64(w[0:8], st0)
-		binary.BigEndian.PutUint64(w[8:16], st1^x^i<<shift)
-		c.block.Encrypt(w[:], w[:])
+		y, _ := c.cipherBE(w, st0, st1^x^i<<shift)
 		m, recip := mv, rv
 		if i%2 == 0 {
 			m, recip = mu, ru
 		}
-		y := binary.BigEndian.Uint64(w[0:8])
 		// y mod m: recip = ⌊(2^64-1)/m⌋ ≥ 2^64/m - 1, so y·recip/2^64 >
 		// y/m - 1 and the estimate q is at most one below ⌊y/m⌋: one
 		// conditional subtraction finishes (TestBarrettOneSubtraction).
