@@ -149,11 +149,15 @@ func (e *Engine) cryptIndex(part string, x, n uint64, decrypt bool) (uint64, err
 
 // mixedDomain returns the number of values of a mixed-radix number with
 // the given radixes (most significant first) as a float, for domain checks
-// and error messages.
-func mixedDomain(radix []uint16) float64 {
+// and error messages, or a number at least limit as soon as the product
+// reaches it: checks compare with a limit, and a long value would otherwise
+// pay a chain of dependent float multiplies for every radix.
+func mixedDomain(radix []uint16, limit float64) float64 {
 	f := 1.0
 	for _, r := range radix {
-		f *= float64(r)
+		if f *= float64(r); f >= limit {
+			return f
+		}
 	}
 	return f
 }
@@ -194,7 +198,7 @@ func (e *Engine) cryptMixed(part string, vals, radix []uint16, decrypt bool) err
 		}
 		return nil
 	}
-	if mixedDomain(radix) < 1e38 {
+	if mixedDomain(radix, 1e38) < 1e38 {
 		return e.cryptMixed128(part, vals, radix, decrypt)
 	}
 	return e.cryptMixedBig(part, vals, radix, decrypt)

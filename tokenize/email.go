@@ -68,7 +68,7 @@ func (m Email) Transform(e *Engine, v string, decrypt bool) (string, error) {
 	if m.TokenizeDomain {
 		var vb, rb [emailMaxLen]uint16
 		vals, radix := alnumNumerals(vb[:0], rb[:0], domain[:tld])
-		if f := mixedDomain(radix); f < minDomain {
+		if f := mixedDomain(radix, minDomain); f < minDomain {
 			return "", tooSmall("email", "domain labels before the TLD allow %s tokens, need 10^6", log10Domain(f))
 		}
 		if err := e.cryptMixed("domain", vals, radix, decrypt); err != nil {
@@ -81,7 +81,7 @@ func (m Email) Transform(e *Engine, v string, decrypt bool) (string, error) {
 	}
 	var vb, rb [emailMaxLocal]uint16
 	vals, radix := alnumNumerals(vb[:0], rb[:0], local)
-	if f := mixedDomain(radix); f < minDomain {
+	if f := mixedDomain(radix, minDomain); f < minDomain {
 		return "", tooSmall("email", "local part allows %s tokens, need 10^6 (at least 5 letters or 6 digits)", log10Domain(f))
 	}
 	if err := e.cryptMixed("local@"+plainDomain, vals, radix, decrypt); err != nil {

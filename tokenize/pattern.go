@@ -95,7 +95,7 @@ func (p Pattern) Transform(e *Engine, v string, decrypt bool) (string, error) {
 	if v != "" {
 		return "", invalid("pattern", "longer than the mask")
 	}
-	if f := mixedDomain(radix); f < minDomain {
+	if f := mixedDomain(radix, minDomain); f < minDomain {
 		return "", tooSmall("pattern", "mask allows %s tokens, need 10^6", log10Domain(f))
 	}
 	if err := e.cryptMixed("", vals, radix, decrypt); err != nil {

@@ -136,7 +136,7 @@ func (t Text) Transform(e *Engine, v string, decrypt bool) (string, error) {
 		}
 		pos++
 	}
-	if f := mixedDomain(radix); f < minDomain {
+	if f := mixedDomain(radix, minDomain); f < minDomain {
 		return "", tooSmall("text", "letters and digits allow %s tokens, need 10^6 (at least 4 letters)", log10Domain(f))
 	}
 	var err error
