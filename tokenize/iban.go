@@ -1,5 +1,7 @@
 package tokenize
 
+import "encoding/binary"
+
 // IBAN tokenizes International Bank Account Numbers, in electronic form
 // ("PL61109010140000071219812874") or with single spaces, usually in
 // groups of four ("PL61 1090 1014 0000 0712 1981 2874"); spaces stay in
@@ -72,6 +74,27 @@ func ibanMod97(c []byte) int {
 // mod97Step folds the characters of c into r, the running value modulo 97
 // of the digits so far (n of them since the last reduction).
 func mod97Step(r uint64, n int, c []byte) (uint64, int) {
+	// Eight digits at a time, read as one little-endian word: SWAR checks
+	// that all are digits and combines them pairwise (Lemire's
+	// parse-eight-digits), so r takes one multiply-add and one reduction
+	// per eight.
+	if len(c) >= 8 {
+		r, n = r%97, 0
+	}
+	for len(c) >= 8 {
+		x := binary.LittleEndian.Uint64(c)
+		// A byte below '0' sets its top bit in x-0x30…, one above '9'
+		// in x+0x46…; borrows and carries start only at such bytes.
+		if ((x-0x3030303030303030)|(x+0x4646464646464646))&0x8080808080808080 != 0 {
+			break
+		}
+		d := x - 0x3030303030303030
+		d = (d*10 + d>>8) & 0x00FF00FF00FF00FF     // pairs of digits
+		d = (d*100 + d>>16) & 0x0000FFFF0000FFFF   // groups of four
+		d = (d*10000 + d>>32) & 0x00000000FFFFFFFF // the eight
+		r = (r*100_000_000 + d) % 97               // r < 97 before: below 2^34
+		c = c[8:]
+	}
 	// Four digits at a time where there are four: their value is computed
 	// apart from r, so the multiply-add chain through r is a quarter as
 	// long (BBANs are mostly digits).
@@ -155,15 +178,33 @@ func (IBAN) Transform(e *Engine, v string, decrypt bool) (string, error) {
 	if ibanMod97(c) != 1 {
 		return "", invalid("IBAN", "wrong check digits")
 	}
-	var vb, rb [ibanMaxLen]uint16
-	vals, radix := alnumNumerals(vb[:0], rb[:0], string(c[4:]))
-	if f := mixedDomain(radix, minDomain); f < minDomain {
-		return "", tooSmall("IBAN", "BBAN allows %s tokens, need 10^6", log10Domain(f))
+	if bban := c[4:]; allDigits(bban) {
+		// Most countries' BBANs are digits only: FF1 over them as decimal
+		// numerals, what cryptMixed does for a uniform radix 10, without
+		// the radix list and its passes. ibanMinLen leaves at least 11
+		// digits, above the minimum domain.
+		var vb [ibanMaxLen]uint16
+		vals := vb[:len(bban)]
+		for i, ch := range bban {
+			vals[i] = uint16(ch - '0')
+		}
+		if err := e.Numerals(decimalAlphabet, country, vals, vals, decrypt); err != nil {
+			return "", err
+		}
+		for i, d := range vals {
+			bban[i] = byte('0' + d)
+		}
+	} else {
+		var vb, rb [ibanMaxLen]uint16
+		vals, radix := alnumNumerals(vb[:0], rb[:0], string(bban))
+		if f := mixedDomain(radix, minDomain); f < minDomain {
+			return "", tooSmall("IBAN", "BBAN allows %s tokens, need 10^6", log10Domain(f))
+		}
+		if err := e.cryptMixed(country, vals, radix, decrypt); err != nil {
+			return "", err
+		}
+		putAlnum(bban, vals)
 	}
-	if err := e.cryptMixed(country, vals, radix, decrypt); err != nil {
-		return "", err
-	}
-	putAlnum(c[4:], vals)
 	c[2], c[3] = '0', '0'
 	check := 98 - ibanMod97(c)
 	c[2], c[3] = byte('0'+check/10), byte('0'+check%10)
@@ -177,4 +218,14 @@ func (IBAN) Transform(e *Engine, v string, decrypt bool) (string, error) {
 		}
 	}
 	return string(out), nil
+}
+
+// allDigits reports whether every byte of b is an ASCII digit.
+func allDigits(b []byte) bool {
+	for _, c := range b {
+		if c-'0' > 9 {
+			return false
+		}
+	}
+	return true
 }
