@@ -222,11 +222,14 @@ func (c *FF1) crypt(dst, src []uint16, tweak []byte, enc bool) error {
 		c.cryptBig(dst, src, tweak, enc)
 		return nil
 	}
-	s := getScratch()
-	defer putScratch(s)
-	p := c.plan(s, n, tweak)
-	w := &s.work
+	p := c.plan(n, tweak)
 	if p.fast {
+		var w *[16]byte // the register rounds need no block in memory
+		if c.rb == nil {
+			s := getScratch()
+			defer putScratch(s)
+			w = &s.work
+		}
 		A, B := c.ri.numBE64(src[:u]), c.ri.numBE64(src[u:])
 		if p.wide {
 			A, B = c.rounds96(w, p, A, B, enc)
@@ -237,6 +240,9 @@ func (c *FF1) crypt(dst, src []uint16, tweak []byte, enc bool) error {
 		c.ri.strBE(dst[u:], u128{0, B})
 		return nil
 	}
+	s := getScratch()
+	defer putScratch(s)
+	w := &s.work
 	b, d, iPos, tailLen := p.b, p.d, p.iPos, p.tailLen
 	tail := p.tail
 	A := c.ri.numBE(src[:u])
@@ -298,7 +304,7 @@ func (c *FF1) crypt(dst, src []uint16, tweak []byte, enc bool) error {
 // byte counts b and d, the layout of Q's variable tail, and the CBC-MAC
 // state after P and Q's full blocks before that tail (all of them tweak or
 // padding). Only the uint64/u128 paths use it (n-u ≤ 2·k64).
-func (c *FF1) plan(s *scratch, n int, tweak []byte) *ff1Prefix {
+func (c *FF1) plan(n int, tweak []byte) *ff1Prefix {
 	h := uint64(n)
 	if len(tweak) > 0 {
 		h ^= maphash.Bytes(c.seed, tweak)
@@ -307,6 +313,8 @@ func (c *FF1) plan(s *scratch, n int, tweak []byte) *ff1Prefix {
 	if p := slot.Load(); p != nil && p.n == n && p.tweak == string(tweak) {
 		return p
 	}
+	s := getScratch()
+	defer putScratch(s)
 	t := len(tweak)
 	u := n / 2
 	p := &ff1Prefix{n: n, tweak: string(tweak)}
