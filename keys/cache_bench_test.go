@@ -56,4 +56,18 @@ func BenchmarkCurrentWarmSubjects(b *testing.B) {
 			}
 		})
 	})
+	// One subject from every goroutine: a global-scope key, or a
+	// single-tenant service. Nothing in a hit may write a line that every
+	// core shares.
+	b.Run("ParallelOneSubject", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := kr.Current(ctx, subjects[0], "default"); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
 }
