@@ -88,6 +88,13 @@
 // crypto/aes. Both paths are checked against each other and against
 // FIPS 197 and SP 800-38G vectors.
 //
+// Timing: AES-NI, the multiplies and conditional moves take the same time
+// for every value. The division used for halves above 2^32 (in assembly
+// and in the Go path, through bits.Div64) may take a time that depends on
+// its operands on some CPUs; it divides PRF output, and inputs of up to
+// 18 decimal digits (halves below 2^32: cards, phone numbers, national
+// IDs) never reach it.
+//
 // # Concurrency
 //
 // [Alphabet], [FF1] and [FF31] are immutable after construction and safe
