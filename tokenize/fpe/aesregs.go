@@ -1,11 +1,12 @@
 package fpe
 
-// regBlock is an AES encryption key schedule used by FF1's fixed-width
-// rounds: it encrypts a block held in two registers, where cipher.Block
-// needs it in memory. It exists only where the CPU has AES instructions
-// (see useAESNI) and the key is 16 or 32 bytes; elsewhere FF1 uses
-// crypto/aes for every block. Every block it encrypts is checked against
-// crypto/aes by the package's tests.
+// regBlock is the AES encryption key schedule of FF1's assembly rounds
+// (ff1Enc64, ff1Dec64, ff1Enc96, ff1Dec96), which keep the block in
+// registers where cipher.Block needs it in memory. It exists only where
+// the CPU has AES instructions (see useAESNI) and the key is 16 or 32
+// bytes; elsewhere FF1 uses crypto/aes for every block. The tests check
+// the schedule and the rounds against FIPS 197, crypto/aes and the Go
+// rounds.
 type regBlock struct {
 	xk [240]byte // round keys 0..nr, 16 bytes each
 	nr int       // 10 or 14 rounds
@@ -32,7 +33,9 @@ func newRegBlock(key []byte) *regBlock {
 }
 
 // encrypt encrypts the block whose bytes are lo's then hi's, each
-// little-endian.
+// little-endian: one block of the schedule on its own, which the tests
+// check against FIPS 197 and crypto/aes (FF1's rounds are ff1Enc64 and
+// its siblings).
 func (r *regBlock) encrypt(lo, hi uint64) (uint64, uint64) {
 	return encryptRegs(&r.xk, r.nr, lo, hi)
 }

@@ -367,12 +367,9 @@ func (c *FF1) plan(n int, tweak []byte) *ff1Prefix {
 const maxCachedTweak = 256
 
 // cipherBE returns CIPH_K(s0 || s1) for two big-endian words, as two
-// big-endian words. The register path keeps the block out of memory.
+// big-endian words, with crypto/aes in w (the Go rounds: the register
+// rounds are entirely in assembly).
 func (c *FF1) cipherBE(w *[16]byte, s0, s1 uint64) (uint64, uint64) {
-	if c.rb != nil {
-		lo, hi := c.rb.encrypt(bits.ReverseBytes64(s0), bits.ReverseBytes64(s1))
-		return bits.ReverseBytes64(lo), bits.ReverseBytes64(hi)
-	}
 	binary.BigEndian.PutUint64(w[0:8], s0)
 	binary.BigEndian.PutUint64(w[8:16], s1)
 	c.block.Encrypt(w[:], w[:])
