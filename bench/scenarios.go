@@ -12,7 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	capff1 "github.com/capitalone/fpe/ff1"
@@ -20,7 +22,9 @@ import (
 	gosqlite "github.com/glebarez/sqlite"
 	"github.com/tink-crypto/tink-go/v2/aead"
 	aeadsubtle "github.com/tink-crypto/tink-go/v2/aead/subtle"
+	"github.com/tink-crypto/tink-go/v2/daead"
 	"github.com/tink-crypto/tink-go/v2/keyset"
+	"github.com/tink-crypto/tink-go/v2/tink"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
@@ -118,15 +122,167 @@ func envelopeScenarios() []scenario {
 			})
 		}
 	}
+	for _, op := range []string{"EncryptDeterministic", "DecryptDeterministic"} {
+		for _, size := range []int{16, 32, 64} {
+			out = append(out, scenario{
+				name:  fmt.Sprintf("envelope/%s/%dB", op, size),
+				group: "envelope, deterministic",
+				note:  "AES-SIV on a warm key cache (memstore + localkms); Tink's deterministic AEAD (AES-SIV, 512-bit key) on a keyset handle, without a key lookup",
+				setup: func(ctx context.Context, _ *config, _ string) ([]subject, func(), string, error) {
+					return deterministicSubjects(ctx, op, size)
+				},
+			})
+		}
+	}
+	for _, procs := range []int{1, 2, 4, 8} {
+		out = append(out, scenario{
+			name:  fmt.Sprintf("envelope/EncryptParallel/64B/cpu%d", procs),
+			group: "envelope, parallel",
+			note: fmt.Sprintf("b.RunParallel at GOMAXPROCS %d on %d logical CPUs: ns/op is wall time per message across all goroutines; "+
+				"1000 subjects with warm keys, or one; Tink's bare AEAD holds one key", procs, runtime.NumCPU()),
+			setup: func(ctx context.Context, _ *config, _ string) ([]subject, func(), string, error) {
+				return parallelSubjects(ctx, procs)
+			},
+		})
+	}
 	return out
 }
 
-func envelopeSubjects(ctx context.Context, op string, size int) ([]subject, func(), string, error) {
+// newCipher is an envelope Cipher over a fresh in-memory keyring.
+func newCipher(ctx context.Context) (*envelope.Cipher, error) {
 	kr, err := memKeyring(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return envelope.New(kr)
+}
+
+// tinkBareAEAD is Tink's AES256-GCM AEAD on a keyset handle: no key
+// lookup, a Tink output prefix and an OS nonce per message, the peer of a
+// warm Encrypt.
+func tinkBareAEAD() (tink.AEAD, error) {
+	h, err := keyset.NewHandle(aead.AES256GCMKeyTemplate())
+	if err != nil {
+		return nil, err
+	}
+	return aead.New(h)
+}
+
+// deterministicSubjects measures EncryptDeterministic or its Decrypt
+// against Tink's deterministic AEAD.
+func deterministicSubjects(ctx context.Context, op string, size int) ([]subject, func(), string, error) {
+	c, err := newCipher(ctx)
 	if err != nil {
 		return nil, nil, "", err
 	}
-	c, err := envelope.New(kr)
+	h, err := keyset.NewHandle(daead.AESSIVKeyTemplate())
+	if err != nil {
+		return nil, nil, "", err
+	}
+	tink, err := daead.New(h)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	ad := envelope.AssociatedData("customers", "email", "cust-1")
+	pt := randomBytes(size)
+	ct, err := c.EncryptDeterministic(ctx, "cust-1", pt, ad) // also warms the cache
+	if err != nil {
+		return nil, nil, "", err
+	}
+	tinkCT, err := tink.EncryptDeterministically(pt, ad)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	buf := make([]byte, 0, len(ct))
+	n := int64(size)
+	if op == "EncryptDeterministic" {
+		return []subject{
+			{name: "fieldcrypt EncryptDeterministic", bytes: n, bench: loop(func() error { _, err := c.EncryptDeterministic(ctx, "cust-1", pt, ad); return err })},
+			{name: "fieldcrypt AppendEncryptDeterministic (reused buffer)", bytes: n, bench: loop(func() error {
+				var err error
+				buf, err = c.AppendEncryptDeterministic(ctx, buf[:0], "cust-1", pt, ad)
+				return err
+			})},
+			{name: "Tink DAEAD EncryptDeterministically", peer: true, bytes: n, bench: loop(func() error { _, err := tink.EncryptDeterministically(pt, ad); return err })},
+		}, noCleanup, "", nil
+	}
+	return []subject{
+		{name: "fieldcrypt Decrypt (deterministic)", bytes: n, bench: loop(func() error { _, err := c.Decrypt(ctx, ct, ad); return err })},
+		{name: "fieldcrypt AppendDecrypt (deterministic, reused buffer)", bytes: n, bench: loop(func() error {
+			var err error
+			buf, err = c.AppendDecrypt(ctx, buf[:0], ct, ad)
+			return err
+		})},
+		{name: "Tink DAEAD DecryptDeterministically", peer: true, bytes: n, bench: loop(func() error { _, err := tink.DecryptDeterministically(tinkCT, ad); return err })},
+	}, noCleanup, "", nil
+}
+
+// parallelOp returns a benchmark that runs op from b.RunParallel's
+// goroutines at GOMAXPROCS procs, restoring the setting after. Each
+// goroutine starts at its own index and passes it to op.
+func parallelOp(procs int, op func(i int, buf []byte) ([]byte, error)) func(*testing.B) {
+	return func(b *testing.B) {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		var seed atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			i := int(seed.Add(7919))
+			var buf []byte
+			for pb.Next() {
+				var err error
+				if buf, err = op(i, buf); err != nil {
+					benchErr = err
+					b.Error(err)
+					return
+				}
+				i++
+			}
+		})
+	}
+}
+
+// parallelSubjects is Encrypt of 64 bytes from every goroutine of
+// b.RunParallel: over 1000 subjects (per-customer keys, 1000 key schedules
+// in the cache), over one, and with the append API; the peer is Tink's
+// bare AEAD, one key.
+func parallelSubjects(ctx context.Context, procs int) ([]subject, func(), string, error) {
+	c, err := newCipher(ctx)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	bare, err := tinkBareAEAD()
+	if err != nil {
+		return nil, nil, "", err
+	}
+	ad := envelope.AssociatedData("customers", "email", "cust-1")
+	pt := randomBytes(64)
+	subjects := make([]string, 1000)
+	for i := range subjects {
+		subjects[i] = fmt.Sprintf("cust-%d", i)
+		if _, err := c.Encrypt(ctx, subjects[i], pt, ad); err != nil { // warm the cache
+			return nil, nil, "", err
+		}
+	}
+	return []subject{
+		{name: "fieldcrypt Encrypt, 1000 subjects", bytes: 64, bench: parallelOp(procs, func(i int, _ []byte) ([]byte, error) {
+			_, err := c.Encrypt(ctx, subjects[i%len(subjects)], pt, ad)
+			return nil, err
+		})},
+		{name: "fieldcrypt Encrypt, 1 subject", bytes: 64, bench: parallelOp(procs, func(_ int, _ []byte) ([]byte, error) {
+			_, err := c.Encrypt(ctx, subjects[0], pt, ad)
+			return nil, err
+		})},
+		{name: "fieldcrypt AppendEncrypt, 1000 subjects (reused buffer)", bytes: 64, bench: parallelOp(procs, func(i int, buf []byte) ([]byte, error) {
+			return c.AppendEncrypt(ctx, buf[:0], subjects[i%len(subjects)], pt, ad)
+		})},
+		{name: "Tink AEAD Encrypt", peer: true, bytes: 64, bench: parallelOp(procs, func(_ int, _ []byte) ([]byte, error) {
+			_, err := bare.Encrypt(pt, ad)
+			return nil, err
+		})},
+	}, noCleanup, "", nil
+}
+
+func envelopeSubjects(ctx context.Context, op string, size int) ([]subject, func(), string, error) {
+	c, err := newCipher(ctx)
 	if err != nil {
 		return nil, nil, "", err
 	}
@@ -140,13 +296,7 @@ func envelopeSubjects(ctx context.Context, op string, size int) ([]subject, func
 		return nil, nil, "", err
 	}
 	tink := aead.NewKMSEnvelopeAEAD2(aead.AES256GCMKeyTemplate(), kek)
-	// Tink's bare AEAD on a keyset handle: no key lookup, a Tink output
-	// prefix and an OS nonce per message, the peer of a warm Encrypt.
-	h, err := keyset.NewHandle(aead.AES256GCMKeyTemplate())
-	if err != nil {
-		return nil, nil, "", err
-	}
-	bare, err := aead.New(h)
+	bare, err := tinkBareAEAD()
 	if err != nil {
 		return nil, nil, "", err
 	}
