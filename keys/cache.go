@@ -369,24 +369,27 @@ func (c *keyCache) begin() loadTicket {
 	return loadTicket{c.gen.Load(), now}
 }
 
-// serve returns e's key unless e was removed or is older than maxAge.
-func (c *keyCache) serve(e *cacheEntry) *Key {
+// serve returns e's key unless e was removed or is older than maxAge, and
+// the clock reading it checked the age with (0 if it read none), which the
+// caller may reuse within the same lookup.
+func (c *keyCache) serve(e *cacheEntry) (*Key, int64) {
 	if e.dead.Load() {
-		return nil
+		return nil, 0
 	}
-	if age := time.Duration(clockNow() - e.loaded); age >= c.maxAge {
+	now := clockNow()
+	if age := time.Duration(now - e.loaded); age >= c.maxAge {
 		s := e.shard
 		s.mu.Lock()
 		if !e.dead.Load() {
 			c.remove(s, e)
 		}
 		s.mu.Unlock()
-		return nil
+		return nil, now
 	}
 	if !e.referenced.Load() {
 		e.referenced.Store(true)
 	}
-	return e.key
+	return e.key, now
 }
 
 // count counts a lookup of the key hashing to h, on the hits stripe h
@@ -399,19 +402,20 @@ func (c *keyCache) count(k *Key, h uint64) {
 	}
 }
 
-func (c *keyCache) getCurrent(subject, purpose string) *Key {
-	var k *Key
+// getCurrent returns the cached current key of (subject, purpose), or nil,
+// and the cache clock reading of the lookup (0 if it read none).
+func (c *keyCache) getCurrent(subject, purpose string) (k *Key, now int64) {
 	var h uint64
 	if c.max > 0 {
 		h = hashSubject(subject)
 		if cs := c.byCurrent.load(h); cs != nil {
 			if r := cs.find(subject, purpose); r != nil {
-				k = c.serve(r.e)
+				k, now = c.serve(r.e)
 			}
 		}
 	}
 	c.count(k, h)
-	return k
+	return k, now
 }
 
 func (c *keyCache) getVersion(id KeyID, version uint32) *Key {
@@ -420,7 +424,7 @@ func (c *keyCache) getVersion(id KeyID, version uint32) *Key {
 	if c.max > 0 {
 		h = hashVersion(id, version)
 		if e := c.byVersion.load(h); e != nil && e.key.id == id && e.key.version == version {
-			k = c.serve(e)
+			k, _ = c.serve(e)
 		}
 	}
 	c.count(k, h)

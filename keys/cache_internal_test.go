@@ -174,3 +174,24 @@ func TestCacheEvictSubjectUsesIndex(t *testing.T) {
 		t.Errorf("%d current pointers, want 900", n)
 	}
 }
+
+// TestLookupClockReading: a hit on the current key returns the cache
+// clock reading it checked the age with, which Current hands to the
+// activity tracking instead of reading the clock again; a miss read none.
+func TestLookupClockReading(t *testing.T) {
+	mono, _ := fakeClocks(t)
+	c := newKeyCache(10, time.Hour)
+	k := &Key{id: KeyID{1}, version: 1}
+	c.put(k, &currentKey{"customer-1", "contact"}, c.begin())
+	*mono += int64(time.Minute)
+	got, now := c.getCurrent("customer-1", "contact")
+	if got != k {
+		t.Fatal("the cached current key was not served")
+	}
+	if want := clockNow(); now != want {
+		t.Fatalf("hit returned clock reading %d, want the clock now (%d)", now, want)
+	}
+	if got, now := c.getCurrent("customer-2", "contact"); got != nil || now != 0 {
+		t.Fatalf("miss returned (%v, %d), want (nil, 0)", got, now)
+	}
+}

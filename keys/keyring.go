@@ -327,8 +327,8 @@ func (kr *Keyring) emit(ctx context.Context, e Event) {
 // one keystore read and one KMS unwrap; a caller whose ctx ends stops
 // waiting without failing the others.
 func (kr *Keyring) Current(ctx context.Context, subject, purpose string) (*Key, error) {
-	if k := kr.cache.getCurrent(subject, purpose); k != nil {
-		kr.life.active(k)
+	if k, now := kr.cache.getCurrent(subject, purpose); k != nil {
+		kr.life.active(k, now)
 		return k, nil
 	}
 	if err := ValidateSubject(subject); err != nil {
@@ -343,7 +343,7 @@ func (kr *Keyring) Current(ctx context.Context, subject, purpose string) (*Key, 
 	if err != nil {
 		return nil, err
 	}
-	kr.life.active(k)
+	kr.life.active(k, 0)
 	return k, nil
 }
 
@@ -428,7 +428,7 @@ func (kr *Keyring) loadVersion(ctx context.Context, ticket loadTicket, id KeyID,
 // process knows: a Rotate in another process is seen within
 // Config.CacheMaxAge, as for Current.
 func (kr *Keyring) LiveKeys(ctx context.Context, subject, purpose string) ([]*Key, error) {
-	cur := kr.cache.getCurrent(subject, purpose)
+	cur, _ := kr.cache.getCurrent(subject, purpose)
 	if cur == nil {
 		if err := ValidateSubject(subject); err != nil {
 			return nil, err

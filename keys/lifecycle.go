@@ -238,15 +238,16 @@ func (kr *Keyring) now() time.Time {
 func (l *lifecycle) enabled() bool { return l != nil }
 
 // active records activity through k, at most once per period: the warm
-// path of Current costs one atomic load and one clock reading.
-func (l *lifecycle) active(k *Key) {
+// path of Current costs one atomic load, and no clock reading of its own
+// when the cache lookup passes its reading of the cache clock as now (0
+// when it has none).
+func (l *lifecycle) active(k *Key, now int64) {
 	if l == nil || !l.onCurrent {
 		return
 	}
-	var now int64
 	if l.nowFunc != nil {
 		now = l.nowFunc().UnixNano()
-	} else {
+	} else if now == 0 {
 		now = clockNow()
 	}
 	last := k.activeAt.Load()
