@@ -384,9 +384,9 @@ func (c *FF1) rounds96(w *[16]byte, p *ff1Prefix, A, B uint64, enc bool) (uint64
 	if rb := c.rb; rb != nil {
 		step := uint64(1) << shift
 		if enc {
-			return ff1Enc96(&rb.xk, rb.nr, bits.ReverseBytes64(st0), st1, step, 10*step, A, B, p.mu.m1, p.mv.m1)
+			return ff1Enc96(&rb.XK, rb.NR, bits.ReverseBytes64(st0), st1, step, 10*step, A, B, p.mu.m1, p.mv.m1)
 		}
-		return ff1Dec96(&rb.xk, rb.nr, bits.ReverseBytes64(st0), st1, step, 9*step, A, B, p.mu.m1, p.mv.m1)
+		return ff1Dec96(&rb.XK, rb.NR, bits.ReverseBytes64(st0), st1, step, 9*step, A, B, p.mu.m1, p.mv.m1)
 	}
 	for r := uint64(0); r < 10; r++ {
 		i, x := r, B
@@ -427,9 +427,9 @@ func (c *FF1) rounds64(w *[16]byte, p *ff1Prefix, A, B uint64, enc bool) (uint64
 		// The same rounds in assembly, the block never leaving registers.
 		step := uint64(1) << shift
 		if enc {
-			return ff1Enc64(&rb.xk, rb.nr, bits.ReverseBytes64(st0), st1, step, 10*step, A, B, mu, ru, mv, rv)
+			return ff1Enc64(&rb.XK, rb.NR, bits.ReverseBytes64(st0), st1, step, 10*step, A, B, mu, ru, mv, rv)
 		}
-		return ff1Dec64(&rb.xk, rb.nr, bits.ReverseBytes64(st0), st1, step, 9*step, A, B, mu, ru, mv, rv)
+		return ff1Dec64(&rb.XK, rb.NR, bits.ReverseBytes64(st0), st1, step, 9*step, A, B, mu, ru, mv, rv)
 	}
 	for r := uint64(0); r < 10; r++ {
 		i, x := r, B
