@@ -372,9 +372,10 @@ func (c *Cipher) EncryptDeterministic(ctx context.Context, subject string, plain
 
 // AppendEncryptDeterministic is [Cipher.EncryptDeterministic] appending
 // the ciphertext (len(plaintext) + 70 bytes) to dst, as [Cipher.AppendEncrypt]
-// does. It allocates nothing for a cached key and a dst with room, up to
-// 128-byte plaintexts (longer ones cost one small allocation for the CTR
-// keystream).
+// does. It allocates nothing for a cached key and a dst with room — on
+// CPUs without AES-NI and in FIPS 140-3 mode only up to 128-byte
+// plaintexts (longer ones cost one small allocation for the CTR
+// keystream there).
 func (c *Cipher) AppendEncryptDeterministic(ctx context.Context, dst []byte, subject string, plaintext, associatedData []byte) ([]byte, error) {
 	k, err := c.current(ctx, subject)
 	if err != nil {
