@@ -53,6 +53,10 @@ func (b *Block) CBCMAC(x *[16]byte, p []byte) {
 	}
 }
 
+// CBCMACLast is CMAC's last step: x = E(x XOR p XOR k), with k the
+// subkey for p (RFC 4493 section 2.4).
+func (b *Block) CBCMACLast(x, p, k *[16]byte) { cbcMACLast(&b.XK, b.NR, x, p, k) }
+
 // CTR XORs the full blocks of src with the keystream E(hi||lo),
 // E(hi||lo + 1), … into dst, where hi||lo is a 128-bit big-endian counter
 // that wraps around. len(src) must be a multiple of 16 and dst at least as

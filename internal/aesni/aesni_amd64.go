@@ -26,3 +26,6 @@ func cbcMAC(xk *[240]byte, nr int, x *[16]byte, p *byte, n int)
 
 //go:noescape
 func ctrBlocks(xk *[240]byte, nr int, hi, lo uint64, dst, src *byte, n int)
+
+//go:noescape
+func cbcMACLast(xk *[240]byte, nr int, x, p, k *[16]byte)

@@ -238,3 +238,25 @@ ctrdone:
 	PXOR X1, X1
 	PXOR X2, X2
 	RET
+
+// func cbcMACLast(xk *[240]byte, nr int, x, p, k *[16]byte)
+//
+// x = E(x XOR p XOR k): CMAC's last block p with its subkey k.
+TEXT ·cbcMACLast(SB), NOSPLIT, $0-40
+	MOVQ xk+0(FP), AX
+	MOVQ nr+8(FP), CX
+	MOVQ x+16(FP), DX
+	MOVQ p+24(FP), SI
+	MOVQ k+32(FP), DI
+	MOVUPS (DX), X0
+	MOVUPS (SI), X1
+	PXOR X1, X0
+	MOVUPS (DI), X1
+	PXOR X1, X0
+	MOVUPS (AX), X1
+	PXOR X1, X0
+	ROUNDS(last10)
+	MOVUPS X0, (DX)
+	PXOR X0, X0
+	PXOR X1, X1
+	RET

@@ -14,3 +14,5 @@ func encryptBlock(*[240]byte, int, *[16]byte, *[16]byte) { panic("aesni: no AES-
 func cbcMAC(*[240]byte, int, *[16]byte, *byte, int) { panic("aesni: no AES-NI") }
 
 func ctrBlocks(*[240]byte, int, uint64, uint64, *byte, *byte, int) { panic("aesni: no AES-NI") }
+
+func cbcMACLast(*[240]byte, int, *[16]byte, *[16]byte, *[16]byte) { panic("aesni: no AES-NI") }

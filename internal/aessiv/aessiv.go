@@ -143,15 +143,6 @@ func putScratch(sc *scratch) {
 	scratchPool.Put(sc)
 }
 
-// encMAC encrypts x in place under the CMAC key.
-func (s *SIV) encMAC(x *block) {
-	if s.macX != nil {
-		s.macX.Encrypt((*[16]byte)(x), (*[16]byte)(x))
-		return
-	}
-	s.mac.Encrypt(x[:], x[:])
-}
-
 // absorb runs the CBC-MAC over p, whole blocks none of which is the last.
 func (s *SIV) absorb(x *block, p []byte) {
 	if s.macX != nil {
@@ -175,8 +166,7 @@ func (s *SIV) write(st *cmacState, p []byte) {
 		if len(p) == 0 {
 			return // the buffered block may be the last one
 		}
-		xorInto(&st.x, st.buf[:])
-		s.encMAC(&st.x)
+		s.absorb(&st.x, st.buf[:])
 		st.n = 0
 	}
 	// All whole blocks but the last byte's: the final block is held back.
@@ -186,15 +176,19 @@ func (s *SIV) write(st *cmacState, p []byte) {
 }
 
 func (s *SIV) sum(st *cmacState) block {
-	if st.n == aes.BlockSize {
-		xorInto(&st.buf, s.k1[:])
-	} else {
+	k := &s.k1
+	if st.n < aes.BlockSize {
 		clear(st.buf[st.n:])
 		st.buf[st.n] = 0x80
-		xorInto(&st.buf, s.k2[:])
+		k = &s.k2
 	}
+	if s.macX != nil {
+		s.macX.CBCMACLast((*[16]byte)(&st.x), (*[16]byte)(&st.buf), (*[16]byte)(k))
+		return st.x
+	}
+	xorInto(&st.buf, k[:])
 	xorInto(&st.x, st.buf[:])
-	s.encMAC(&st.x)
+	s.mac.Encrypt(st.x[:], st.x[:])
 	return st.x
 }
 
