@@ -17,7 +17,10 @@
 // long as the kernel reseeds on restore, which Linux does for VM forks
 // (vmgenid). EncryptDeterministic is AES-SIV (RFC 5297, AES-SIV-512;
 // fieldcrypt's own implementation, byte for byte the output of Tink's
-// DeterministicAEAD that earlier releases used): equal plaintexts under one subject key, purpose and
+// DeterministicAEAD that earlier releases used; on amd64 with AES-NI its
+// CMAC and CTR run in assembly on internal/aesni's key schedule, and
+// with FIPS 140-3 mode on, elsewhere or with the purego tag every block
+// goes through crypto/aes): equal plaintexts under one subject key, purpose and
 // associated data give equal ciphertexts, which allows equality lookups and
 // leaks exactly that equality (and the frequency of each value). Both modes
 // decrypt with Decrypt.

@@ -78,8 +78,9 @@
 // The ten FF1 rounds are one chain of dependent steps, so their latency is
 // FF1's time. On amd64 with AES-NI and SSE4.1, when the halves fit the
 // 64-bit path (up to 32 decimal digits) and the key is 16 or 32 bytes, the
-// rounds run in assembly with the block in registers: AES-NI with the
-// package's own key schedule (AESKEYGENASSIST, no table lookups), and the
+// rounds run in assembly with the block in registers: AES-NI with
+// fieldcrypt's own key schedule (internal/aesni: AESKEYGENASSIST, no
+// table lookups), and the
 // modular step as multiplies and conditional moves (a division for halves
 // above 2^32). A 16-digit FF1 then costs about 1.2 times 11 chained
 // crypto/aes block calls on the machine the project benchmarks on. With
